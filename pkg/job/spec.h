@@ -1,0 +1,144 @@
+#pragma once
+
+// The ImageJob resource of DESIGN.md: what a client asks for (JobSpec), what pixq reports about it
+// (JobStatus), and the image catalogue entry (ImageMeta). Plain value types; parsing, validation
+// and JSON live in pkg/job/json.h.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace pixq::job {
+
+enum class Format { kJpeg, kPng, kWebp };
+enum class Fit { kInside, kCover, kFill };
+enum class Gravity { kCenter, kNorth, kSouth, kEast, kWest, kNorthEast, kNorthWest, kSouthEast, kSouthWest };
+
+// resize: width and/or height (at least one). inside keeps the aspect and fits within the box,
+// cover fills the box and crops the overflow around the centre, fill stretches to the box. A missing
+// side follows from the aspect ratio. Never upscales unless `upscale`.
+struct Resize {
+  std::optional<int> width;
+  std::optional<int> height;
+  Fit fit = Fit::kInside;
+  bool upscale = false;
+};
+
+// crop: a box at (x, y), or a width × height placed by gravity when x and y are absent. The box is
+// clipped to the image; a box entirely outside it is an error at run time.
+struct Crop {
+  std::optional<int> x;
+  std::optional<int> y;
+  int width = 0;
+  int height = 0;
+  Gravity gravity = Gravity::kCenter;
+};
+
+struct Rotate {
+  int degrees = 90;  // 90, 180 or 270, clockwise
+};
+struct Mirror {};     // left-right
+struct Flip {};       // top-bottom
+struct Grayscale {};  // one channel (alpha kept where the output format has it)
+struct Blur {
+  double sigma = 1.0;  // Gaussian, 0.1 .. 100
+};
+struct Sharpen {
+  double sigma = 1.0;   // radius of the unsharp mask, 0.1 .. 10
+  double amount = 1.0;  // strength, 0 .. 10
+};
+
+using Step = std::variant<Resize, Crop, Rotate, Mirror, Flip, Grayscale, Blur, Sharpen>;
+
+struct OutputSpec {
+  Format format = Format::kJpeg;
+  // 1..100. Absent means the format's default: JPEG 85, WebP 80. PNG is lossless; quality is
+  // ignored for it.
+  std::optional<int> quality;
+  // When set, the highest quality whose encoding fits in this many bytes (JPEG and WebP).
+  std::optional<int64_t> max_bytes;
+};
+
+struct Source {
+  std::string image_id;  // an uploaded image, or
+  std::string url;       // http(s) URL the worker downloads. Exactly one is set.
+};
+
+struct JobSpec {
+  Source source;
+  std::vector<Step> steps;
+  OutputSpec output;
+  std::string callback_url;                   // optional webhook
+  std::map<std::string, std::string> labels;  // metadata.labels
+};
+
+enum class Phase { kPending, kRunning, kSucceeded, kFailed };
+
+struct OutputInfo {
+  std::string path;  // relative to the volume root, e.g. outputs/ab/<key>.webp
+  Format format = Format::kJpeg;
+  int width = 0;
+  int height = 0;
+  int64_t bytes = 0;
+};
+
+// Milliseconds spent in each stage of a job.
+struct Timings {
+  int64_t queue_ms = 0;
+  int64_t fetch_ms = 0;
+  int64_t decode_ms = 0;
+  int64_t process_ms = 0;
+  int64_t encode_ms = 0;
+  int64_t store_ms = 0;
+};
+
+struct JobStatus {
+  Phase phase = Phase::kPending;
+  int attempts = 0;
+  std::string reason;   // stable, machine-readable; empty unless Failed
+  std::string message;  // for people
+  std::optional<OutputInfo> output;
+  bool cache_hit = false;
+  std::string started_at;   // RFC 3339, empty when not started
+  std::string finished_at;  // RFC 3339, empty when not finished
+  Timings timings;
+  std::string worker;  // which worker process ran it (its name), empty before Running
+};
+
+// The record kept per job on pixq.job-status: everything needed to answer GET /v1/jobs/{id}.
+struct JobRecord {
+  std::string id;
+  std::string created_at;  // RFC 3339
+  std::string output_key;  // sha256(image id + canonical steps and output)
+  JobSpec spec;
+  JobStatus status;
+};
+
+// The record kept per image on pixq.images.
+struct ImageMeta {
+  std::string id;  // sha256 of the bytes
+  std::string title;
+  std::string filename;  // as the client named it; never used as a path
+  Format format = Format::kJpeg;
+  int width = 0;   // as displayed, i.e. after EXIF orientation
+  int height = 0;  // as displayed
+  int64_t bytes = 0;
+  std::string created_at;  // RFC 3339
+};
+
+// Names as they appear on the wire.
+[[nodiscard]] const char* FormatName(Format format);  // "jpeg", "png", "webp"
+[[nodiscard]] const char* FormatExtension(Format format);  // "jpg", "png", "webp"
+[[nodiscard]] const char* FormatMimeType(Format format);   // "image/jpeg", ...
+[[nodiscard]] std::optional<Format> ParseFormat(std::string_view name);  // accepts "jpg" too
+[[nodiscard]] const char* PhaseName(Phase phase);  // "Pending", ...
+[[nodiscard]] std::optional<Phase> ParsePhase(std::string_view name);
+[[nodiscard]] bool IsTerminal(Phase phase);
+
+// The quality actually used when encoding: the spec's, or the format's default.
+[[nodiscard]] int EffectiveQuality(const OutputSpec& output);
+
+}  // namespace pixq::job
