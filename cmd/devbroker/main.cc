@@ -1,0 +1,87 @@
+// pixq-devbroker: the local Kafka. Starts librdkafka's mock cluster on loopback, creates pixq's
+// topics, prints the bootstrap address and writes it to a file the other processes read, then
+// runs until SIGINT or SIGTERM. Everything is kept in memory and lost when it stops.
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "pkg/observability/log.h"
+#include "pkg/queue/dev_broker.h"
+#include "pkg/queue/message.h"
+
+namespace {
+
+// Writes `text` to `path` through a temporary file and a rename, so readers never see half of it.
+bool WriteFileAtomically(const std::string& path, const std::string& text) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path target(path);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
+  const fs::path tmp = target.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text << "\n";
+    if (!out.flush()) return false;
+  }
+  fs::rename(tmp, target, ec);
+  return !ec;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pixq-devbroker: librdkafka's mock cluster as a local Kafka for pixq"};
+  int partitions = 4;
+  int brokers = 1;
+  std::string prefix = "pixq.";
+  std::string bootstrap_file = "var/pixq/kafka.bootstrap";
+  app.add_option("--partitions", partitions, "partitions per topic (bounds the worker count)")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--brokers", brokers, "number of mock brokers")->check(CLI::Range(1, 5));
+  app.add_option("--topic-prefix", prefix, "prefix of pixq's topic names");
+  app.add_option("--bootstrap-file", bootstrap_file, "where to write the bootstrap address");
+  CLI11_PARSE(app, argc, argv);
+
+  pixq::observability::ConfigureLogging("pixq-devbroker", pixq::observability::Level::kInfo);
+
+  // Block the stop signals before any thread starts, so only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto broker = pixq::queue::DevBroker::Start(brokers);
+  if (!broker.ok()) {
+    std::cerr << "pixq-devbroker: " << broker.status() << "\n";
+    return 1;
+  }
+  for (const std::string& topic : pixq::queue::Topics::WithPrefix(prefix).All()) {
+    if (auto status = (*broker)->CreateTopic(topic, partitions); !status.ok()) {
+      std::cerr << "pixq-devbroker: " << status << "\n";
+      return 1;
+    }
+  }
+  const std::string bootstrap = (*broker)->BootstrapServers();
+  if (!WriteFileAtomically(bootstrap_file, bootstrap)) {
+    std::cerr << "pixq-devbroker: cannot write " << bootstrap_file << "\n";
+    return 1;
+  }
+  pixq::observability::LogInfo("kafka mock cluster ready", {{"bootstrap_servers", bootstrap},
+                                                            {"bootstrap_file", bootstrap_file},
+                                                            {"partitions", partitions},
+                                                            {"topic_prefix", prefix}});
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  pixq::observability::LogInfo("stopping", {{"signal", signal}});
+  std::error_code ec;
+  std::filesystem::remove(bootstrap_file, ec);  // a stale address would mislead the next start
+  return 0;
+}

@@ -1,0 +1,120 @@
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "pkg/errors/errors.h"
+#include "pkg/observability/log.h"
+#include "pkg/queue/client_internal.h"
+#include "pkg/queue/message.h"
+
+namespace pixq::queue {
+
+std::optional<std::string> Message::HeaderValue(const std::string& name) const {
+  for (const Header& h : headers) {
+    if (h.key == name) return h.value;
+  }
+  return std::nullopt;
+}
+
+Topics Topics::WithPrefix(const std::string& prefix) {
+  return Topics{.jobs = prefix + "jobs",
+                .retry = prefix + "jobs.retry",
+                .dlq = prefix + "jobs.dlq",
+                .job_status = prefix + "job-status",
+                .images = prefix + "images"};
+}
+
+std::vector<std::string> Topics::All() const { return {jobs, retry, dlq, job_status, images}; }
+
+namespace internal {
+
+void LogEvents::event_cb(RdKafka::Event& event) {
+  using observability::Level;
+  switch (event.type()) {
+    case RdKafka::Event::EVENT_ERROR:
+      // Transport errors are expected while a broker restarts; librdkafka retries on its own.
+      observability::Log(event.fatal() ? Level::kError : Level::kWarn, "kafka error",
+                         {{"error", RdKafka::err2str(event.err())}, {"detail", event.str()}});
+      break;
+    case RdKafka::Event::EVENT_LOG: {
+      const Level level = event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR ? Level::kError
+                          : event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING
+                              ? Level::kWarn
+                              : Level::kDebug;
+      observability::Log(level, "kafka log", {{"facility", event.fac()}, {"detail", event.str()}});
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+LogEvents& SharedLogEvents() {
+  static LogEvents events;
+  return events;
+}
+
+absl::Status Set(RdKafka::Conf& conf, const std::string& key, const std::string& value) {
+  std::string err;
+  if (conf.set(key, value, err) != RdKafka::Conf::CONF_OK) {
+    return errors::Invalid("InvalidConfig", absl::StrCat("kafka property ", key, ": ", err));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(
+    const ClientOptions& options, const std::map<std::string, std::string>& extra) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  if (options.bootstrap_servers.empty()) {
+    return errors::Invalid("InvalidConfig", "kafka.bootstrap_servers: is empty");
+  }
+  PIXQ_RETURN_IF_ERROR(Set(*conf, "bootstrap.servers", options.bootstrap_servers));
+  PIXQ_RETURN_IF_ERROR(Set(*conf, "client.id", options.client_id));
+  std::string err;
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(&SharedLogEvents()), err) !=
+      RdKafka::Conf::CONF_OK) {
+    return errors::Internal("KafkaClient", err);
+  }
+  for (const auto& [key, value] : extra) PIXQ_RETURN_IF_ERROR(Set(*conf, key, value));
+  for (const auto& [key, value] : options.properties) PIXQ_RETURN_IF_ERROR(Set(*conf, key, value));
+  return conf;
+}
+
+Message ToMessage(RdKafka::Message& m) {
+  Message out;
+  out.topic = m.topic_name();
+  out.partition = m.partition();
+  out.offset = m.offset();
+  out.timestamp_ms = m.timestamp().timestamp;
+  if (m.key() != nullptr) out.key = *m.key();
+  if (m.payload() != nullptr) {
+    out.value.emplace(static_cast<const char*>(m.payload()), m.len());
+  }
+  if (const RdKafka::Headers* headers = m.headers()) {
+    for (const RdKafka::Headers::Header& h : headers->get_all()) {
+      out.headers.push_back(
+          {h.key(), h.value() != nullptr ? std::string(h.value_string(), h.value_size()) : ""});
+    }
+  }
+  return out;
+}
+
+absl::Status ToStatus(RdKafka::ErrorCode code, const std::string& what) {
+  if (code == RdKafka::ERR_NO_ERROR) return absl::OkStatus();
+  const std::string message = absl::StrCat(what, ": ", RdKafka::err2str(code));
+  switch (code) {
+    case RdKafka::ERR__MSG_TIMED_OUT:
+    case RdKafka::ERR__TIMED_OUT:
+    case RdKafka::ERR_REQUEST_TIMED_OUT:
+      return errors::Make(absl::StatusCode::kDeadlineExceeded, "ProduceTimeout", message);
+    case RdKafka::ERR__QUEUE_FULL:
+      return errors::Make(absl::StatusCode::kResourceExhausted, "QueueFull", message);
+    case RdKafka::ERR__UNKNOWN_TOPIC:
+    case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
+      return errors::Make(absl::StatusCode::kUnavailable, "UnknownTopic", message);
+    default:
+      return errors::Unavailable("BrokerUnavailable", message);
+  }
+}
+
+}  // namespace internal
+}  // namespace pixq::queue

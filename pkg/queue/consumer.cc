@@ -1,0 +1,130 @@
+#include "pkg/queue/consumer.h"
+
+#include <atomic>
+#include <mutex>
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "pkg/errors/errors.h"
+#include "pkg/observability/log.h"
+#include "pkg/queue/client_internal.h"
+
+namespace pixq::queue {
+namespace {
+
+class Rebalancer final : public RdKafka::RebalanceCb {
+ public:
+  Rebalancer(std::atomic<int>& assigned,
+             std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_assign)
+      : assigned_(assigned), on_assign_(std::move(on_assign)) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    std::vector<std::pair<std::string, int32_t>> owned;
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      consumer->assign(partitions);
+      for (const RdKafka::TopicPartition* p : partitions) {
+        owned.emplace_back(p->topic(), p->partition());
+      }
+    } else {
+      // Revoked: offsets stored so far are committed by the automatic commit on unassign.
+      consumer->unassign();
+    }
+    assigned_ = static_cast<int>(owned.size());
+    if (on_assign_) on_assign_(owned);
+  }
+
+ private:
+  std::atomic<int>& assigned_;
+  std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_assign_;
+};
+
+}  // namespace
+
+struct GroupConsumer::Impl {
+  std::atomic<int> assigned{0};
+  std::unique_ptr<Rebalancer> rebalancer;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::once_flag closed;
+};
+
+absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Create(const ClientOptions& client,
+                                                                     GroupOptions group) {
+  auto impl = std::make_unique<Impl>();
+  const int64_t session_ms = absl::ToInt64Milliseconds(group.session_timeout);
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = internal::MakeConf(
+      client, {{"group.id", group.group_id},
+               // Offsets are stored by the application once a result is durable, and committed
+               // in the background from there.
+               {"enable.auto.commit", "true"},
+               {"enable.auto.offset.store", "false"},
+               {"auto.commit.interval.ms", "1000"},
+               {"auto.offset.reset", "earliest"},
+               {"session.timeout.ms", std::to_string(session_ms)},
+               {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(session_ms / 3, 100))}});
+  if (!conf.ok()) return conf.status();
+  impl->rebalancer = std::make_unique<Rebalancer>(impl->assigned, std::move(group.on_assign));
+  std::string err;
+  if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl->rebalancer.get()),
+                   err) != RdKafka::Conf::CONF_OK) {
+    return errors::Internal("KafkaClient", err);
+  }
+  impl->consumer.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
+  if (impl->consumer == nullptr) {
+    return errors::Invalid("InvalidConfig", absl::StrCat("kafka consumer: ", err));
+  }
+  if (RdKafka::ErrorCode code = impl->consumer->subscribe(group.topics);
+      code != RdKafka::ERR_NO_ERROR) {
+    return internal::ToStatus(code, "subscribe");
+  }
+  return std::unique_ptr<GroupConsumer>(new GroupConsumer(std::move(impl)));
+}
+
+GroupConsumer::GroupConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+GroupConsumer::~GroupConsumer() { Close(); }
+
+std::optional<Message> GroupConsumer::Poll(absl::Duration timeout) {
+  std::unique_ptr<RdKafka::Message> m(
+      impl_->consumer->consume(static_cast<int>(absl::ToInt64Milliseconds(timeout))));
+  if (m == nullptr) return std::nullopt;
+  switch (m->err()) {
+    case RdKafka::ERR_NO_ERROR:
+      return internal::ToMessage(*m);
+    case RdKafka::ERR__TIMED_OUT:
+    case RdKafka::ERR__PARTITION_EOF:
+      return std::nullopt;
+    default:
+      observability::LogWarn("kafka consume error", {{"error", m->errstr()}});
+      return std::nullopt;
+  }
+}
+
+absl::Status GroupConsumer::StoreOffset(const Message& message) {
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(message.topic, message.partition, message.offset + 1));
+  std::vector<RdKafka::TopicPartition*> offsets = {tp.get()};
+  RdKafka::ErrorCode code = impl_->consumer->offsets_store(offsets);
+  if (code == RdKafka::ERR_NO_ERROR) code = tp->err();
+  if (code != RdKafka::ERR_NO_ERROR) {
+    // Typically the partition was revoked meanwhile: its new owner will see the message again.
+    return errors::Make(absl::StatusCode::kFailedPrecondition, "OffsetNotStored",
+                        absl::StrCat("store offset ", message.topic, "/", message.partition, "@",
+                                     message.offset, ": ", RdKafka::err2str(code)));
+  }
+  return absl::OkStatus();
+}
+
+void GroupConsumer::Close() {
+  std::call_once(impl_->closed, [this] {
+    // close() commits the stored offsets and leaves the group, so the partitions move to the
+    // other members at once instead of after the session timeout.
+    impl_->consumer->close();
+    impl_->assigned = 0;
+  });
+}
+
+int GroupConsumer::AssignedPartitions() const { return impl_->assigned.load(); }
+
+}  // namespace pixq::queue

@@ -1,0 +1,56 @@
+#pragma once
+
+// Consuming the work topics as a member of a consumer group, at least once.
+//
+// Offsets are stored by the application, never automatically: call StoreOffset(message) only once
+// the message's result is durable. Stored offsets are committed in the background and on Close.
+// A message whose offset was not stored before a crash or a rebalance is delivered again, to this
+// or another member, so handlers must be idempotent.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "pkg/queue/message.h"
+
+namespace pixq::queue {
+
+struct GroupOptions {
+  std::string group_id = "pixq-workers";
+  std::vector<std::string> topics;
+  absl::Duration session_timeout = absl::Seconds(6);
+  // Called (on the polling thread) after each rebalance with the partitions now owned.
+  std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_assign;
+};
+
+class GroupConsumer final {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<GroupConsumer>> Create(
+      const ClientOptions& client, GroupOptions group);
+  ~GroupConsumer();
+
+  // The next record, or nullopt when none arrived within `timeout`. Not thread-safe: one poller.
+  [[nodiscard]] std::optional<Message> Poll(absl::Duration timeout);
+
+  // Marks `message` as done: its offset + 1 will be committed for its partition.
+  [[nodiscard]] absl::Status StoreOffset(const Message& message);
+
+  // Commits what was stored and leaves the group. Idempotent; the destructor calls it.
+  void Close();
+
+  // How many partitions this member owns now.
+  [[nodiscard]] int AssignedPartitions() const;
+
+  struct Impl;
+
+ private:
+  explicit GroupConsumer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pixq::queue

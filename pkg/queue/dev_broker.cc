@@ -1,0 +1,59 @@
+#include "pkg/queue/dev_broker.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "absl/strings/str_cat.h"
+#include "pkg/errors/errors.h"
+
+namespace pixq::queue {
+
+struct DevBroker::Impl {
+  rd_kafka_t* rk = nullptr;
+  rd_kafka_mock_cluster_t* cluster = nullptr;
+};
+
+absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(int brokers) {
+  auto impl = std::make_unique<Impl>();
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  // The mock cluster lives inside a client handle; this one only hosts it.
+  if (rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    return errors::Internal("KafkaClient", err);
+  }
+  impl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (impl->rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return errors::Internal("KafkaClient", absl::StrCat("mock cluster host: ", err));
+  }
+  impl->cluster = rd_kafka_mock_cluster_new(impl->rk, brokers);
+  if (impl->cluster == nullptr) {
+    rd_kafka_destroy(impl->rk);
+    return errors::Internal("KafkaClient", "could not start librdkafka's mock cluster");
+  }
+  return std::unique_ptr<DevBroker>(new DevBroker(std::move(impl)));
+}
+
+DevBroker::DevBroker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+DevBroker::~DevBroker() {
+  rd_kafka_mock_cluster_destroy(impl_->cluster);
+  rd_kafka_destroy(impl_->rk);
+}
+
+std::string DevBroker::BootstrapServers() const {
+  return rd_kafka_mock_cluster_bootstraps(impl_->cluster);
+}
+
+absl::Status DevBroker::CreateTopic(const std::string& name, int partitions) {
+  const rd_kafka_resp_err_t err =
+      rd_kafka_mock_topic_create(impl_->cluster, name.c_str(), partitions, /*replication=*/1);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return errors::Invalid("InvalidTopic",
+                           absl::StrCat("create topic ", name, ": ", rd_kafka_err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pixq::queue

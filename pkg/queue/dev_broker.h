@@ -1,0 +1,33 @@
+#pragma once
+
+// The local Kafka: librdkafka's mock cluster, a real Kafka wire-protocol broker on 127.0.0.1 with
+// consumer groups, committed offsets and idempotent producers. It keeps everything in memory and
+// loses it when the process ends. For development and tests; production uses a real cluster.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace pixq::queue {
+
+class DevBroker final {
+ public:
+  // Starts `brokers` mock brokers on ephemeral loopback ports.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<DevBroker>> Start(int brokers);
+  ~DevBroker();
+
+  // "127.0.0.1:port,..." for bootstrap.servers.
+  [[nodiscard]] std::string BootstrapServers() const;
+
+  [[nodiscard]] absl::Status CreateTopic(const std::string& name, int partitions);
+
+  struct Impl;
+
+ private:
+  explicit DevBroker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pixq::queue
