@@ -1,0 +1,117 @@
+// pixq-api: wiring only. Configuration → logging → volume → Kafka producer → state tables fed by
+// the table reader → service → HTTP server; then wait for SIGINT/SIGTERM and stop in order.
+
+#include <unistd.h>
+
+#include <iostream>
+#include <thread>
+
+#include "pkg/api/service.h"
+#include "pkg/errors/errors.h"
+#include "pkg/http/server.h"
+#include "pkg/observability/log.h"
+#include "pkg/queue/producer.h"
+#include "pkg/queue/table_reader.h"
+#include "pkg/runtime/runtime.h"
+#include "pkg/state/tables.h"
+#include "pkg/storage/volume.h"
+
+namespace {
+
+// Start-up failures are fatal and say why.
+int Fail(const absl::Status& status) {
+  pixq::observability::LogError("cannot start", {{"error", std::string(status.message())}});
+  std::cerr << "pixq-api: " << status.message() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pixq;
+  runtime::BlockStopSignals();
+  runtime::Startup startup = runtime::ParseCommandLine("pixq-api", argc, argv);
+  if (startup.exit) return startup.exit_code;
+  const config::Config& cfg = startup.config;
+  observability::ConfigureLogging("pixq-api",
+                                  observability::ParseLevel(cfg.log.level).value_or(
+                                      observability::Level::kInfo));
+
+  auto store = storage::VolumeStore::Open(cfg.storage.root, absl::Seconds(cfg.storage.tmp_max_age_s));
+  if (!store.ok()) return Fail(store.status());
+  auto client = runtime::KafkaClient(cfg, "pixq-api", absl::Seconds(30));
+  if (!client.ok()) return Fail(client.status());
+  const absl::Duration produce_timeout = absl::Milliseconds(cfg.kafka.produce_timeout_ms);
+  auto producer = queue::KafkaProducer::Create(*client, produce_timeout);
+  if (!producer.ok()) return Fail(producer.status());
+
+  const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
+  state::JobTable jobs;
+  state::ImageTable images;
+  auto reader = queue::TableReader::Start(
+      *client, {topics.job_status, topics.images}, [&](const queue::Message& m) {
+        absl::Status applied = m.topic == topics.images ? images.Apply(m.key, m.value)
+                                                        : jobs.Apply(m.key, m.value);
+        if (!applied.ok()) {
+          observability::LogWarn("record skipped", {{"topic", m.topic},
+                                                    {"offset", m.offset},
+                                                    {"error", std::string(applied.message())}});
+        }
+      });
+  if (!reader.ok()) return Fail(reader.status());
+  queue::TableReader& tables = **reader;
+
+  api::Service service(
+      api::ServiceOptions{.topics = topics,
+                          // A little beyond librdkafka's own message timeout, so that its
+                          // delivery report (success or failure) is what decides.
+                          .produce_timeout = produce_timeout + absl::Seconds(1),
+                          .catch_up_timeout = absl::Seconds(5),
+                          .validation = {.max_steps = cfg.limits.max_steps,
+                                         .max_output_dimension = cfg.limits.max_output_dimension},
+                          .max_pixels = cfg.limits.max_pixels},
+      **store, **producer, jobs, images,
+      [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); });
+
+  http::ApiServer server(
+      http::ServerOptions{.address = cfg.http.address,
+                          .port = cfg.http.port,
+                          .threads = cfg.http.threads,
+                          .max_body_bytes = cfg.http.max_body_bytes,
+                          .max_json_bytes = cfg.limits.max_json_bytes,
+                          .max_wait = absl::Seconds(cfg.http.max_wait_s),
+                          .storage_root = (*store)->root()},
+      service, jobs, [&tables]() -> absl::Status {
+        if (!tables.CaughtUpOnce()) {
+          return errors::Unavailable("NotReady", "the state tables are still being loaded");
+        }
+        return absl::OkStatus();
+      });
+  if (absl::Status started = server.Start(); !started.ok()) return Fail(started);
+
+  // Ready once the tables hold the log as of start; keep trying until then.
+  std::thread initial_catch_up([&tables] {
+    while (!tables.CaughtUpOnce()) {
+      if (absl::Status s = tables.CatchUp(absl::Seconds(10)); !s.ok()) {
+        observability::LogWarn("state tables not caught up yet",
+                               {{"error", std::string(s.message())}});
+      }
+    }
+    observability::LogInfo("state tables caught up");
+  });
+  initial_catch_up.detach();
+
+  observability::LogInfo("pixq-api listening", {{"address", cfg.http.address},
+                                                {"port", server.port()},
+                                                {"kafka", client->bootstrap_servers},
+                                                {"storage_root", (*store)->root()}});
+  const int signal = runtime::WaitForStopSignal();
+  observability::LogInfo("stopping", {{"signal", signal}});
+  server.Shutdown();
+  if (absl::Status flushed = (*producer)->Flush(absl::Seconds(5)); !flushed.ok()) {
+    observability::LogWarn("producer not flushed", {{"error", std::string(flushed.message())}});
+  }
+  // Exit without unwinding the detached catch-up thread's references.
+  std::cout.flush();
+  _exit(0);
+}

@@ -1,0 +1,105 @@
+// pixq-worker: wiring only. Configuration → logging → volume → Kafka producer and group consumer →
+// pipeline → processor; poll, process, store the offset; on SIGINT/SIGTERM stop polling, finish
+// the job in hand, commit and leave the group.
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include <unistd.h>
+
+#include "pkg/imaging/pipeline.h"
+#include "pkg/observability/log.h"
+#include "pkg/queue/consumer.h"
+#include "pkg/queue/producer.h"
+#include "pkg/runtime/runtime.h"
+#include "pkg/storage/volume.h"
+#include "pkg/worker/processor.h"
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  pixq::observability::LogError("cannot start", {{"error", std::string(status.message())}});
+  std::cerr << "pixq-worker: " << status.message() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pixq;
+  runtime::BlockStopSignals();
+  runtime::Startup startup = runtime::ParseCommandLine("pixq-worker", argc, argv);
+  if (startup.exit) return startup.exit_code;
+  const config::Config& cfg = startup.config;
+  observability::ConfigureLogging("pixq-worker",
+                                  observability::ParseLevel(cfg.log.level).value_or(
+                                      observability::Level::kInfo));
+
+  auto store = storage::VolumeStore::Open(cfg.storage.root, absl::Seconds(cfg.storage.tmp_max_age_s));
+  if (!store.ok()) return Fail(store.status());
+  auto client = runtime::KafkaClient(cfg, "pixq-worker-" + cfg.worker.name, absl::Seconds(30));
+  if (!client.ok()) return Fail(client.status());
+  auto producer = queue::KafkaProducer::Create(
+      *client, absl::Milliseconds(cfg.kafka.produce_timeout_ms));
+  if (!producer.ok()) return Fail(producer.status());
+
+  const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
+  const std::string name = cfg.worker.name;
+  auto consumer = queue::GroupConsumer::Create(
+      *client,
+      queue::GroupOptions{
+          .group_id = cfg.kafka.consumer_group,
+          .topics = {topics.jobs},
+          .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
+          .on_assign =
+              [name](const std::vector<std::pair<std::string, int32_t>>& owned) {
+                nlohmann::json partitions = nlohmann::json::array();
+                for (const auto& [topic, partition] : owned) partitions.push_back(partition);
+                observability::LogInfo("partitions assigned",
+                                       {{"worker", name}, {"partitions", partitions}});
+              }});
+  if (!consumer.ok()) return Fail(consumer.status());
+
+  const imaging::Pipeline pipeline(
+      imaging::Limits{.max_pixels = cfg.limits.max_pixels,
+                      .max_output_dimension = cfg.limits.max_output_dimension});
+  std::atomic<bool> stopping{false};
+  worker::JobProcessor processor(
+      worker::ProcessorOptions{.topics = topics,
+                               .worker_name = name,
+                               .publish_timeout = absl::Milliseconds(cfg.kafka.produce_timeout_ms)},
+      pipeline, **store, **producer, stopping);
+
+  std::thread signals([&stopping] {
+    const int signal = runtime::WaitForStopSignal();
+    observability::LogInfo("stopping", {{"signal", signal}});
+    stopping = true;
+  });
+  signals.detach();
+
+  observability::LogInfo("pixq-worker started", {{"worker", name},
+                                                 {"group", cfg.kafka.consumer_group},
+                                                 {"kafka", client->bootstrap_servers},
+                                                 {"storage_root", (*store)->root()}});
+  while (!stopping.load()) {
+    std::optional<queue::Message> message = (*consumer)->Poll(absl::Milliseconds(250));
+    if (!message) continue;
+    if (absl::Status done = processor.Process(*message); !done.ok()) {
+      // Not durable: leave the offset, the job comes back after a restart or rebalance.
+      observability::LogWarn("job left for redelivery",
+                             {{"key", message->key}, {"error", std::string(done.message())}});
+      continue;
+    }
+    if (absl::Status stored = (*consumer)->StoreOffset(*message); !stored.ok()) {
+      observability::LogWarn("offset not stored", {{"error", std::string(stored.message())}});
+    }
+  }
+  (*consumer)->Close();
+  if (absl::Status flushed = (*producer)->Flush(absl::Seconds(5)); !flushed.ok()) {
+    observability::LogWarn("producer not flushed", {{"error", std::string(flushed.message())}});
+  }
+  observability::LogInfo("pixq-worker stopped", {{"worker", name}});
+  std::cout.flush();
+  _exit(0);
+}

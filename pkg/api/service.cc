@@ -1,0 +1,145 @@
+#include "pkg/api/service.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "pkg/crypto/sha256.h"
+#include "pkg/errors/errors.h"
+#include "pkg/imaging/sniff.h"
+#include "pkg/job/ids.h"
+#include "pkg/observability/log.h"
+
+namespace pixq::api {
+namespace {
+
+constexpr size_t kMaxTitle = 512;
+constexpr size_t kMaxFilename = 255;
+
+std::string Truncated(std::string s, size_t max) {
+  if (s.size() > max) s.resize(max);
+  return s;
+}
+
+}  // namespace
+
+Service::Service(ServiceOptions options, storage::Store& store, queue::Producer& producer,
+                 state::JobTable& jobs, state::ImageTable& images, CatchUpFn catch_up)
+    : options_(std::move(options)),
+      store_(store),
+      producer_(producer),
+      jobs_(jobs),
+      images_(images),
+      catch_up_(std::move(catch_up)) {}
+
+absl::Status Service::Publish(const std::string& topic, const std::string& key,
+                              const std::string& value) {
+  return producer_.Send({.topic = topic, .key = key, .value = value}, options_.produce_timeout);
+}
+
+absl::StatusOr<UploadResult> Service::UploadImage(std::string_view bytes, std::string title,
+                                                  std::string filename) {
+  absl::StatusOr<imaging::ImageInfo> info = imaging::Sniff(bytes);
+  if (!info.ok()) return info.status();
+  const int64_t pixels = static_cast<int64_t>(info->width) * info->height;
+  if (pixels > options_.max_pixels) {
+    return errors::Invalid("ImageTooLarge",
+                           absl::StrCat("the image has ", info->width, "x", info->height, " = ",
+                                        pixels, " pixels; the limit is ", options_.max_pixels));
+  }
+  const std::string id = crypto::Sha256Hex(bytes);
+  if (std::optional<job::ImageMeta> known = images_.Get(id)) {
+    return UploadResult{.meta = *known, .created = false};
+  }
+  PIXQ_RETURN_IF_ERROR(store_.PutOriginal(id, bytes));
+  job::ImageMeta meta{.id = id,
+                      .title = Truncated(std::move(title), kMaxTitle),
+                      .filename = Truncated(std::move(filename), kMaxFilename),
+                      .format = info->format,
+                      .width = info->DisplayWidth(),
+                      .height = info->DisplayHeight(),
+                      .bytes = static_cast<int64_t>(bytes.size()),
+                      .created_at = job::NowRfc3339()};
+  PIXQ_RETURN_IF_ERROR(Publish(options_.topics.images, id, job::ToJson(meta).dump()));
+  return UploadResult{.meta = std::move(meta), .created = true};
+}
+
+absl::StatusOr<job::ImageMeta> Service::GetImage(const std::string& id) {
+  if (!job::IsSha256Hex(id)) return errors::NotFound("ImageNotFound", "no such image");
+  if (std::optional<job::ImageMeta> meta = images_.Get(id)) return *meta;
+  PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+  if (std::optional<job::ImageMeta> meta = images_.Get(id)) return *meta;
+  return errors::NotFound("ImageNotFound", absl::StrCat("no image ", id));
+}
+
+absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec) {
+  if (!spec.source.url.empty()) {
+    return errors::Make(absl::StatusCode::kUnimplemented, "UrlSourceUnsupported",
+                        "URL sources are not available yet; upload the image and use its imageId");
+  }
+  const std::string& image_id = spec.source.image_id;
+  if (!images_.Get(image_id) || !store_.HasOriginal(image_id)) {
+    // Another replica may have taken the upload a moment ago.
+    PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+    if (!images_.Get(image_id) || !store_.HasOriginal(image_id)) {
+      return errors::Make(absl::StatusCode::kFailedPrecondition, "ImageNotFound",
+                          absl::StrCat("spec.source.imageId: no image ", image_id));
+    }
+  }
+
+  job::JobRecord record;
+  record.id = job::NewJobId();
+  record.created_at = job::NowRfc3339();
+  record.output_key = job::OutputKey(image_id, spec);
+  record.spec = std::move(spec);
+
+  const std::string path =
+      store_.OutputPath(record.output_key, job::FormatExtension(record.spec.output.format));
+  if (std::optional<job::OutputInfo> output = jobs_.FindOutput(record.output_key);
+      output && store_.Exists(path)) {
+    // The same image with the same steps and output was made before: born Succeeded.
+    record.status.phase = job::Phase::kSucceeded;
+    record.status.cache_hit = true;
+    record.status.output = *output;
+    record.status.started_at = record.created_at;
+    record.status.finished_at = record.created_at;
+    PIXQ_RETURN_IF_ERROR(
+        Publish(options_.topics.job_status, record.id, job::ToJson(record).dump()));
+    return record;
+  }
+
+  // Pending first, acknowledged, then the job: a worker can only publish Running after it read
+  // the job, so the status log never has Pending after Running.
+  const std::string value = job::ToJson(record).dump();
+  PIXQ_RETURN_IF_ERROR(Publish(options_.topics.job_status, record.id, value));
+  absl::Status queued = producer_.Send({.topic = options_.topics.jobs,
+                                        .key = record.id,
+                                        .value = value,
+                                        .headers = {{"pixq-attempt", "1"}}},
+                                       options_.produce_timeout);
+  if (!queued.ok()) {
+    // The client is told the job was not accepted; make the record say so too, if Kafka lets us.
+    job::JobRecord failed = record;
+    failed.status.phase = job::Phase::kFailed;
+    failed.status.reason = "NotAccepted";
+    failed.status.message = std::string(queued.message());
+    failed.status.finished_at = job::NowRfc3339();
+    producer_.SendAsync({.topic = options_.topics.job_status,
+                         .key = failed.id,
+                         .value = job::ToJson(failed).dump()},
+                        [](absl::Status) {});
+    observability::LogWarn("job not accepted",
+                           {{"job_id", record.id}, {"error", std::string(queued.message())}});
+    return queued;
+  }
+  return record;
+}
+
+absl::StatusOr<job::JobRecord> Service::GetJob(const std::string& id) {
+  if (!job::IsJobId(id)) return errors::NotFound("JobNotFound", "no such job");
+  if (std::optional<job::JobRecord> record = jobs_.Get(id)) return *record;
+  PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+  if (std::optional<job::JobRecord> record = jobs_.Get(id)) return *record;
+  return errors::NotFound("JobNotFound", absl::StrCat("no job ", id));
+}
+
+}  // namespace pixq::api

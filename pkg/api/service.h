@@ -1,0 +1,76 @@
+#pragma once
+
+// What the HTTP API does, apart from HTTP: upload images, create and read jobs. Plain functions
+// over the seams (store, producer, tables), so tests call them directly with fakes.
+//
+// Thread-safe: every method may be called from any HTTP thread at once.
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "pkg/job/json.h"
+#include "pkg/job/spec.h"
+#include "pkg/queue/message.h"
+#include "pkg/queue/producer.h"
+#include "pkg/state/tables.h"
+#include "pkg/storage/store.h"
+
+namespace pixq::api {
+
+struct ServiceOptions {
+  queue::Topics topics = queue::Topics::WithPrefix("pixq.");
+  absl::Duration produce_timeout = absl::Seconds(5);
+  absl::Duration catch_up_timeout = absl::Seconds(5);
+  job::ValidationLimits validation;
+  int64_t max_pixels = 100'000'000;
+};
+
+// Brings the tables up to the current log end (see queue::TableReader::CatchUp).
+using CatchUpFn = std::function<absl::Status(absl::Duration)>;
+
+struct UploadResult {
+  job::ImageMeta meta;
+  bool created = false;  // false: the same bytes were uploaded before (same id)
+};
+
+class Service final {
+ public:
+  Service(ServiceOptions options, storage::Store& store, queue::Producer& producer,
+          state::JobTable& jobs, state::ImageTable& images, CatchUpFn catch_up);
+
+  // Checks the bytes (format from magic bytes, dimensions from the header, pixel limit), stores
+  // them content-addressed and publishes the image's metadata. Errors: "UnsupportedMediaType"
+  // (415), "CorruptImage" (400), "ImageTooLarge" (422), Kafka's (503), storage's.
+  [[nodiscard]] absl::StatusOr<UploadResult> UploadImage(std::string_view bytes, std::string title,
+                                                         std::string filename);
+
+  // Errors: "ImageNotFound" (404), also for ids that are not image ids.
+  [[nodiscard]] absl::StatusOr<job::ImageMeta> GetImage(const std::string& id);
+
+  // Validates the source, and either answers from an existing output (born Succeeded, cacheHit,
+  // nothing queued) or publishes a Pending status and then the job, each acknowledged by Kafka.
+  // The returned record is what was published. Errors: "ImageNotFound" (422: the spec names an
+  // image nobody uploaded), "UrlSourceUnsupported" (501), Kafka's (503 with the job not accepted).
+  [[nodiscard]] absl::StatusOr<job::JobRecord> CreateJob(job::JobSpec spec);
+
+  // The job's latest record; catches up to the log end before answering "JobNotFound" (404).
+  [[nodiscard]] absl::StatusOr<job::JobRecord> GetJob(const std::string& id);
+
+  [[nodiscard]] const ServiceOptions& options() const { return options_; }
+
+ private:
+  absl::Status Publish(const std::string& topic, const std::string& key, const std::string& value);
+
+  ServiceOptions options_;
+  storage::Store& store_;
+  queue::Producer& producer_;
+  state::JobTable& jobs_;
+  state::ImageTable& images_;
+  CatchUpFn catch_up_;
+};
+
+}  // namespace pixq::api

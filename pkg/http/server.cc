@@ -1,0 +1,513 @@
+#include "pkg/http/server.h"
+
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <queue>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/router.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "nlohmann/json.hpp"
+#include "pkg/errors/errors.h"
+#include "pkg/http/multipart.h"
+#include "pkg/job/ids.h"
+#include "pkg/job/json.h"
+#include "pkg/observability/log.h"
+
+namespace pixq::http {
+namespace {
+
+using Pistache::Http::Code;
+using Pistache::Http::ResponseWriter;
+using Pistache::Rest::Request;
+using RawHeader = Pistache::Http::Header::Raw;
+using nlohmann::json;
+
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Internal Server Error";
+  }
+}
+
+// Sends, swallowing the errors of a connection the client already closed.
+void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type) {
+  try {
+    w.headers().addRaw(RawHeader("Content-Type", content_type));
+    w.send(static_cast<Code>(status), body);
+  } catch (const std::exception& e) {
+    observability::LogDebug("response not sent", {{"error", e.what()}});
+  }
+}
+
+void SendJson(ResponseWriter& w, int status, const json& body) {
+  Send(w, status, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+// RFC 9457 problem details with pixq's stable reason.
+void SendProblem(ResponseWriter& w, const absl::Status& status) {
+  const int code = errors::HttpStatusOf(status);
+  const std::string reason = errors::ReasonOf(status);
+  json body = {{"type", absl::StrCat("urn:pixq:problem:", reason)},
+               {"title", ReasonPhrase(code)},
+               {"status", code},
+               {"reason", reason},
+               {"detail", std::string(status.message())}};
+  if (code == 503 || code == 429) {
+    w.headers().addRaw(RawHeader("Retry-After", "1"));
+  }
+  if (code >= 500) {
+    observability::LogWarn("request failed", {{"status", code},
+                                              {"reason", reason},
+                                              {"error", std::string(status.message())}});
+  }
+  Send(w, code, body.dump(-1, ' ', false, json::error_handler_t::replace),
+       "application/problem+json");
+}
+
+std::optional<std::string> QueryParam(const Request& req, const std::string& name) {
+  return req.query().get(name);
+}
+
+std::optional<std::string> HeaderValue(const Request& req, const std::string& name) {
+  if (auto raw = req.headers().tryGetRaw(name)) return raw->value();
+  return std::nullopt;
+}
+
+std::string ContentTypeOf(const Request& req) {
+  auto typed = req.headers().tryGet<Pistache::Http::Header::ContentType>();
+  if (!typed) return "";
+  const Pistache::Http::Mime::MediaType& mime = typed->mime();
+  std::string value = mime.toString();
+  // Keep only "type/subtype"; the boundary parameter is added back where it matters.
+  if (auto semi = value.find(';'); semi != std::string::npos) value.resize(semi);
+  value = absl::AsciiStrToLower(absl::StripAsciiWhitespace(value));
+  if (value.rfind("multipart/", 0) == 0) {
+    if (auto boundary = mime.getParam("boundary")) {
+      value = absl::StrCat(value, "; boundary=\"", *boundary, "\"");
+    }
+  }
+  return value;
+}
+
+std::string ImageMime(job::Format format) { return job::FormatMimeType(format); }
+
+// A long-poll in flight: answered exactly once, by a status change or by its deadline.
+struct Waiter {
+  std::mutex mu;
+  bool done = false;
+  std::shared_ptr<ResponseWriter> writer;
+  std::string id;
+  uint64_t token = 0;
+  absl::Time deadline;
+};
+
+}  // namespace
+
+absl::StatusOr<absl::Duration> ParseWait(std::string_view text, absl::Duration max) {
+  std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(errors::Sv(text)));
+  absl::Duration d;
+  int64_t seconds = 0;
+  if (absl::SimpleAtoi(s, &seconds)) {
+    d = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(s, &d)) {
+    return errors::Invalid("InvalidArgument",
+                           "wait: must be a duration such as 10s, 1500ms or 2m");
+  }
+  if (d < absl::ZeroDuration()) {
+    return errors::Invalid("InvalidArgument", "wait: must not be negative");
+  }
+  return std::min(d, max);
+}
+
+struct ApiServer::Impl {
+  ServerOptions options;
+  api::Service& service;
+  state::JobTable& jobs;
+  ReadyFn ready;
+  std::unique_ptr<Pistache::Http::Endpoint> endpoint;
+  Pistache::Rest::Router router;
+
+  // Long-polls by deadline; one thread answers the ones whose time ran out.
+  std::mutex waiters_mu;
+  std::condition_variable waiters_cv;
+  std::multimap<absl::Time, std::shared_ptr<Waiter>> waiters;
+  bool stopping = false;
+  std::thread deadline_thread;
+
+  Impl(ServerOptions o, api::Service& s, state::JobTable& j, ReadyFn r)
+      : options(std::move(o)), service(s), jobs(j), ready(std::move(r)) {}
+
+  // Wraps a handler so that nothing it throws escapes into Pistache.
+  template <typename Fn>
+  Pistache::Rest::Route::Handler Guard(Fn fn) {
+    return [this, fn](const Request& req, ResponseWriter w) {
+      try {
+        (this->*fn)(req, std::move(w));
+      } catch (const std::exception& e) {
+        observability::LogError("handler threw", {{"error", e.what()}});
+        // The writer may have been moved away; nothing more can be sent then.
+      }
+      return Pistache::Rest::Route::Result::Ok;
+    };
+  }
+
+  void Routes() {
+    using namespace Pistache::Rest;
+    Routes::Post(router, "/v1/images", Guard(&Impl::UploadImage));
+    Routes::Get(router, "/v1/images/:id", Guard(&Impl::GetImage));
+    Routes::Get(router, "/v1/images/:id/content", Guard(&Impl::GetImageContent));
+    Routes::Post(router, "/v1/jobs", Guard(&Impl::CreateJob));
+    Routes::Get(router, "/v1/jobs/:id", Guard(&Impl::GetJob));
+    Routes::Get(router, "/v1/jobs/:id/output", Guard(&Impl::GetJobOutput));
+    Routes::Get(router, "/healthz", Guard(&Impl::Healthz));
+    Routes::Get(router, "/readyz", Guard(&Impl::Readyz));
+    Routes::Get(router, "/health", Guard(&Impl::Health));
+    router.addNotFoundHandler([](const Request& req, ResponseWriter w) {
+      SendProblem(w, errors::NotFound("RouteNotFound",
+                                      absl::StrCat("no route for ", req.resource())));
+      return Pistache::Rest::Route::Result::Ok;
+    });
+  }
+
+  // --- probes -----------------------------------------------------------------------------
+
+  void Healthz(const Request&, ResponseWriter w) { SendJson(w, 200, {{"status", "ok"}}); }
+
+  void Health(const Request&, ResponseWriter w) { Send(w, 200, "OK", "text/plain"); }
+
+  void Readyz(const Request&, ResponseWriter w) {
+    absl::Status status = ready();
+    if (!status.ok()) {
+      SendProblem(w, status);
+      return;
+    }
+    SendJson(w, 200, {{"status", "ready"}});
+  }
+
+  // --- images -----------------------------------------------------------------------------
+
+  void UploadImage(const Request& req, ResponseWriter w) {
+    const std::string& body = req.body();
+    if (static_cast<int64_t>(body.size()) > options.max_body_bytes) {
+      SendProblem(w, errors::Invalid("PayloadTooLarge",
+                                     absl::StrCat("uploads are limited to ",
+                                                  options.max_body_bytes, " bytes")));
+      return;
+    }
+    const std::string content_type = ContentTypeOf(req);
+    std::string_view bytes;
+    std::string title = QueryParam(req, "title").value_or("");
+    std::string filename = QueryParam(req, "filename").value_or("");
+    if (content_type.rfind("multipart/form-data", 0) == 0) {
+      absl::StatusOr<std::vector<MultipartPart>> parts = ParseMultipart(content_type, body);
+      if (!parts.ok()) {
+        SendProblem(w, parts.status());
+        return;
+      }
+      bool found = false;
+      for (const MultipartPart& part : *parts) {
+        if ((part.name == "image" || part.name == "file") && !found) {
+          bytes = part.body;
+          filename = part.filename;
+          found = true;
+        } else if (part.name == "title") {
+          title = std::string(part.body);
+        }
+      }
+      if (!found) {
+        SendProblem(w, errors::Invalid("MissingImage",
+                                       "multipart upload needs a part named \"image\""));
+        return;
+      }
+    } else {
+      bytes = body;
+    }
+    if (bytes.empty()) {
+      SendProblem(w, errors::Invalid("EmptyBody", "no image bytes in the request"));
+      return;
+    }
+    absl::StatusOr<api::UploadResult> result =
+        service.UploadImage(bytes, std::move(title), std::move(filename));
+    if (!result.ok()) {
+      SendProblem(w, result.status());
+      return;
+    }
+    w.headers().addRaw(RawHeader("Location", absl::StrCat("/v1/images/", result->meta.id)));
+    SendJson(w, result->created ? 201 : 200, job::ToApiJson(result->meta));
+  }
+
+  void GetImage(const Request& req, ResponseWriter w) {
+    absl::StatusOr<job::ImageMeta> meta = service.GetImage(req.param(":id").as<std::string>());
+    if (!meta.ok()) {
+      SendProblem(w, meta.status());
+      return;
+    }
+    SendJson(w, 200, job::ToApiJson(*meta));
+  }
+
+  void GetImageContent(const Request& req, ResponseWriter w) {
+    absl::StatusOr<job::ImageMeta> meta = service.GetImage(req.param(":id").as<std::string>());
+    if (!meta.ok()) {
+      SendProblem(w, meta.status());
+      return;
+    }
+    const std::string path =
+        absl::StrCat(options.storage_root, "/originals/", meta->id.substr(0, 2), "/", meta->id);
+    ServeImmutable(req, std::move(w), path, meta->id, ImageMime(meta->format));
+  }
+
+  // Serves a content-addressed file: strong ETag, cached for a year, 304 on a matching
+  // If-None-Match. The file goes out with sendfile, never through a string.
+  void ServeImmutable(const Request& req, ResponseWriter w, const std::string& path,
+                      const std::string& etag_value, const std::string& mime) {
+    const std::string etag = absl::StrCat("\"", etag_value, "\"");
+    w.headers().addRaw(RawHeader("ETag", etag));
+    w.headers().addRaw(RawHeader("Cache-Control", "public, max-age=31536000, immutable"));
+    if (auto inm = HeaderValue(req, "If-None-Match"); inm && inm->find(etag) != std::string::npos) {
+      try {
+        w.send(Code::Not_Modified);
+      } catch (const std::exception&) {
+      }
+      return;
+    }
+    try {
+      w.headers().addRaw(RawHeader("Content-Type", mime));
+      Pistache::Http::serveFile(w, path);
+    } catch (const std::exception& e) {
+      // The bytes are gone (expired or deleted) although the record still names them.
+      SendProblem(w, errors::NotFound("ContentGone", "the file is no longer stored"));
+    }
+  }
+
+  // --- jobs -------------------------------------------------------------------------------
+
+  void CreateJob(const Request& req, ResponseWriter w) {
+    const std::string& body = req.body();
+    if (static_cast<int64_t>(body.size()) > options.max_json_bytes) {
+      SendProblem(w, errors::Invalid("PayloadTooLarge",
+                                     absl::StrCat("job specs are limited to ",
+                                                  options.max_json_bytes, " bytes")));
+      return;
+    }
+    const std::string content_type = ContentTypeOf(req);
+    if (!content_type.empty() && content_type != "application/json") {
+      SendProblem(w, errors::Invalid("UnsupportedMediaType",
+                                     "send the job as application/json"));
+      return;
+    }
+    absl::StatusOr<job::JobSpec> spec = job::ParseJobSpec(body, service.options().validation);
+    if (!spec.ok()) {
+      SendProblem(w, spec.status());
+      return;
+    }
+    absl::StatusOr<job::JobRecord> record = service.CreateJob(*std::move(spec));
+    if (!record.ok()) {
+      SendProblem(w, record.status());
+      return;
+    }
+    w.headers().addRaw(RawHeader("Location", absl::StrCat("/v1/jobs/", record->id)));
+    // A cache hit is born Succeeded: created and complete (201); otherwise accepted (202).
+    SendJson(w, record->status.cache_hit ? 201 : 202, job::ToApiJson(*record));
+  }
+
+  void GetJob(const Request& req, ResponseWriter w) {
+    const std::string id = req.param(":id").as<std::string>();
+    absl::Duration wait = absl::ZeroDuration();
+    if (auto text = QueryParam(req, "wait")) {
+      absl::StatusOr<absl::Duration> parsed = ParseWait(*text, options.max_wait);
+      if (!parsed.ok()) {
+        SendProblem(w, parsed.status());
+        return;
+      }
+      wait = *parsed;
+    }
+    absl::StatusOr<job::JobRecord> record = service.GetJob(id);
+    if (!record.ok()) {
+      SendProblem(w, record.status());
+      return;
+    }
+    if (wait <= absl::ZeroDuration() || job::IsTerminal(record->status.phase)) {
+      SendJson(w, 200, job::ToApiJson(*record));
+      return;
+    }
+    LongPoll(std::move(w), *record, wait);
+  }
+
+  // Answers when the job's record next changes, or at the deadline with what is known then.
+  void LongPoll(ResponseWriter w, const job::JobRecord& seen, absl::Duration wait) {
+    auto waiter = std::make_shared<Waiter>();
+    waiter->writer = std::make_shared<ResponseWriter>(std::move(w));
+    waiter->id = seen.id;
+    waiter->deadline = absl::Now() + wait;
+    {
+      std::lock_guard<std::mutex> lock(waiters_mu);
+      if (stopping) {
+        Finish(*waiter, seen);
+        return;
+      }
+      waiters.emplace(waiter->deadline, waiter);
+    }
+    std::weak_ptr<Waiter> weak = waiter;
+    {
+      std::lock_guard<std::mutex> lock(waiter->mu);
+      waiter->token = jobs.Watch(seen.id, [this, weak](const job::JobRecord& record) {
+        if (auto w = weak.lock()) Finish(*w, record);
+      });
+    }
+    waiters_cv.notify_all();
+    // The record may have changed between the read and the watch.
+    if (auto now = jobs.Get(seen.id); now && now->status.phase != seen.status.phase) {
+      if (jobs.Unwatch(waiter->token)) Finish(*waiter, *now);
+    }
+  }
+
+  void Finish(Waiter& waiter, const job::JobRecord& record) {
+    std::lock_guard<std::mutex> lock(waiter.mu);
+    if (waiter.done) return;
+    waiter.done = true;
+    if (record.id.empty()) {
+      SendProblem(*waiter.writer, errors::NotFound("JobNotFound", "the job was deleted"));
+    } else {
+      SendJson(*waiter.writer, 200, job::ToApiJson(record));
+    }
+  }
+
+  void RunDeadlines() {
+    std::unique_lock<std::mutex> lock(waiters_mu);
+    while (true) {
+      if (stopping && waiters.empty()) return;
+      if (waiters.empty()) {
+        waiters_cv.wait(lock);
+        continue;
+      }
+      const absl::Time next = waiters.begin()->first;
+      if (!stopping && absl::Now() < next) {
+        waiters_cv.wait_until(lock, absl::ToChronoTime(next));
+        continue;
+      }
+      std::shared_ptr<Waiter> waiter = waiters.begin()->second;
+      waiters.erase(waiters.begin());
+      lock.unlock();
+      uint64_t token;
+      {
+        std::lock_guard<std::mutex> wl(waiter->mu);
+        token = waiter->token;
+      }
+      jobs.Unwatch(token);
+      if (auto record = jobs.Get(waiter->id)) {
+        Finish(*waiter, *record);
+      } else {
+        Finish(*waiter, job::JobRecord{});
+      }
+      lock.lock();
+    }
+  }
+
+  void GetJobOutput(const Request& req, ResponseWriter w) {
+    absl::StatusOr<job::JobRecord> record = service.GetJob(req.param(":id").as<std::string>());
+    if (!record.ok()) {
+      SendProblem(w, record.status());
+      return;
+    }
+    const job::JobStatus& status = record->status;
+    if (status.phase == job::Phase::kFailed) {
+      SendProblem(w, errors::Make(absl::StatusCode::kFailedPrecondition, "JobFailed",
+                                  absl::StrCat("the job failed: ", status.reason)));
+      return;
+    }
+    if (status.phase != job::Phase::kSucceeded || !status.output) {
+      SendProblem(w, errors::Make(absl::StatusCode::kAborted, "OutputNotReady",
+                                  absl::StrCat("the job is ", job::PhaseName(status.phase),
+                                               "; poll it with ?wait=")));
+      return;
+    }
+    ServeImmutable(req, std::move(w), absl::StrCat(options.storage_root, "/", status.output->path),
+                   record->output_key, ImageMime(status.output->format));
+  }
+};
+
+ApiServer::ApiServer(ServerOptions options, api::Service& service, state::JobTable& jobs,
+                     ReadyFn ready)
+    : impl_(std::make_unique<Impl>(std::move(options), service, jobs, std::move(ready))) {}
+
+ApiServer::~ApiServer() { Shutdown(); }
+
+absl::Status ApiServer::Start() {
+  try {
+    Pistache::Address address(impl_->options.address,
+                              Pistache::Port(static_cast<uint16_t>(impl_->options.port)));
+    impl_->endpoint = std::make_unique<Pistache::Http::Endpoint>(address);
+    // Pistache stops reading at this size (answering 413 itself); a little headroom lets bodies
+    // just over the upload limit reach the handler and get a problem+json answer instead.
+    const size_t max_request =
+        static_cast<size_t>(std::max(impl_->options.max_body_bytes, impl_->options.max_json_bytes)) +
+        64 * 1024;
+    auto opts = Pistache::Http::Endpoint::options()
+                    .threads(impl_->options.threads)
+                    .flags(Pistache::Tcp::Options::ReuseAddr)
+                    .maxRequestSize(max_request)
+                    .maxResponseSize(1 << 20);
+    impl_->endpoint->init(opts);
+    impl_->Routes();
+    impl_->endpoint->setHandler(impl_->router.handler());
+    impl_->endpoint->serveThreaded();
+  } catch (const std::exception& e) {
+    return errors::Make(absl::StatusCode::kUnavailable, "BindFailed",
+                        absl::StrCat("listen on ", impl_->options.address, ":",
+                                     impl_->options.port, ": ", e.what()));
+  }
+  impl_->deadline_thread = std::thread([this] { impl_->RunDeadlines(); });
+  return absl::OkStatus();
+}
+
+int ApiServer::port() const {
+  return impl_->endpoint ? static_cast<uint16_t>(impl_->endpoint->getPort()) : 0;
+}
+
+void ApiServer::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->waiters_mu);
+    if (impl_->stopping) return;
+    impl_->stopping = true;
+  }
+  impl_->waiters_cv.notify_all();
+  if (impl_->deadline_thread.joinable()) impl_->deadline_thread.join();
+  if (impl_->endpoint) impl_->endpoint->shutdown();
+}
+
+}  // namespace pixq::http

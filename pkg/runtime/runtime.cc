@@ -1,0 +1,106 @@
+#include "pkg/runtime/runtime.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "pkg/errors/errors.h"
+
+namespace pixq::runtime {
+namespace {
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+Startup ParseCommandLine(const std::string& name, int argc, char** argv) {
+  Startup startup;
+  CLI::App app{name};
+  std::string config_path;
+  bool print_config = false;
+  bool check_config = false;
+  app.add_option("--config", config_path, "YAML configuration file (PIXQ_<SECTION>_<KEY> wins)")
+      ->envname("PIXQ_CONFIG");
+  app.add_flag("--print-config", print_config,
+               "print the effective configuration (secrets redacted) and exit");
+  app.add_flag("--check-config", check_config, "validate the configuration and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    startup.exit = true;
+    startup.exit_code = app.exit(e);
+    return startup;
+  }
+  absl::StatusOr<config::Config> loaded =
+      config::Load(config_path, config::ProcessEnvironment());
+  if (!loaded.ok()) {
+    std::cerr << name << ": invalid configuration: " << loaded.status().message() << "\n";
+    startup.exit = true;
+    startup.exit_code = 2;
+    return startup;
+  }
+  startup.config = *std::move(loaded);
+  if (print_config) {
+    std::cout << config::Render(startup.config);
+    startup.exit = true;
+  } else if (check_config) {
+    std::cout << name << ": configuration is valid\n";
+    startup.exit = true;
+  }
+  return startup;
+}
+
+absl::StatusOr<queue::ClientOptions> KafkaClient(const config::Config& config,
+                                                 const std::string& client_id,
+                                                 absl::Duration wait) {
+  queue::ClientOptions options;
+  options.client_id = client_id;
+  options.properties = config.kafka.properties;
+  options.bootstrap_servers = config.kafka.bootstrap_servers;
+  if (!options.bootstrap_servers.empty()) return options;
+  const absl::Time deadline = absl::Now() + wait;
+  while (true) {
+    std::ifstream in(config.kafka.bootstrap_file);
+    std::string line;
+    if (in && std::getline(in, line)) {
+      options.bootstrap_servers = std::string(absl::StripAsciiWhitespace(line));
+      if (!options.bootstrap_servers.empty()) return options;
+    }
+    if (absl::Now() >= deadline) {
+      return errors::Invalid(
+          "InvalidConfig",
+          absl::StrCat("kafka.bootstrap_servers is empty and kafka.bootstrap_file ",
+                       config.kafka.bootstrap_file,
+                       " does not name a broker (is pixq-devbroker running?)"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void BlockStopSignals() {
+  sigset_t set = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForStopSignal() {
+  sigset_t set = StopSignals();
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+}  // namespace pixq::runtime

@@ -1,0 +1,41 @@
+#pragma once
+
+// What both binaries do at start and stop: read the configuration from flags, the file and the
+// environment; find the Kafka cluster; wait for a stop signal. Kept out of cmd/ so the binaries
+// only wire, and so the start-up rules are the same for both.
+
+#include <csignal>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "pkg/config/config.h"
+#include "pkg/queue/message.h"
+
+namespace pixq::runtime {
+
+// The outcome of parsing the command line: either a configuration to run with, or an exit code
+// (help printed, --print-config or --check-config done, or an error reported on stderr).
+struct Startup {
+  config::Config config;
+  bool exit = false;
+  int exit_code = 0;
+};
+
+// Parses --config, --print-config and --check-config for the binary `name`, loads and validates
+// the configuration (file, then PIXQ_* environment). A bad value is reported naming its key.
+[[nodiscard]] Startup ParseCommandLine(const std::string& name, int argc, char** argv);
+
+// The client options for the configured cluster. When kafka.bootstrap_servers is empty, reads
+// kafka.bootstrap_file (written by pixq-devbroker), waiting up to `wait` for it to appear.
+[[nodiscard]] absl::StatusOr<queue::ClientOptions> KafkaClient(const config::Config& config,
+                                                               const std::string& client_id,
+                                                               absl::Duration wait);
+
+// Blocks SIGINT and SIGTERM in the calling thread and every thread started after it. Call first
+// in main, then WaitForStopSignal where the process should wait.
+void BlockStopSignals();
+// Waits for SIGINT or SIGTERM; returns the signal number.
+int WaitForStopSignal();
+
+}  // namespace pixq::runtime

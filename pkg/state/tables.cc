@@ -1,0 +1,106 @@
+#include "pkg/state/tables.h"
+
+#include <mutex>
+#include <utility>
+
+#include "pkg/job/json.h"
+
+namespace pixq::state {
+
+absl::Status JobTable::Apply(const std::string& id, const std::optional<std::string>& value) {
+  std::vector<Watcher> fire;
+  std::optional<job::JobRecord> applied;
+  {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    if (!value.has_value()) {
+      records_.erase(id);
+    } else {
+      absl::StatusOr<job::JobRecord> record = job::RecordFromJson(*value);
+      if (!record.ok()) return record.status();
+      applied = *record;
+      if (record->status.phase == job::Phase::kSucceeded && record->status.output) {
+        outputs_[record->output_key] = *record->status.output;
+      }
+      records_[id] = *std::move(record);
+    }
+    auto [begin, end] = watchers_.equal_range(id);
+    for (auto it = begin; it != end; ++it) {
+      fire.push_back(std::move(it->second.second));
+      watcher_ids_.erase(it->second.first);
+    }
+    watchers_.erase(begin, end);
+  }
+  // A deleted job wakes its watchers with an empty record id, so they answer 404.
+  const job::JobRecord gone;
+  for (Watcher& w : fire) w(applied ? *applied : gone);
+  return absl::OkStatus();
+}
+
+std::optional<job::JobRecord> JobTable::Get(const std::string& id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = records_.find(id);
+  if (it == records_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<job::OutputInfo> JobTable::FindOutput(const std::string& output_key) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = outputs_.find(output_key);
+  if (it == outputs_.end()) return std::nullopt;
+  return it->second;
+}
+
+uint64_t JobTable::Watch(const std::string& id, Watcher watcher) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  const uint64_t token = next_token_++;
+  watchers_.emplace(id, std::make_pair(token, std::move(watcher)));
+  watcher_ids_.emplace(token, id);
+  return token;
+}
+
+bool JobTable::Unwatch(uint64_t token) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto id = watcher_ids_.find(token);
+  if (id == watcher_ids_.end()) return false;
+  auto [begin, end] = watchers_.equal_range(id->second);
+  for (auto it = begin; it != end; ++it) {
+    if (it->second.first == token) {
+      watchers_.erase(it);
+      break;
+    }
+  }
+  watcher_ids_.erase(id);
+  return true;
+}
+
+size_t JobTable::size() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return records_.size();
+}
+
+absl::Status ImageTable::Apply(const std::string& id, const std::optional<std::string>& value) {
+  if (!value.has_value()) {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    images_.erase(id);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<job::ImageMeta> meta = job::ImageMetaFromJson(*value);
+  if (!meta.ok()) return meta.status();
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  images_[id] = *std::move(meta);
+  return absl::OkStatus();
+}
+
+std::optional<job::ImageMeta> ImageTable::Get(const std::string& id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = images_.find(id);
+  if (it == images_.end()) return std::nullopt;
+  return it->second;
+}
+
+size_t ImageTable::size() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return images_.size();
+}
+
+}  // namespace pixq::state

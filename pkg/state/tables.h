@@ -1,0 +1,67 @@
+#pragma once
+
+// The in-memory tables an API replica answers reads from: the latest record per key of the
+// compacted topics pixq.job-status and pixq.images (the table pattern of Kafka Streams). Kafka is
+// the source of truth; these are rebuilt from it at every start.
+//
+// Thread-safety: Apply is called by one thread (the table reader); Get, Watch and Unwatch from any
+// thread. Watchers run on the applying thread and must not block.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "pkg/job/spec.h"
+
+namespace pixq::state {
+
+class JobTable final {
+ public:
+  using Watcher = std::function<void(const job::JobRecord&)>;
+
+  // Applies one record of pixq.job-status: a wire-form JSON value, or a tombstone (nullopt) that
+  // forgets the job. Errors: "InvalidRecord" for a value that is not a job record (skipped).
+  [[nodiscard]] absl::Status Apply(const std::string& id, const std::optional<std::string>& value);
+
+  [[nodiscard]] std::optional<job::JobRecord> Get(const std::string& id) const;
+
+  // The output of a succeeded job with this output key, if any job produced it. Outputs are shared
+  // by every job asking for the same thing; whether the file still exists is the caller's check.
+  [[nodiscard]] std::optional<job::OutputInfo> FindOutput(const std::string& output_key) const;
+
+  // Calls `watcher` once, the next time a record for `id` is applied. Returns a token for Unwatch.
+  uint64_t Watch(const std::string& id, Watcher watcher);
+  // Removes a watcher that has not fired; false when it already fired (or never existed).
+  bool Unwatch(uint64_t token);
+
+  [[nodiscard]] size_t size() const;
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::map<std::string, job::JobRecord, std::less<>> records_;
+  std::map<std::string, job::OutputInfo, std::less<>> outputs_;  // by output key
+  std::multimap<std::string, std::pair<uint64_t, Watcher>> watchers_;
+  std::map<uint64_t, std::string> watcher_ids_;
+  uint64_t next_token_ = 1;
+};
+
+class ImageTable final {
+ public:
+  // Applies one record of pixq.images (wire-form JSON, or a tombstone).
+  [[nodiscard]] absl::Status Apply(const std::string& id, const std::optional<std::string>& value);
+
+  [[nodiscard]] std::optional<job::ImageMeta> Get(const std::string& id) const;
+
+  [[nodiscard]] size_t size() const;
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::map<std::string, job::ImageMeta, std::less<>> images_;
+};
+
+}  // namespace pixq::state

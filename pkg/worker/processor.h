@@ -1,0 +1,51 @@
+#pragma once
+
+// What a worker does with one job from pixq.jobs: publish Running, load the source, run the
+// pipeline, store the output atomically under its output key, publish Succeeded or Failed.
+//
+// At-least-once: Process returns OK only once the terminal status is acknowledged by Kafka, and
+// only then may the caller store the message's offset. A job delivered twice (after a crash or a
+// rebalance) is run again and writes the same bytes to the same path, so running twice is safe.
+//
+// Thread-safe: Process may run on several threads at once for different messages.
+
+#include <atomic>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "pkg/imaging/pipeline.h"
+#include "pkg/queue/message.h"
+#include "pkg/queue/producer.h"
+#include "pkg/storage/store.h"
+
+namespace pixq::worker {
+
+struct ProcessorOptions {
+  queue::Topics topics = queue::Topics::WithPrefix("pixq.");
+  std::string worker_name = "worker";
+  absl::Duration publish_timeout = absl::Seconds(5);
+};
+
+class JobProcessor final {
+ public:
+  // `stopping` is read while retrying a status publish: once set, Process gives up and returns an
+  // error (the offset stays unstored and the job is delivered again later).
+  JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline,
+               storage::Store& store, queue::Producer& producer, const std::atomic<bool>& stopping);
+
+  // Errors: "StatusNotPublished" (retriable) when the terminal status could not be made durable.
+  // A job that fails (bad image, missing original) is not an error here: it is published Failed.
+  [[nodiscard]] absl::Status Process(const queue::Message& message);
+
+ private:
+  absl::Status PublishUntilAcknowledged(const std::string& id, const std::string& value);
+
+  ProcessorOptions options_;
+  const imaging::Pipeline& pipeline_;
+  storage::Store& store_;
+  queue::Producer& producer_;
+  const std::atomic<bool>& stopping_;
+};
+
+}  // namespace pixq::worker

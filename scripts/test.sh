@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds pixq and runs every test: formatting, unit tests, the integration tests against real
+# processes (pixq-devbroker, pixq-api, pixq-worker), then the unit tests again under
+# AddressSanitizer and UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "== format check"
+files=$(git ls-files '*.cc' '*.h' 2>/dev/null || find cmd pkg tests bench -name '*.cc' -o -name '*.h')
+if ! clang-format --dry-run --Werror $files; then
+  echo "format check failed: run scripts/format.sh" >&2
+  exit 1
+fi
+
+echo "== build"
+scripts/build.sh build
+
+echo "== tests (unit and integration)"
+ctest --test-dir build --output-on-failure --timeout 900 -j 2
+
+echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+scripts/build.sh build-asan -DPIXQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure --timeout 900 -j 2 -LE integration

@@ -1,0 +1,200 @@
+#include "pkg/api/service.h"
+
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include "pkg/errors/errors.h"
+#include "pkg/job/json.h"
+#include "tests/fakes/fake_producer.h"
+#include "tests/fakes/memory_store.h"
+
+namespace pixq::api {
+namespace {
+
+std::string Png(int width, int height) {
+  std::vector<uchar> out;
+  cv::imencode(".png", cv::Mat(height, width, CV_8UC3, cv::Scalar(1, 2, 3)), out);
+  return std::string(out.begin(), out.end());
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  ServiceTest()
+      : service_(ServiceOptions{.max_pixels = 1'000'000}, store_, producer_, jobs_, images_,
+                 [this](absl::Duration) {
+                   ++catch_ups_;
+                   // Catching up applies what was published, as the table reader would.
+                   ApplyPublished();
+                   return absl::OkStatus();
+                 }) {}
+
+  void ApplyPublished() {
+    const queue::Topics topics = service_.options().topics;
+    for (const queue::OutgoingMessage& m : producer_.Sent()) {
+      std::optional<std::string> value;
+      if (!m.tombstone) value = m.value;
+      if (m.topic == topics.images) (void)images_.Apply(m.key, value);
+      if (m.topic == topics.job_status) (void)jobs_.Apply(m.key, value);
+    }
+  }
+
+  job::JobSpec Spec(const std::string& image_id) {
+    return *job::ParseJobSpec(R"({"source":{"imageId":")" + image_id +
+                                  R"("},"steps":[{"op":"resize","width":10}],"output":{"format":"webp"}})",
+                              {});
+  }
+
+  testing::MemoryStore store_;
+  testing::FakeProducer producer_;
+  state::JobTable jobs_;
+  state::ImageTable images_;
+  int catch_ups_ = 0;
+  Service service_;
+};
+
+TEST_F(ServiceTest, StoresAndPublishesANewImage) {
+  const std::string png = Png(40, 30);
+  absl::StatusOr<UploadResult> result = service_.UploadImage(png, "A title", "a.png");
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(result->created);
+  EXPECT_EQ(result->meta.width, 40);
+  EXPECT_EQ(result->meta.height, 30);
+  EXPECT_EQ(result->meta.format, job::Format::kPng);
+  EXPECT_EQ(result->meta.bytes, static_cast<int64_t>(png.size()));
+  EXPECT_TRUE(store_.HasOriginal(result->meta.id));
+  const auto published = producer_.SentTo("pixq.images");
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].key, result->meta.id);
+}
+
+TEST_F(ServiceTest, KnowsTheSameBytesUploadedTwice) {
+  const std::string png = Png(40, 30);
+  absl::StatusOr<UploadResult> first = service_.UploadImage(png, "one", "");
+  ASSERT_TRUE(first.ok());
+  ApplyPublished();
+  absl::StatusOr<UploadResult> second = service_.UploadImage(png, "two", "");
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(second->meta.id, first->meta.id);
+  EXPECT_EQ(second->meta.title, "one");
+}
+
+TEST_F(ServiceTest, RefusesWhatIsNotAnImage) {
+  absl::StatusOr<UploadResult> result = service_.UploadImage("hello, world", "", "");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(errors::ReasonOf(result.status()), "UnsupportedMediaType");
+  EXPECT_EQ(errors::HttpStatusOf(result.status()), 415);
+  EXPECT_TRUE(producer_.Sent().empty());
+}
+
+TEST_F(ServiceTest, RefusesImagesOverThePixelLimitBeforeStoringThem) {
+  absl::StatusOr<UploadResult> result = service_.UploadImage(Png(1001, 1000), "", "");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(errors::ReasonOf(result.status()), "ImageTooLarge");
+  EXPECT_EQ(errors::HttpStatusOf(result.status()), 422);
+  EXPECT_TRUE(producer_.Sent().empty());
+}
+
+TEST_F(ServiceTest, PublishesPendingBeforeTheJob) {
+  absl::StatusOr<UploadResult> image = service_.UploadImage(Png(40, 30), "", "");
+  ASSERT_TRUE(image.ok());
+  ApplyPublished();
+  absl::StatusOr<job::JobRecord> record = service_.CreateJob(Spec(image->meta.id));
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->status.phase, job::Phase::kPending);
+  EXPECT_EQ(record->output_key, job::OutputKey(image->meta.id, record->spec));
+  const auto sent = producer_.Sent();
+  ASSERT_EQ(sent.size(), 3u);  // image, Pending status, job
+  EXPECT_EQ(sent[1].topic, "pixq.job-status");
+  EXPECT_EQ(sent[1].key, record->id);
+  EXPECT_EQ(sent[2].topic, "pixq.jobs");
+  EXPECT_EQ(sent[2].key, record->id);
+  ASSERT_EQ(sent[2].headers.size(), 1u);
+  EXPECT_EQ(sent[2].headers[0].key, "pixq-attempt");
+  absl::StatusOr<job::JobRecord> queued = job::RecordFromJson(sent[2].value);
+  ASSERT_TRUE(queued.ok());
+  EXPECT_EQ(queued->id, record->id);
+}
+
+TEST_F(ServiceTest, DoesNotAcceptAJobKafkaDidNotAcknowledge) {
+  absl::StatusOr<UploadResult> image = service_.UploadImage(Png(40, 30), "", "");
+  ASSERT_TRUE(image.ok());
+  ApplyPublished();
+  producer_.FailTopic("pixq.jobs");
+  absl::StatusOr<job::JobRecord> record = service_.CreateJob(Spec(image->meta.id));
+  ASSERT_FALSE(record.ok());
+  EXPECT_EQ(errors::HttpStatusOf(record.status()), 503);
+  EXPECT_TRUE(errors::IsRetriable(record.status()));
+  // The Pending record is superseded by one that says the job was not accepted.
+  const auto statuses = producer_.SentTo("pixq.job-status");
+  ASSERT_EQ(statuses.size(), 2u);
+  absl::StatusOr<job::JobRecord> last = job::RecordFromJson(statuses.back().value);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->status.phase, job::Phase::kFailed);
+  EXPECT_EQ(last->status.reason, "NotAccepted");
+}
+
+TEST_F(ServiceTest, RefusesAJobOnAnUnknownImage) {
+  absl::StatusOr<job::JobRecord> record = service_.CreateJob(Spec(std::string(64, 'e')));
+  ASSERT_FALSE(record.ok());
+  EXPECT_EQ(errors::ReasonOf(record.status()), "ImageNotFound");
+  EXPECT_EQ(errors::HttpStatusOf(record.status()), 422);
+  EXPECT_EQ(catch_ups_, 1);  // another replica might have had it
+}
+
+TEST_F(ServiceTest, AnswersFromAnExistingOutputWithoutQueueing) {
+  absl::StatusOr<UploadResult> image = service_.UploadImage(Png(40, 30), "", "");
+  ASSERT_TRUE(image.ok());
+  ApplyPublished();
+  // A first job ran and succeeded.
+  job::JobRecord done;
+  done.id = "j_01HV3K9Q6Y0S4W7T1F2D5G8B9C";
+  done.spec = Spec(image->meta.id);
+  done.output_key = job::OutputKey(image->meta.id, done.spec);
+  absl::StatusOr<std::string> path = store_.PutOutput(done.output_key, "webp", "bytes");
+  ASSERT_TRUE(path.ok());
+  done.status.phase = job::Phase::kSucceeded;
+  done.status.output = job::OutputInfo{.path = *path, .format = job::Format::kWebp, .width = 10,
+                                       .height = 8, .bytes = 5};
+  ASSERT_TRUE(jobs_.Apply(done.id, job::ToJson(done).dump()).ok());
+
+  const size_t before = producer_.SentTo("pixq.jobs").size();
+  absl::StatusOr<job::JobRecord> record = service_.CreateJob(Spec(image->meta.id));
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->status.phase, job::Phase::kSucceeded);
+  EXPECT_TRUE(record->status.cache_hit);
+  ASSERT_TRUE(record->status.output.has_value());
+  EXPECT_EQ(record->status.output->height, 8);
+  EXPECT_EQ(producer_.SentTo("pixq.jobs").size(), before);
+  EXPECT_NE(record->id, done.id);
+}
+
+TEST_F(ServiceTest, CatchesUpBeforeAnsweringNotFound) {
+  absl::StatusOr<job::JobRecord> missing = service_.GetJob("j_01HV3K9Q6Y0S4W7T1F2D5G8B9C");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(errors::HttpStatusOf(missing.status()), 404);
+  EXPECT_EQ(catch_ups_, 1);
+}
+
+TEST_F(ServiceTest, AnswersNotFoundForMalformedIdsWithoutTouchingKafka) {
+  EXPECT_EQ(errors::HttpStatusOf(service_.GetJob("../../etc/passwd").status()), 404);
+  EXPECT_EQ(errors::HttpStatusOf(service_.GetImage("nope").status()), 404);
+  EXPECT_EQ(catch_ups_, 0);
+}
+
+TEST_F(ServiceTest, FindsAJobPublishedByAnotherReplicaAfterCatchingUp) {
+  absl::StatusOr<UploadResult> image = service_.UploadImage(Png(40, 30), "", "");
+  ASSERT_TRUE(image.ok());
+  ApplyPublished();
+  absl::StatusOr<job::JobRecord> record = service_.CreateJob(Spec(image->meta.id));
+  ASSERT_TRUE(record.ok());
+  // Not applied yet: the GET must catch up rather than answer 404.
+  absl::StatusOr<job::JobRecord> read = service_.GetJob(record->id);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->id, record->id);
+}
+
+}  // namespace
+}  // namespace pixq::api

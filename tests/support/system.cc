@@ -1,0 +1,85 @@
+#include "tests/support/system.h"
+
+#include <sstream>
+#include <stdexcept>
+
+namespace pixq::testing {
+
+std::string BinaryDir() { return PIXQ_BINARY_DIR; }
+
+System::System(SystemOptions options) : options_(options) {
+  bootstrap_file_ = dir_.path() + "/kafka.bootstrap";
+  broker_ = Process::Start({BinaryDir() + "/cmd/devbroker/pixq-devbroker", "--partitions",
+                            std::to_string(options_.partitions), "--bootstrap-file",
+                            bootstrap_file_},
+                           {}, dir_.path() + "/devbroker.log");
+  if (!Eventually([&] { return !ReadFile(bootstrap_file_).empty(); }, absl::Seconds(20))) {
+    throw std::runtime_error("pixq-devbroker did not start:\n" + broker_->Log());
+  }
+  std::map<std::string, std::string> env = Env();
+  env["PIXQ_HTTP_PORT"] = "0";  // the API picks a free port and logs it
+  api_ = Process::Start({BinaryDir() + "/cmd/api/pixq-api"}, env, dir_.path() + "/api.log");
+  int port = 0;
+  if (!Eventually(
+          [&] {
+            for (const nlohmann::json& line : LogLines(*api_, "pixq-api listening")) {
+              port = line.value("port", 0);
+            }
+            return port != 0 || !api_->Running();
+          },
+          absl::Seconds(30)) ||
+      port == 0) {
+    throw std::runtime_error("pixq-api did not start:\n" + api_->Log());
+  }
+  url_ = "http://127.0.0.1:" + std::to_string(port);
+  if (!Eventually([&] { return HttpGet(url_ + "/readyz", {}, 2000).status == 200; },
+                  absl::Seconds(30))) {
+    throw std::runtime_error("pixq-api did not get ready:\n" + api_->Log());
+  }
+  for (int i = 0; i < options_.workers; ++i) AddWorker();
+}
+
+System::~System() {
+  // Workers first (they leave the group cleanly), then the API, then the broker.
+  workers_.clear();
+  api_.reset();
+  broker_.reset();
+}
+
+std::map<std::string, std::string> System::Env() const {
+  return {{"PIXQ_STORAGE_ROOT", dir_.path() + "/volume"},
+          {"PIXQ_KAFKA_BOOTSTRAP_FILE", bootstrap_file_},
+          {"PIXQ_HTTP_ADDRESS", "127.0.0.1"},
+          {"PIXQ_LOG_LEVEL", "info"}};
+}
+
+void System::AddWorker() {
+  std::map<std::string, std::string> env = Env();
+  const std::string name = "worker-" + std::to_string(workers_.size() + 1);
+  env["PIXQ_WORKER_NAME"] = name;
+  env["PIXQ_WORKER_ADDRESS"] = "127.0.0.1";
+  env["PIXQ_WORKER_PORT"] = "0";
+  workers_.push_back(Process::Start({BinaryDir() + "/cmd/worker/pixq-worker"}, env,
+                                    dir_.path() + "/" + name + ".log"));
+}
+
+bool System::AllWorkersOwnPartitions() const {
+  for (const auto& worker : workers_) {
+    std::vector<nlohmann::json> lines = LogLines(*worker, "partitions assigned");
+    if (lines.empty() || lines.back()["partitions"].empty()) return false;
+  }
+  return true;
+}
+
+std::vector<nlohmann::json> System::LogLines(const Process& process, const std::string& message) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(process.Log());
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.value("message", "") == message) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace pixq::testing

@@ -1,0 +1,58 @@
+#pragma once
+
+// The whole of pixq as real processes for integration tests: pixq-devbroker, pixq-api and any
+// number of pixq-worker, on loopback, with a temporary volume. Everything stops when the System
+// goes away.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+namespace pixq::testing {
+
+struct SystemOptions {
+  int partitions = 4;
+  int workers = 2;
+};
+
+class System final {
+ public:
+  // Starts everything and waits until the API is ready. Throws std::runtime_error with the
+  // relevant log when a process does not come up.
+  explicit System(SystemOptions options = {});
+  ~System();
+
+  const std::string& root() const { return dir_.path(); }
+  const std::string& url() const { return url_; }
+  Process& api() { return *api_; }
+  Process& worker(int i) { return *workers_.at(i); }
+  int worker_count() const { return static_cast<int>(workers_.size()); }
+
+  // Starts one more worker named "worker-<n>".
+  void AddWorker();
+  // Whether every worker has logged a non-empty partition assignment as its latest one.
+  bool AllWorkersOwnPartitions() const;
+
+  // The JSON log lines of a process whose "message" is `message`.
+  static std::vector<nlohmann::json> LogLines(const Process& process, const std::string& message);
+
+ private:
+  std::map<std::string, std::string> Env() const;
+
+  SystemOptions options_;
+  TempDir dir_;
+  std::string bootstrap_file_;
+  std::string url_;
+  std::unique_ptr<Process> broker_;
+  std::unique_ptr<Process> api_;
+  std::vector<std::unique_ptr<Process>> workers_;
+};
+
+// The directory holding the built binaries (set by CMake).
+std::string BinaryDir();
+
+}  // namespace pixq::testing
