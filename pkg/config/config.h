@@ -1,0 +1,84 @@
+#pragma once
+
+// pixq's configuration: plain structs with defaults. Only this library knows YAML and the
+// environment. Sources, each overriding the one before: defaults, one YAML file, environment
+// variables PIXQ_<SECTION>_<KEY> (the YAML key upper-cased: kafka.bootstrap_servers is
+// PIXQ_KAFKA_BOOTSTRAP_SERVERS). Validated once; an error names the key.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace pixq::config {
+
+struct KafkaConfig {
+  std::string bootstrap_servers;                            // "host:port,..."; empty → the file
+  std::string bootstrap_file = "var/pixq/kafka.bootstrap";  // written by pixq-devbroker
+  std::string topic_prefix = "pixq.";
+  std::string consumer_group = "pixq-workers";
+  int produce_timeout_ms = 5000;  // 100..120000
+  int session_timeout_ms = 6000;  // 1000..300000
+  // Extra librdkafka properties (security.protocol, sasl.*, ssl.*). In the environment:
+  // PIXQ_KAFKA_PROPERTIES="k=v,k=v".
+  std::map<std::string, std::string> properties;
+};
+
+struct StorageConfig {
+  std::string root = "var/pixq";
+  int tmp_max_age_s = 3600;
+};
+
+struct HttpConfig {
+  std::string address = "0.0.0.0";
+  int port = 8080;  // 0: any free port
+  int threads = 4;
+  int64_t max_body_bytes = 50 << 20;
+  int max_wait_s = 60;
+};
+
+struct LimitsConfig {
+  int64_t max_pixels = 100'000'000;
+  int max_steps = 20;
+  int max_output_dimension = 16384;
+  int64_t max_json_bytes = 1 << 20;
+};
+
+struct WorkerConfig {
+  std::string name;  // empty → "<hostname>-<pid>", filled by Load
+  int concurrency = 1;
+  std::string address = "0.0.0.0";
+  int port = 9090;
+};
+
+struct LogConfig {
+  std::string level = "info";  // debug | info | warn | error
+};
+
+struct Config {
+  KafkaConfig kafka;
+  StorageConfig storage;
+  HttpConfig http;
+  LimitsConfig limits;
+  WorkerConfig worker;
+  LogConfig log;
+};
+
+// Loads the YAML file at `path` (empty: defaults only), applies `env`, validates.
+// Errors: "InvalidConfig" naming the file or the key, e.g. "http.port: must be 0..65535, got -1",
+// "kafka.bootstarp_servers: unknown key", "PIXQ_HTTP_PORT: must be an integer, got abc".
+[[nodiscard]] absl::StatusOr<Config> Load(std::string_view path,
+                                          const std::map<std::string, std::string>& env);
+[[nodiscard]] absl::StatusOr<Config> LoadFromString(std::string_view yaml,
+                                                    const std::map<std::string, std::string>& env);
+
+// The process environment as a map.
+[[nodiscard]] std::map<std::string, std::string> ProcessEnvironment();
+
+// The configuration as YAML that Load reads back, with secret kafka.properties values (keys
+// containing password, secret, sasl or key) shown as "<redacted>".
+[[nodiscard]] std::string Render(const Config& config);
+
+}  // namespace pixq::config

@@ -1,0 +1,143 @@
+#include "pkg/config/config.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "pkg/errors/errors.h"
+#include "tests/support/process.h"
+
+namespace pixq::config {
+namespace {
+
+std::string ErrorOf(const std::string& yaml, const std::map<std::string, std::string>& env = {}) {
+  absl::StatusOr<Config> c = LoadFromString(yaml, env);
+  if (c.ok()) return "ok";
+  EXPECT_EQ(errors::ReasonOf(c.status()), "InvalidConfig");
+  return std::string(c.status().message());
+}
+
+TEST(ConfigTest, HasWorkingDefaults) {
+  absl::StatusOr<Config> c = LoadFromString("", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->http.port, 8080);
+  EXPECT_EQ(c->kafka.topic_prefix, "pixq.");
+  EXPECT_EQ(c->kafka.consumer_group, "pixq-workers");
+  EXPECT_EQ(c->storage.root, "var/pixq");
+  EXPECT_EQ(c->limits.max_pixels, 100'000'000);
+  EXPECT_FALSE(c->worker.name.empty());  // <hostname>-<pid>
+}
+
+TEST(ConfigTest, ReadsEverySectionFromYaml) {
+  absl::StatusOr<Config> c = LoadFromString(R"(
+kafka:
+  bootstrap_servers: "k1:9092,k2:9092"
+  topic_prefix: "prod.pixq."
+  produce_timeout_ms: 2500
+  properties:
+    security.protocol: SASL_SSL
+storage: {root: /data}
+http: {port: 9000, threads: 8, max_body_bytes: 1048576, max_wait_s: 30}
+limits: {max_pixels: 5000000, max_steps: 5}
+worker: {name: w-1, concurrency: 3}
+log: {level: debug}
+)",
+                                            {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kafka.bootstrap_servers, "k1:9092,k2:9092");
+  EXPECT_EQ(c->kafka.topic_prefix, "prod.pixq.");
+  EXPECT_EQ(c->kafka.produce_timeout_ms, 2500);
+  EXPECT_EQ(c->kafka.properties.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(c->storage.root, "/data");
+  EXPECT_EQ(c->http.port, 9000);
+  EXPECT_EQ(c->http.max_body_bytes, 1048576);
+  EXPECT_EQ(c->limits.max_steps, 5);
+  EXPECT_EQ(c->worker.name, "w-1");
+  EXPECT_EQ(c->worker.concurrency, 3);
+  EXPECT_EQ(c->log.level, "debug");
+}
+
+TEST(ConfigTest, EnvironmentWinsOverTheFile) {
+  absl::StatusOr<Config> c =
+      LoadFromString("http: {port: 9000}\n", {{"PIXQ_HTTP_PORT", "9100"},
+                                              {"PIXQ_KAFKA_BOOTSTRAP_SERVERS", "b:1"},
+                                              {"PIXQ_KAFKA_PROPERTIES", "a=1, sasl.password=x"},
+                                              {"PIXQ_CONFIG", "/ignored.yaml"},
+                                              {"PATH", "/bin"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->http.port, 9100);
+  EXPECT_EQ(c->kafka.bootstrap_servers, "b:1");
+  EXPECT_EQ(c->kafka.properties.at("a"), "1");
+  EXPECT_EQ(c->kafka.properties.at("sasl.password"), "x");
+}
+
+TEST(ConfigTest, NamesTheKeyOfEveryBadValue) {
+  EXPECT_EQ(ErrorOf("http: {port: 70000}"), "http.port: must be 0..65535, got 70000");
+  EXPECT_EQ(ErrorOf("http: {port: abc}"), "http.port: must be an integer, got \"abc\"");
+  EXPECT_EQ(ErrorOf("http: {threads: 0}"), "http.threads: must be 1..256, got 0");
+  EXPECT_EQ(ErrorOf("http: {max_body_bytes: 10}"),
+            "http.max_body_bytes: must be 1024..4294967296, got 10");
+  EXPECT_EQ(ErrorOf("http: {max_wait_s: -1}"), "http.max_wait_s: must be 0..3600, got -1");
+  EXPECT_EQ(ErrorOf("kafka: {produce_timeout_ms: 5}"),
+            "kafka.produce_timeout_ms: must be 100..120000, got 5");
+  EXPECT_EQ(ErrorOf("kafka: {session_timeout_ms: 5}"),
+            "kafka.session_timeout_ms: must be 1000..300000, got 5");
+  EXPECT_EQ(ErrorOf("kafka: {topic_prefix: 'a b'}"),
+            "kafka.topic_prefix: may only contain letters, digits, . _ -");
+  EXPECT_EQ(ErrorOf("kafka: {consumer_group: ''}"), "kafka.consumer_group: is empty");
+  EXPECT_EQ(ErrorOf("storage: {root: ''}"), "storage.root: is empty");
+  EXPECT_EQ(ErrorOf("limits: {max_pixels: 0}"),
+            "limits.max_pixels: must be 1..1099511627776, got 0");
+  EXPECT_EQ(ErrorOf("limits: {max_steps: 0}"), "limits.max_steps: must be 1..1000, got 0");
+  EXPECT_EQ(ErrorOf("limits: {max_output_dimension: 0}"),
+            "limits.max_output_dimension: must be 1..65535, got 0");
+  EXPECT_EQ(ErrorOf("worker: {concurrency: 0}"), "worker.concurrency: must be 1..256, got 0");
+  EXPECT_EQ(ErrorOf("log: {level: loud}"),
+            "log.level: must be debug, info, warn or error, got \"loud\"");
+  EXPECT_EQ(ErrorOf("", {{"PIXQ_HTTP_PORT", "x"}}),
+            "PIXQ_HTTP_PORT: must be an integer, got \"x\"");
+  EXPECT_EQ(ErrorOf("", {{"PIXQ_KAFKA_PROPERTIES", "novalue"}}),
+            "PIXQ_KAFKA_PROPERTIES: must be k=v,k=v; got \"novalue\"");
+}
+
+TEST(ConfigTest, RefusesUnknownKeysAndSections) {
+  EXPECT_EQ(ErrorOf("kafka: {bootstarp_servers: x}"), "kafka.bootstarp_servers: unknown key");
+  EXPECT_EQ(ErrorOf("database: {url: x}"), "database: unknown section");
+  EXPECT_EQ(ErrorOf("http: 8080"), "http: must be a mapping");
+  EXPECT_EQ(ErrorOf("http: {port: [1, 2]}"), "http.port: must be a single value");
+  EXPECT_EQ(ErrorOf("", {{"PIXQ_HTTP_PROT", "1"}}), "PIXQ_HTTP_PROT: unknown setting");
+  EXPECT_NE(ErrorOf("http: {port: 1"), "ok");  // YAML syntax error
+}
+
+TEST(ConfigTest, ReadsAFileAndNamesAMissingOne) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/pixq.yaml";
+  std::ofstream(path) << "http:\n  port: 8181\n";
+  absl::StatusOr<Config> c = Load(path, {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->http.port, 8181);
+  absl::StatusOr<Config> missing = Load(dir.path() + "/nope.yaml", {});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(std::string(missing.status().message()).find("nope.yaml"), std::string::npos);
+  std::ofstream(path) << "http:\n  port: -3\n";
+  absl::StatusOr<Config> bad = Load(path, {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("http.port"), std::string::npos);
+}
+
+TEST(ConfigTest, RenderRoundTripsAndRedactsSecrets) {
+  absl::StatusOr<Config> c = LoadFromString(
+      "kafka: {properties: {sasl.password: hunter2, client.rack: r1}}\nhttp: {port: 9001}\n", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string text = Render(*c);
+  EXPECT_EQ(text.find("hunter2"), std::string::npos);
+  EXPECT_NE(text.find("<redacted>"), std::string::npos);
+  absl::StatusOr<Config> back = LoadFromString(text, {});
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << text;
+  EXPECT_EQ(back->http.port, 9001);
+  EXPECT_EQ(back->kafka.properties.at("client.rack"), "r1");
+  EXPECT_EQ(back->worker.name, c->worker.name);
+}
+
+}  // namespace
+}  // namespace pixq::config
