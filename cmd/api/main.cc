@@ -1,10 +1,10 @@
 // pixq-api: wiring only. Configuration → logging → volume → Kafka producer → state tables fed by
 // the table reader → service → HTTP server; then wait for SIGINT/SIGTERM and stop in order.
 
-#include <unistd.h>
-
 #include <iostream>
 #include <thread>
+
+#include <unistd.h>
 
 #include "pkg/api/service.h"
 #include "pkg/errors/errors.h"
@@ -33,11 +33,11 @@ int main(int argc, char** argv) {
   runtime::Startup startup = runtime::ParseCommandLine("pixq-api", argc, argv);
   if (startup.exit) return startup.exit_code;
   const config::Config& cfg = startup.config;
-  observability::ConfigureLogging("pixq-api",
-                                  observability::ParseLevel(cfg.log.level).value_or(
-                                      observability::Level::kInfo));
+  observability::ConfigureLogging(
+      "pixq-api", observability::ParseLevel(cfg.log.level).value_or(observability::Level::kInfo));
 
-  auto store = storage::VolumeStore::Open(cfg.storage.root, absl::Seconds(cfg.storage.tmp_max_age_s));
+  auto store =
+      storage::VolumeStore::Open(cfg.storage.root, absl::Seconds(cfg.storage.tmp_max_age_s));
   if (!store.ok()) return Fail(store.status());
   auto client = runtime::KafkaClient(cfg, "pixq-api", absl::Seconds(30));
   if (!client.ok()) return Fail(client.status());
@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
   state::ImageTable images;
   auto reader = queue::TableReader::Start(
       *client, {topics.job_status, topics.images}, [&](const queue::Message& m) {
-        absl::Status applied = m.topic == topics.images ? images.Apply(m.key, m.value)
-                                                        : jobs.Apply(m.key, m.value);
+        absl::Status applied =
+            m.topic == topics.images ? images.Apply(m.key, m.value) : jobs.Apply(m.key, m.value);
         if (!applied.ok()) {
           observability::LogWarn("record skipped", {{"topic", m.topic},
                                                     {"offset", m.offset},
@@ -73,20 +73,20 @@ int main(int argc, char** argv) {
       **store, **producer, jobs, images,
       [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); });
 
-  http::ApiServer server(
-      http::ServerOptions{.address = cfg.http.address,
-                          .port = cfg.http.port,
-                          .threads = cfg.http.threads,
-                          .max_body_bytes = cfg.http.max_body_bytes,
-                          .max_json_bytes = cfg.limits.max_json_bytes,
-                          .max_wait = absl::Seconds(cfg.http.max_wait_s),
-                          .storage_root = (*store)->root()},
-      service, jobs, [&tables]() -> absl::Status {
-        if (!tables.CaughtUpOnce()) {
-          return errors::Unavailable("NotReady", "the state tables are still being loaded");
-        }
-        return absl::OkStatus();
-      });
+  http::ApiServer server(http::ServerOptions{.address = cfg.http.address,
+                                             .port = cfg.http.port,
+                                             .threads = cfg.http.threads,
+                                             .max_body_bytes = cfg.http.max_body_bytes,
+                                             .max_json_bytes = cfg.limits.max_json_bytes,
+                                             .max_wait = absl::Seconds(cfg.http.max_wait_s),
+                                             .storage_root = (*store)->root()},
+                         service, jobs, [&tables]() -> absl::Status {
+                           if (!tables.CaughtUpOnce()) {
+                             return errors::Unavailable("NotReady",
+                                                        "the state tables are still being loaded");
+                           }
+                           return absl::OkStatus();
+                         });
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started);
 
   // Ready once the tables hold the log as of start; keep trying until then.

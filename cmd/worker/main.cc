@@ -32,33 +32,32 @@ int main(int argc, char** argv) {
   runtime::Startup startup = runtime::ParseCommandLine("pixq-worker", argc, argv);
   if (startup.exit) return startup.exit_code;
   const config::Config& cfg = startup.config;
-  observability::ConfigureLogging("pixq-worker",
-                                  observability::ParseLevel(cfg.log.level).value_or(
-                                      observability::Level::kInfo));
+  observability::ConfigureLogging(
+      "pixq-worker",
+      observability::ParseLevel(cfg.log.level).value_or(observability::Level::kInfo));
 
-  auto store = storage::VolumeStore::Open(cfg.storage.root, absl::Seconds(cfg.storage.tmp_max_age_s));
+  auto store =
+      storage::VolumeStore::Open(cfg.storage.root, absl::Seconds(cfg.storage.tmp_max_age_s));
   if (!store.ok()) return Fail(store.status());
   auto client = runtime::KafkaClient(cfg, "pixq-worker-" + cfg.worker.name, absl::Seconds(30));
   if (!client.ok()) return Fail(client.status());
-  auto producer = queue::KafkaProducer::Create(
-      *client, absl::Milliseconds(cfg.kafka.produce_timeout_ms));
+  auto producer =
+      queue::KafkaProducer::Create(*client, absl::Milliseconds(cfg.kafka.produce_timeout_ms));
   if (!producer.ok()) return Fail(producer.status());
 
   const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
   const std::string name = cfg.worker.name;
   auto consumer = queue::GroupConsumer::Create(
-      *client,
-      queue::GroupOptions{
-          .group_id = cfg.kafka.consumer_group,
-          .topics = {topics.jobs},
-          .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
-          .on_assign =
-              [name](const std::vector<std::pair<std::string, int32_t>>& owned) {
-                nlohmann::json partitions = nlohmann::json::array();
-                for (const auto& [topic, partition] : owned) partitions.push_back(partition);
-                observability::LogInfo("partitions assigned",
-                                       {{"worker", name}, {"partitions", partitions}});
-              }});
+      *client, queue::GroupOptions{
+                   .group_id = cfg.kafka.consumer_group,
+                   .topics = {topics.jobs},
+                   .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
+                   .on_assign = [name](const std::vector<std::pair<std::string, int32_t>>& owned) {
+                     nlohmann::json partitions = nlohmann::json::array();
+                     for (const auto& [topic, partition] : owned) partitions.push_back(partition);
+                     observability::LogInfo("partitions assigned",
+                                            {{"worker", name}, {"partitions", partitions}});
+                   }});
   if (!consumer.ok()) return Fail(consumer.status());
 
   const imaging::Pipeline pipeline(

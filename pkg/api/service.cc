@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/imaging/sniff.h"

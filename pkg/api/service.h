@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
 #include "pkg/job/json.h"
 #include "pkg/job/spec.h"
 #include "pkg/queue/message.h"

@@ -1,19 +1,18 @@
 #include "pkg/config/config.h"
 
-#include <unistd.h>
-
 #include <fstream>
 #include <functional>
 #include <sstream>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
 #include "pkg/errors/errors.h"
 
 extern char** environ;
@@ -47,22 +46,22 @@ absl::Status ParseInteger(const std::string& name, const std::string& text, T& o
   return absl::OkStatus();
 }
 
-#define PIXQ_STRING_FIELD(section, member)                                                   \
-  Field {                                                                                    \
-    #section, #member,                                                                       \
+#define PIXQ_STRING_FIELD(section, member)                                                 \
+  Field {                                                                                  \
+#section, #member,                                                                       \
         [](Config& c, const std::string&, const std::string& text) {                         \
           c.section.member = text;                                                           \
           return absl::OkStatus();                                                           \
         },                                                                                   \
-        [](const Config& c) { return c.section.member; }                                     \
+        [](const Config& c) { return c.section.member; } \
   }
-#define PIXQ_INT_FIELD(section, member)                                                      \
-  Field {                                                                                    \
-    #section, #member,                                                                       \
+#define PIXQ_INT_FIELD(section, member)                                                    \
+  Field {                                                                                  \
+#section, #member,                                                                       \
         [](Config& c, const std::string& name, const std::string& text) {                    \
           return ParseInteger(name, text, c.section.member);                                 \
         },                                                                                   \
-        [](const Config& c) { return std::to_string(c.section.member); }                     \
+        [](const Config& c) { return std::to_string(c.section.member); } \
   }
 
 const std::vector<Field>& Fields() {
@@ -187,8 +186,7 @@ absl::Status Range(const char* name, int64_t value, int64_t min, int64_t max) {
 
 absl::Status Validate(const Config& c) {
   PIXQ_RETURN_IF_ERROR(Range("kafka.produce_timeout_ms", c.kafka.produce_timeout_ms, 100, 120000));
-  PIXQ_RETURN_IF_ERROR(
-      Range("kafka.session_timeout_ms", c.kafka.session_timeout_ms, 1000, 300000));
+  PIXQ_RETURN_IF_ERROR(Range("kafka.session_timeout_ms", c.kafka.session_timeout_ms, 1000, 300000));
   for (char ch : c.kafka.topic_prefix) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' &&
         ch != '-') {
@@ -217,9 +215,8 @@ absl::Status Validate(const Config& c) {
   if (c.worker.address.empty()) return ConfigError("worker.address", "is empty");
   if (c.log.level != "debug" && c.log.level != "info" && c.log.level != "warn" &&
       c.log.level != "error") {
-    return ConfigError("log.level",
-                       absl::StrCat("must be debug, info, warn or error, got \"", c.log.level,
-                                    "\""));
+    return ConfigError(
+        "log.level", absl::StrCat("must be debug, info, warn or error, got \"", c.log.level, "\""));
   }
   return absl::OkStatus();
 }

@@ -12,8 +12,8 @@
 #include "absl/strings/string_view.h"
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define PIXQ_RETURN_IF_ERROR(expr)                     \
-  do {                                                 \
+#define PIXQ_RETURN_IF_ERROR(expr)                                                   \
+  do {                                                                               \
     if (absl::Status _pixq_status = (expr); !_pixq_status.ok()) return _pixq_status; \
   } while (0)
 
@@ -28,8 +28,8 @@ inline absl::string_view Sv(std::string_view s) { return absl::string_view(s.dat
                                 std::string_view message);
 
 // Shorthands for the common kinds.
-[[nodiscard]] absl::Status Invalid(std::string_view reason, std::string_view message);      // 400/422
-[[nodiscard]] absl::Status NotFound(std::string_view reason, std::string_view message);     // 404
+[[nodiscard]] absl::Status Invalid(std::string_view reason, std::string_view message);   // 400/422
+[[nodiscard]] absl::Status NotFound(std::string_view reason, std::string_view message);  // 404
 [[nodiscard]] absl::Status Unavailable(std::string_view reason, std::string_view message);  // 503
 [[nodiscard]] absl::Status Internal(std::string_view reason, std::string_view message);     // 500
 

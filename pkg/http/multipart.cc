@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+
 #include "pkg/errors/errors.h"
 
 namespace pixq::http {
@@ -14,7 +15,8 @@ absl::Status Bad(std::string_view what) {
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -61,6 +63,16 @@ bool NextLine(std::string_view text, size_t& pos, std::string_view& line) {
   return true;
 }
 
+// Whether a delimiter found at `at` really is one: at the start of a line, and followed by "--"
+// (the closing one) or by optional blanks and a line end.
+bool IsDelimiterAt(std::string_view body, size_t at, size_t length) {
+  if (at != 0 && body[at - 1] != '\n') return false;
+  size_t i = at + length;
+  if (body.substr(i, 2) == "--") return true;
+  while (i < body.size() && (body[i] == ' ' || body[i] == '\t')) ++i;
+  return i < body.size() && (body[i] == '\r' || body[i] == '\n');
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view content_type,
@@ -76,7 +88,7 @@ absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view conte
   while (true) {
     const size_t found = body.find(delimiter, pos);
     if (found == std::string_view::npos) return Bad("no boundary delimiter found");
-    if (found == 0 || body[found - 1] == '\n') {
+    if (IsDelimiterAt(body, found, delimiter.size())) {
       pos = found;
       break;
     }
@@ -119,7 +131,7 @@ absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view conte
     while (true) {
       const size_t found = body.find(delimiter, search);
       if (found == std::string_view::npos) return Bad("the closing boundary is missing");
-      if (found > 0 && body[found - 1] == '\n') {
+      if (found > 0 && IsDelimiterAt(body, found, delimiter.size())) {
         size_t end = found - 1;
         if (end > body_start && body[end - 1] == '\r') --end;
         if (end < body_start) end = body_start;

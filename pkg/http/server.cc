@@ -9,15 +9,15 @@
 #include <utility>
 #include <vector>
 
-#include <pistache/endpoint.h>
-#include <pistache/http.h>
-#include <pistache/router.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/router.h>
+
 #include "pkg/errors/errors.h"
 #include "pkg/http/multipart.h"
 #include "pkg/job/ids.h"
@@ -27,11 +27,38 @@
 namespace pixq::http {
 namespace {
 
+using nlohmann::json;
 using Pistache::Http::Code;
 using Pistache::Http::ResponseWriter;
 using Pistache::Rest::Request;
-using RawHeader = Pistache::Http::Header::Raw;
-using nlohmann::json;
+
+// Pistache writes only typed headers into responses; these carry the values Pistache has no type
+// for. Headers Pistache knows (Content-Type, Location) use its own types: Pistache casts a header
+// to its type by name, so a look-alike under such a name would be written through the wrong type.
+#define PIXQ_RESPONSE_HEADER(Class, header_name)                    \
+  class Class final : public Pistache::Http::Header::Header {       \
+   public:                                                          \
+    NAME(header_name)                                               \
+    Class() = default;                                              \
+    explicit Class(std::string value) : value_(std::move(value)) {} \
+    void parse(const std::string& data) override { value_ = data; } \
+    void write(std::ostream& os) const override { os << value_; }   \
+                                                                    \
+   private:                                                         \
+    std::string value_;                                             \
+  };
+
+PIXQ_RESPONSE_HEADER(ETagHeader, "ETag")
+PIXQ_RESPONSE_HEADER(CacheControlHeader, "Cache-Control")
+PIXQ_RESPONSE_HEADER(RetryAfterHeader, "Retry-After")
+
+#undef PIXQ_RESPONSE_HEADER
+
+template <typename H>
+void SetHeader(ResponseWriter& w, std::string value) {
+  w.headers().remove<H>();
+  w.headers().add<H>(std::move(value));
+}
 
 const char* ReasonPhrase(int status) {
   switch (status) {
@@ -67,8 +94,8 @@ const char* ReasonPhrase(int status) {
 // Sends, swallowing the errors of a connection the client already closed.
 void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type) {
   try {
-    w.headers().addRaw(RawHeader("Content-Type", content_type));
-    w.send(static_cast<Code>(status), body);
+    w.send(static_cast<Code>(status), body,
+           Pistache::Http::Mime::MediaType::fromString(content_type));
   } catch (const std::exception& e) {
     observability::LogDebug("response not sent", {{"error", e.what()}});
   }
@@ -88,12 +115,12 @@ void SendProblem(ResponseWriter& w, const absl::Status& status) {
                {"reason", reason},
                {"detail", std::string(status.message())}};
   if (code == 503 || code == 429) {
-    w.headers().addRaw(RawHeader("Retry-After", "1"));
+    SetHeader<RetryAfterHeader>(w, "1");
   }
   if (code >= 500) {
-    observability::LogWarn("request failed", {{"status", code},
-                                              {"reason", reason},
-                                              {"error", std::string(status.message())}});
+    observability::LogWarn(
+        "request failed",
+        {{"status", code}, {"reason", reason}, {"error", std::string(status.message())}});
   }
   Send(w, code, body.dump(-1, ' ', false, json::error_handler_t::replace),
        "application/problem+json");
@@ -145,8 +172,7 @@ absl::StatusOr<absl::Duration> ParseWait(std::string_view text, absl::Duration m
   if (absl::SimpleAtoi(s, &seconds)) {
     d = absl::Seconds(seconds);
   } else if (!absl::ParseDuration(s, &d)) {
-    return errors::Invalid("InvalidArgument",
-                           "wait: must be a duration such as 10s, 1500ms or 2m");
+    return errors::Invalid("InvalidArgument", "wait: must be a duration such as 10s, 1500ms or 2m");
   }
   if (d < absl::ZeroDuration()) {
     return errors::Invalid("InvalidArgument", "wait: must not be negative");
@@ -198,8 +224,8 @@ struct ApiServer::Impl {
     Routes::Get(router, "/readyz", Guard(&Impl::Readyz));
     Routes::Get(router, "/health", Guard(&Impl::Health));
     router.addNotFoundHandler([](const Request& req, ResponseWriter w) {
-      SendProblem(w, errors::NotFound("RouteNotFound",
-                                      absl::StrCat("no route for ", req.resource())));
+      SendProblem(w,
+                  errors::NotFound("RouteNotFound", absl::StrCat("no route for ", req.resource())));
       return Pistache::Rest::Route::Result::Ok;
     });
   }
@@ -224,9 +250,9 @@ struct ApiServer::Impl {
   void UploadImage(const Request& req, ResponseWriter w) {
     const std::string& body = req.body();
     if (static_cast<int64_t>(body.size()) > options.max_body_bytes) {
-      SendProblem(w, errors::Invalid("PayloadTooLarge",
-                                     absl::StrCat("uploads are limited to ",
-                                                  options.max_body_bytes, " bytes")));
+      SendProblem(
+          w, errors::Invalid("PayloadTooLarge", absl::StrCat("uploads are limited to ",
+                                                             options.max_body_bytes, " bytes")));
       return;
     }
     const std::string content_type = ContentTypeOf(req);
@@ -250,8 +276,8 @@ struct ApiServer::Impl {
         }
       }
       if (!found) {
-        SendProblem(w, errors::Invalid("MissingImage",
-                                       "multipart upload needs a part named \"image\""));
+        SendProblem(
+            w, errors::Invalid("MissingImage", "multipart upload needs a part named \"image\""));
         return;
       }
     } else {
@@ -267,7 +293,7 @@ struct ApiServer::Impl {
       SendProblem(w, result.status());
       return;
     }
-    w.headers().addRaw(RawHeader("Location", absl::StrCat("/v1/images/", result->meta.id)));
+    w.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/v1/images/", result->meta.id));
     SendJson(w, result->created ? 201 : 200, job::ToApiJson(result->meta));
   }
 
@@ -296,8 +322,8 @@ struct ApiServer::Impl {
   void ServeImmutable(const Request& req, ResponseWriter w, const std::string& path,
                       const std::string& etag_value, const std::string& mime) {
     const std::string etag = absl::StrCat("\"", etag_value, "\"");
-    w.headers().addRaw(RawHeader("ETag", etag));
-    w.headers().addRaw(RawHeader("Cache-Control", "public, max-age=31536000, immutable"));
+    SetHeader<ETagHeader>(w, etag);
+    SetHeader<CacheControlHeader>(w, "public, max-age=31536000, immutable");
     if (auto inm = HeaderValue(req, "If-None-Match"); inm && inm->find(etag) != std::string::npos) {
       try {
         w.send(Code::Not_Modified);
@@ -306,8 +332,7 @@ struct ApiServer::Impl {
       return;
     }
     try {
-      w.headers().addRaw(RawHeader("Content-Type", mime));
-      Pistache::Http::serveFile(w, path);
+      Pistache::Http::serveFile(w, path, Pistache::Http::Mime::MediaType::fromString(mime));
     } catch (const std::exception& e) {
       // The bytes are gone (expired or deleted) although the record still names them.
       SendProblem(w, errors::NotFound("ContentGone", "the file is no longer stored"));
@@ -319,15 +344,14 @@ struct ApiServer::Impl {
   void CreateJob(const Request& req, ResponseWriter w) {
     const std::string& body = req.body();
     if (static_cast<int64_t>(body.size()) > options.max_json_bytes) {
-      SendProblem(w, errors::Invalid("PayloadTooLarge",
-                                     absl::StrCat("job specs are limited to ",
-                                                  options.max_json_bytes, " bytes")));
+      SendProblem(
+          w, errors::Invalid("PayloadTooLarge", absl::StrCat("job specs are limited to ",
+                                                             options.max_json_bytes, " bytes")));
       return;
     }
     const std::string content_type = ContentTypeOf(req);
     if (!content_type.empty() && content_type != "application/json") {
-      SendProblem(w, errors::Invalid("UnsupportedMediaType",
-                                     "send the job as application/json"));
+      SendProblem(w, errors::Invalid("UnsupportedMediaType", "send the job as application/json"));
       return;
     }
     absl::StatusOr<job::JobSpec> spec = job::ParseJobSpec(body, service.options().validation);
@@ -340,7 +364,7 @@ struct ApiServer::Impl {
       SendProblem(w, record.status());
       return;
     }
-    w.headers().addRaw(RawHeader("Location", absl::StrCat("/v1/jobs/", record->id)));
+    w.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/v1/jobs/", record->id));
     // A cache hit is born Succeeded: created and complete (201); otherwise accepted (202).
     SendJson(w, record->status.cache_hit ? 201 : 202, job::ToApiJson(*record));
   }
@@ -474,9 +498,9 @@ absl::Status ApiServer::Start() {
     impl_->endpoint = std::make_unique<Pistache::Http::Endpoint>(address);
     // Pistache stops reading at this size (answering 413 itself); a little headroom lets bodies
     // just over the upload limit reach the handler and get a problem+json answer instead.
-    const size_t max_request =
-        static_cast<size_t>(std::max(impl_->options.max_body_bytes, impl_->options.max_json_bytes)) +
-        64 * 1024;
+    const size_t max_request = static_cast<size_t>(std::max(impl_->options.max_body_bytes,
+                                                            impl_->options.max_json_bytes)) +
+                               64 * 1024;
     auto opts = Pistache::Http::Endpoint::options()
                     .threads(impl_->options.threads)
                     .flags(Pistache::Tcp::Options::ReuseAddr)
@@ -488,8 +512,8 @@ absl::Status ApiServer::Start() {
     impl_->endpoint->serveThreaded();
   } catch (const std::exception& e) {
     return errors::Make(absl::StatusCode::kUnavailable, "BindFailed",
-                        absl::StrCat("listen on ", impl_->options.address, ":",
-                                     impl_->options.port, ": ", e.what()));
+                        absl::StrCat("listen on ", impl_->options.address, ":", impl_->options.port,
+                                     ": ", e.what()));
   }
   impl_->deadline_thread = std::thread([this] { impl_->RunDeadlines(); });
   return absl::OkStatus();

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+
 #include "pkg/api/service.h"
 #include "pkg/state/tables.h"
 
@@ -21,8 +22,8 @@ struct ServerOptions {
   std::string address = "0.0.0.0";
   int port = 8080;  // 0 picks a free port (tests)
   int threads = 4;
-  int64_t max_body_bytes = 50 << 20;  // uploads; enforced while reading
-  int64_t max_json_bytes = 1 << 20;   // job specs
+  int64_t max_body_bytes = 50 << 20;            // uploads; enforced while reading
+  int64_t max_json_bytes = 1 << 20;             // job specs
   absl::Duration max_wait = absl::Seconds(60);  // ceiling of ?wait=
   std::string storage_root;  // files are served from here (relative paths from the store)
 };

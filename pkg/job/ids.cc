@@ -24,7 +24,8 @@ std::string NewJobId() {
   for (int i = 6; i < 16; ++i) bytes[i] = absl::Uniform<uint8_t>(gen);
   std::string out = "j_";
   out.reserve(2 + kUlidLength);
-  // Walk the 130-bit big-endian number 5 bits at a time; bit index 0 is the most significant of 130.
+  // Walk the 130-bit big-endian number 5 bits at a time; bit index 0 is the most significant of
+  // 130.
   for (size_t digit = 0; digit < kUlidLength; ++digit) {
     int value = 0;
     for (int b = 0; b < 5; ++b) {

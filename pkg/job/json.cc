@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/job/ids.h"
@@ -157,7 +158,7 @@ const std::vector<absl::string_view> kGravityNames = {
     "center", "north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"};
 const std::vector<absl::string_view> kFormatNames = {"jpeg", "png", "webp", "jpg"};
 const std::vector<absl::string_view> kOpNames = {"resize", "crop",      "rotate", "mirror",
-                                                "flip",   "grayscale", "blur",   "sharpen"};
+                                                 "flip",   "grayscale", "blur",   "sharpen"};
 
 bool IsHttpUrl(std::string_view url) {
   return absl::StartsWithIgnoreCase(errors::Sv(url), "http://") ||

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
+
 #include "pkg/job/spec.h"
 
 namespace pixq::job {

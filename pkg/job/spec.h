@@ -15,11 +15,21 @@ namespace pixq::job {
 
 enum class Format { kJpeg, kPng, kWebp };
 enum class Fit { kInside, kCover, kFill };
-enum class Gravity { kCenter, kNorth, kSouth, kEast, kWest, kNorthEast, kNorthWest, kSouthEast, kSouthWest };
+enum class Gravity {
+  kCenter,
+  kNorth,
+  kSouth,
+  kEast,
+  kWest,
+  kNorthEast,
+  kNorthWest,
+  kSouthEast,
+  kSouthWest
+};
 
 // resize: width and/or height (at least one). inside keeps the aspect and fits within the box,
-// cover fills the box and crops the overflow around the centre, fill stretches to the box. A missing
-// side follows from the aspect ratio. Never upscales unless `upscale`.
+// cover fills the box and crops the overflow around the centre, fill stretches to the box. A
+// missing side follows from the aspect ratio. Never upscales unless `upscale`.
 struct Resize {
   std::optional<int> width;
   std::optional<int> height;
@@ -130,11 +140,11 @@ struct ImageMeta {
 };
 
 // Names as they appear on the wire.
-[[nodiscard]] const char* FormatName(Format format);  // "jpeg", "png", "webp"
-[[nodiscard]] const char* FormatExtension(Format format);  // "jpg", "png", "webp"
-[[nodiscard]] const char* FormatMimeType(Format format);   // "image/jpeg", ...
+[[nodiscard]] const char* FormatName(Format format);                     // "jpeg", "png", "webp"
+[[nodiscard]] const char* FormatExtension(Format format);                // "jpg", "png", "webp"
+[[nodiscard]] const char* FormatMimeType(Format format);                 // "image/jpeg", ...
 [[nodiscard]] std::optional<Format> ParseFormat(std::string_view name);  // accepts "jpg" too
-[[nodiscard]] const char* PhaseName(Phase phase);  // "Pending", ...
+[[nodiscard]] const char* PhaseName(Phase phase);                        // "Pending", ...
 [[nodiscard]] std::optional<Phase> ParsePhase(std::string_view name);
 [[nodiscard]] bool IsTerminal(Phase phase);
 

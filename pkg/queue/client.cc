@@ -1,6 +1,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+
 #include "pkg/errors/errors.h"
 #include "pkg/observability/log.h"
 #include "pkg/queue/client_internal.h"

@@ -5,10 +5,10 @@
 #include <memory>
 #include <string>
 
-#include <librdkafka/rdkafkacpp.h>
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include <librdkafka/rdkafkacpp.h>
+
 #include "pkg/queue/message.h"
 
 namespace pixq::queue::internal {

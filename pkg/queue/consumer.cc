@@ -3,9 +3,9 @@
 #include <atomic>
 #include <mutex>
 
+#include "absl/strings/str_cat.h"
 #include <librdkafka/rdkafkacpp.h>
 
-#include "absl/strings/str_cat.h"
 #include "pkg/errors/errors.h"
 #include "pkg/observability/log.h"
 #include "pkg/queue/client_internal.h"

@@ -1,9 +1,9 @@
 #include "pkg/queue/dev_broker.h"
 
+#include "absl/strings/str_cat.h"
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "absl/strings/str_cat.h"
 #include "pkg/errors/errors.h"
 
 namespace pixq::queue {

@@ -5,9 +5,9 @@
 #include <future>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include <librdkafka/rdkafkacpp.h>
 
-#include "absl/strings/str_cat.h"
 #include "pkg/errors/errors.h"
 #include "pkg/queue/client_internal.h"
 

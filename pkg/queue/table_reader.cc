@@ -6,11 +6,11 @@
 #include <mutex>
 #include <thread>
 
-#include <librdkafka/rdkafkacpp.h>
-
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include <librdkafka/rdkafkacpp.h>
+
 #include "pkg/errors/errors.h"
 #include "pkg/observability/log.h"
 #include "pkg/queue/client_internal.h"
@@ -93,8 +93,8 @@ absl::StatusOr<std::unique_ptr<TableReader>> TableReader::Start(const ClientOpti
     for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
       if (t->err() != RdKafka::ERR_NO_ERROR || t->partitions()->empty()) {
         for (RdKafka::TopicPartition* p : assignment) delete p;
-        return errors::Unavailable(
-            "UnknownTopic", absl::StrCat("topic ", topic, ": ", RdKafka::err2str(t->err())));
+        return errors::Unavailable("UnknownTopic",
+                                   absl::StrCat("topic ", topic, ": ", RdKafka::err2str(t->err())));
       }
       for (const RdKafka::PartitionMetadata* p : *t->partitions()) {
         assignment.push_back(

@@ -1,17 +1,16 @@
 #include "pkg/runtime/runtime.h"
 
-#include <pthread.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <iostream>
 #include <thread>
 
-#include <CLI/CLI.hpp>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include <CLI/CLI.hpp>
+#include <pthread.h>
+#include <unistd.h>
+
 #include "pkg/errors/errors.h"
 
 namespace pixq::runtime {
@@ -45,8 +44,7 @@ Startup ParseCommandLine(const std::string& name, int argc, char** argv) {
     startup.exit_code = app.exit(e);
     return startup;
   }
-  absl::StatusOr<config::Config> loaded =
-      config::Load(config_path, config::ProcessEnvironment());
+  absl::StatusOr<config::Config> loaded = config::Load(config_path, config::ProcessEnvironment());
   if (!loaded.ok()) {
     std::cerr << name << ": invalid configuration: " << loaded.status().message() << "\n";
     startup.exit = true;

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
 #include "pkg/config/config.h"
 #include "pkg/queue/message.h"
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+
 #include "pkg/job/spec.h"
 
 namespace pixq::state {

@@ -1,9 +1,5 @@
 #include "pkg/storage/volume.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -11,6 +7,10 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "pkg/errors/errors.h"
 
 namespace pixq::storage {
@@ -125,9 +125,8 @@ absl::Status VolumeStore::WriteAtomically(const std::string& relative_path,
                                           std::string_view bytes) {
   static std::atomic<uint64_t> counter{0};
   thread_local absl::BitGen gen;
-  const std::string tmp =
-      absl::StrCat(root_, "/tmp/", ::getpid(), "-", counter.fetch_add(1), "-",
-                   absl::Uniform<uint64_t>(gen), ".part");
+  const std::string tmp = absl::StrCat(root_, "/tmp/", ::getpid(), "-", counter.fetch_add(1), "-",
+                                       absl::Uniform<uint64_t>(gen), ".part");
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("create " + tmp, errno);
   int err = WriteAll(fd, bytes);
@@ -225,8 +224,7 @@ absl::StatusOr<int64_t> VolumeStore::SizeOf(std::string_view relative_path) cons
   struct stat st;
   if (::stat(AbsolutePath(relative_path).c_str(), &st) != 0) {
     if (errno == ENOENT) {
-      return errors::NotFound("NotFound",
-                              absl::StrCat("no file ", errors::Sv(relative_path)));
+      return errors::NotFound("NotFound", absl::StrCat("no file ", errors::Sv(relative_path)));
     }
     return IoError("stat", errno);
   }

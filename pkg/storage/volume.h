@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
 #include "pkg/storage/store.h"
 
 namespace pixq::storage {
@@ -18,8 +19,8 @@ class VolumeStore final : public Store {
   // Creates root/{originals,outputs,tmp} as needed and removes files in tmp/ older than
   // `tmp_max_age` (left by a process that died mid-write; other processes share tmp/, so younger
   // files are left alone). Errors: "StorageError" when the root cannot be created or written.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<VolumeStore>> Open(std::string root,
-                                                                         absl::Duration tmp_max_age);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<VolumeStore>> Open(
+      std::string root, absl::Duration tmp_max_age);
 
   // The absolute form of a relative path (for serving files).
   [[nodiscard]] std::string AbsolutePath(std::string_view relative_path) const;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+
 #include "pkg/errors/errors.h"
 #include "pkg/job/ids.h"
 #include "pkg/job/json.h"
@@ -52,9 +53,9 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
   absl::StatusOr<job::JobRecord> parsed = job::RecordFromJson(*message.value);
   if (!parsed.ok() || !job::IsJobId(parsed->id)) {
     // Nothing can be done with it, now or later: skip it rather than block the partition.
-    observability::LogError("unreadable job skipped", {{"topic", message.topic},
-                                                       {"partition", message.partition},
-                                                       {"offset", message.offset}});
+    observability::LogError(
+        "unreadable job skipped",
+        {{"topic", message.topic}, {"partition", message.partition}, {"offset", message.offset}});
     return absl::OkStatus();
   }
   job::JobRecord record = *std::move(parsed);
@@ -77,16 +78,14 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
     status.timings.queue_ms = std::max<int64_t>(0, job::NowUnixMillis() - created);
   }
   // Running is informative; if it is lost, the terminal status still follows.
-  producer_.SendAsync({.topic = options_.topics.job_status,
-                       .key = id,
-                       .value = job::ToJson(record).dump()},
-                      [id](absl::Status s) {
-                        if (!s.ok()) {
-                          observability::LogWarn("running status not published",
-                                                 {{"job_id", id},
-                                                  {"error", std::string(s.message())}});
-                        }
-                      });
+  producer_.SendAsync(
+      {.topic = options_.topics.job_status, .key = id, .value = job::ToJson(record).dump()},
+      [id](absl::Status s) {
+        if (!s.ok()) {
+          observability::LogWarn("running status not published",
+                                 {{"job_id", id}, {"error", std::string(s.message())}});
+        }
+      });
 
   const auto fetch_start = std::chrono::steady_clock::now();
   absl::StatusOr<std::string> source = store_.ReadOriginal(record.spec.source.image_id);
@@ -102,8 +101,8 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
       status.timings.process_ms = result->process_ms;
       status.timings.encode_ms = result->encode_ms;
       const auto store_start = std::chrono::steady_clock::now();
-      absl::StatusOr<std::string> path = store_.PutOutput(
-          record.output_key, job::FormatExtension(result->format), result->bytes);
+      absl::StatusOr<std::string> path =
+          store_.PutOutput(record.output_key, job::FormatExtension(result->format), result->bytes);
       status.timings.store_ms = MillisSince(store_start);
       outcome = path.status();
       if (path.ok()) {
@@ -124,15 +123,14 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
     status.reason = errors::ReasonOf(outcome);
     status.message = std::string(outcome.message());
   }
-  observability::LogInfo(
-      outcome.ok() ? "job succeeded" : "job failed",
-      {{"job_id", id},
-       {"phase", job::PhaseName(status.phase)},
-       {"reason", status.reason},
-       {"attempt", attempt},
-       {"duration_ms", status.timings.fetch_ms + status.timings.decode_ms +
-                           status.timings.process_ms + status.timings.encode_ms +
-                           status.timings.store_ms}});
+  observability::LogInfo(outcome.ok() ? "job succeeded" : "job failed",
+                         {{"job_id", id},
+                          {"phase", job::PhaseName(status.phase)},
+                          {"reason", status.reason},
+                          {"attempt", attempt},
+                          {"duration_ms", status.timings.fetch_ms + status.timings.decode_ms +
+                                              status.timings.process_ms + status.timings.encode_ms +
+                                              status.timings.store_ms}});
   return PublishUntilAcknowledged(id, job::ToJson(record).dump());
 }
 

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+
 #include "pkg/imaging/pipeline.h"
 #include "pkg/queue/message.h"
 #include "pkg/queue/producer.h"
@@ -31,8 +32,8 @@ class JobProcessor final {
  public:
   // `stopping` is read while retrying a status publish: once set, Process gives up and returns an
   // error (the offset stays unstored and the job is delivered again later).
-  JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline,
-               storage::Store& store, queue::Producer& producer, const std::atomic<bool>& stopping);
+  JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline, storage::Store& store,
+               queue::Producer& producer, const std::atomic<bool>& stopping);
 
   // Errors: "StatusNotPublished" (retriable) when the terminal status could not be made durable.
   // A job that fails (bad image, missing original) is not an error here: it is published Failed.

@@ -41,9 +41,10 @@ class ServiceTest : public ::testing::Test {
   }
 
   job::JobSpec Spec(const std::string& image_id) {
-    return *job::ParseJobSpec(R"({"source":{"imageId":")" + image_id +
-                                  R"("},"steps":[{"op":"resize","width":10}],"output":{"format":"webp"}})",
-                              {});
+    return *job::ParseJobSpec(
+        R"({"source":{"imageId":")" + image_id +
+            R"("},"steps":[{"op":"resize","width":10}],"output":{"format":"webp"}})",
+        {});
   }
 
   testing::MemoryStore store_;
@@ -156,8 +157,8 @@ TEST_F(ServiceTest, AnswersFromAnExistingOutputWithoutQueueing) {
   absl::StatusOr<std::string> path = store_.PutOutput(done.output_key, "webp", "bytes");
   ASSERT_TRUE(path.ok());
   done.status.phase = job::Phase::kSucceeded;
-  done.status.output = job::OutputInfo{.path = *path, .format = job::Format::kWebp, .width = 10,
-                                       .height = 8, .bytes = 5};
+  done.status.output = job::OutputInfo{
+      .path = *path, .format = job::Format::kWebp, .width = 10, .height = 8, .bytes = 5};
   ASSERT_TRUE(jobs_.Apply(done.id, job::ToJson(done).dump()).ok());
 
   const size_t before = producer_.SentTo("pixq.jobs").size();

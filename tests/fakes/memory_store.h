@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+
 #include "pkg/errors/errors.h"
 #include "pkg/storage/store.h"
 

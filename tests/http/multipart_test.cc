@@ -10,11 +10,11 @@ namespace {
 const std::string kType = "multipart/form-data; boundary=XyZ";
 
 std::string Body(const std::string& eol = "\r\n") {
-  return "preamble" + eol + "--XyZ" + eol +
-         "Content-Disposition: form-data; name=\"title\"" + eol + eol + "Sea" + eol + "--XyZ" +
-         eol + "Content-Disposition: form-data; name=\"image\"; filename=\"a;b.jpg\"" + eol +
-         "Content-Type: image/jpeg" + eol + eol + std::string("\xff\xd8\r\n--XyZnot\r\n\x00--", 16) +
-         eol + "--XyZ--" + eol + "epilogue";
+  return "preamble" + eol + "--XyZ" + eol + "Content-Disposition: form-data; name=\"title\"" + eol +
+         eol + "Sea" + eol + "--XyZ" + eol +
+         "Content-Disposition: form-data; name=\"image\"; filename=\"a;b.jpg\"" + eol +
+         "Content-Type: image/jpeg" + eol + eol +
+         std::string("\xff\xd8\r\n--XyZnot\r\n\x00--", 16) + eol + "--XyZ--" + eol + "epilogue";
 }
 
 TEST(MultipartTest, SplitsFieldsAndFilesWithoutCopyingBodies) {

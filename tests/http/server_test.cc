@@ -6,10 +6,10 @@
 #include <thread>
 #include <vector>
 
+#include "nlohmann/json.hpp"
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
-#include "nlohmann/json.hpp"
 #include "pkg/errors/errors.h"
 #include "pkg/job/json.h"
 #include "pkg/storage/volume.h"
@@ -38,21 +38,20 @@ class ServerTest : public ::testing::Test {
     auto store = storage::VolumeStore::Open(dir_.path(), absl::Hours(1));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    service_ = std::make_unique<api::Service>(
-        api::ServiceOptions{.max_pixels = 10'000'000}, *store_, producer_, jobs_, images_,
-        [this](absl::Duration) {
-          Apply();
-          return absl::OkStatus();
-        });
-    server_ = std::make_unique<ApiServer>(
-        ServerOptions{.address = "127.0.0.1",
-                      .port = 0,
-                      .threads = 2,
-                      .max_body_bytes = 1 << 20,
-                      .max_json_bytes = 4096,
-                      .max_wait = absl::Seconds(5),
-                      .storage_root = store_->root()},
-        *service_, jobs_, [this] { return ready_; });
+    service_ =
+        std::make_unique<api::Service>(api::ServiceOptions{.max_pixels = 10'000'000}, *store_,
+                                       producer_, jobs_, images_, [this](absl::Duration) {
+                                         Apply();
+                                         return absl::OkStatus();
+                                       });
+    server_ = std::make_unique<ApiServer>(ServerOptions{.address = "127.0.0.1",
+                                                        .port = 0,
+                                                        .threads = 2,
+                                                        .max_body_bytes = 1 << 20,
+                                                        .max_json_bytes = 4096,
+                                                        .max_wait = absl::Seconds(5),
+                                                        .storage_root = store_->root()},
+                                          *service_, jobs_, [this] { return ready_; });
     ASSERT_TRUE(server_->Start().ok());
     url_ = "http://127.0.0.1:" + std::to_string(server_->port());
   }
@@ -134,8 +133,8 @@ TEST_F(ServerTest, RefusesBadUploads) {
   ExpectProblem(HttpPost(url_ + "/v1/images", "", "image/png"), 400, "EmptyBody");
   ExpectProblem(HttpPostForm(url_ + "/v1/images", {{.name = "other", .data = "x"}}), 400,
                 "MissingImage");
-  ExpectProblem(HttpPost(url_ + "/v1/images", std::string((1 << 20) + 10, 'x'), "image/png"),
-                413, "PayloadTooLarge");
+  ExpectProblem(HttpPost(url_ + "/v1/images", std::string((1 << 20) + 10, 'x'), "image/png"), 413,
+                "PayloadTooLarge");
 }
 
 TEST_F(ServerTest, RefusesBadJobs) {
@@ -151,16 +150,15 @@ TEST_F(ServerTest, RefusesBadJobs) {
 TEST_F(ServerTest, AnswersServiceUnavailableWhenKafkaDoesNotAcknowledge) {
   const std::string image = Upload();
   producer_.FailTopic("pixq.jobs");
-  HttpResponse r = HttpPost(url_ + "/v1/jobs",
-                            R"({"source":{"imageId":")" + image + R"("}})", "application/json");
+  HttpResponse r = HttpPost(url_ + "/v1/jobs", R"({"source":{"imageId":")" + image + R"("}})",
+                            "application/json");
   ExpectProblem(r, 503, "ProduceTimeout");
   EXPECT_EQ(r.Header("retry-after"), "1");
 }
 
 TEST_F(ServerTest, LongPollWakesOnTheStatusChange) {
   const std::string image = Upload();
-  HttpResponse created = HttpPost(url_ + "/v1/jobs",
-                                  R"({"source":{"imageId":")" + image + R"("}})",
+  HttpResponse created = HttpPost(url_ + "/v1/jobs", R"({"source":{"imageId":")" + image + R"("}})",
                                   "application/json");
   ASSERT_EQ(created.status, 202) << created.body;
   EXPECT_FALSE(created.Header("location").empty());
@@ -184,8 +182,7 @@ TEST_F(ServerTest, LongPollWakesOnTheStatusChange) {
 
 TEST_F(ServerTest, LongPollAnswersAtTheDeadlineWithTheCurrentState) {
   const std::string image = Upload();
-  HttpResponse created = HttpPost(url_ + "/v1/jobs",
-                                  R"({"source":{"imageId":")" + image + R"("}})",
+  HttpResponse created = HttpPost(url_ + "/v1/jobs", R"({"source":{"imageId":")" + image + R"("}})",
                                   "application/json");
   Apply();
   const std::string id = json::parse(created.body)["metadata"]["id"];

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "nlohmann/json.hpp"
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "nlohmann/json.hpp"
 #include "tests/support/http_client.h"
 #include "tests/support/system.h"
 
@@ -49,8 +49,8 @@ Size Apply(const json& step, Size in) {
   if (fit == "fill" || fit == "cover") return {step["width"], step["height"]};
   double scale;
   if (has_w && has_h) {
-    scale = std::min(step["width"].get<double>() / in.width,
-                     step["height"].get<double>() / in.height);
+    scale =
+        std::min(step["width"].get<double>() / in.width, step["height"].get<double>() / in.height);
   } else if (has_w) {
     scale = step["width"].get<double>() / in.width;
   } else {
@@ -79,7 +79,9 @@ json ParseJson(const HttpResponse& r) {
 
 class EndToEndTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { system_ = new System(SystemOptions{.partitions = 4, .workers = 2}); }
+  static void SetUpTestSuite() {
+    system_ = new System(SystemOptions{.partitions = 4, .workers = 2});
+  }
   static void TearDownTestSuite() {
     delete system_;
     system_ = nullptr;
@@ -124,7 +126,8 @@ TEST_F(EndToEndTest, UploadsAPhotographOnceByContent) {
   HttpResponse meta = HttpGet(url() + "/v1/images/" + first["id"].get<std::string>());
   EXPECT_EQ(meta.status, 200);
   EXPECT_EQ(ParseJson(meta)["bytes"], ReadFile(kPhoto).size());
-  HttpResponse content = HttpGet(url() + "/v1/images/" + first["id"].get<std::string>() + "/content");
+  HttpResponse content =
+      HttpGet(url() + "/v1/images/" + first["id"].get<std::string>() + "/content");
   EXPECT_EQ(content.status, 200);
   EXPECT_EQ(content.Header("content-type"), "image/jpeg");
   EXPECT_TRUE(content.body == ReadFile(kPhoto));
@@ -138,8 +141,8 @@ TEST_F(EndToEndTest, RefusesBadInputWithProblemDetails) {
     EXPECT_EQ(body.value("reason", ""), reason) << r.body;
     EXPECT_EQ(body.value("status", 0), status);
   };
-  expect_problem(HttpPost(url() + "/v1/images", "just some text, not an image", "text/plain"),
-                 415, "UnsupportedMediaType");
+  expect_problem(HttpPost(url() + "/v1/images", "just some text, not an image", "text/plain"), 415,
+                 "UnsupportedMediaType");
   expect_problem(HttpPost(url() + "/v1/images", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
                           "image/svg+xml"),
                  415, "UnsupportedMediaType");
@@ -147,15 +150,14 @@ TEST_F(EndToEndTest, RefusesBadInputWithProblemDetails) {
                  "MalformedJson");
   const std::string image = std::string(64, 'a');
   expect_problem(HttpPost(url() + "/v1/jobs",
-                          R"({"source":{"imageId":")" + image +
-                              R"("},"steps":[{"op":"explode"}]})",
+                          R"({"source":{"imageId":")" + image + R"("},"steps":[{"op":"explode"}]})",
                           "application/json"),
                  422, "InvalidSpec");
-  expect_problem(HttpPost(url() + "/v1/jobs",
-                          R"({"source":{"imageId":")" + image +
-                              R"("},"steps":[{"op":"resize","width":-5}]})",
-                          "application/json"),
-                 422, "InvalidSpec");
+  expect_problem(
+      HttpPost(url() + "/v1/jobs",
+               R"({"source":{"imageId":")" + image + R"("},"steps":[{"op":"resize","width":-5}]})",
+               "application/json"),
+      422, "InvalidSpec");
   expect_problem(HttpPost(url() + "/v1/jobs", R"({"source":{"imageId":")" + image + R"("}})",
                           "application/json"),
                  422, "ImageNotFound");
@@ -178,9 +180,8 @@ TEST_F(EndToEndTest, RunsMoreThanAHundredJobsOnBothWorkers) {
   ASSERT_FALSE(decoded.empty());
   std::vector<uchar> png_bytes;
   ASSERT_TRUE(cv::imencode(".png", decoded, png_bytes));
-  HttpResponse png_upload =
-      HttpPost(url() + "/v1/images?title=Kleiber%20PNG",
-               std::string(png_bytes.begin(), png_bytes.end()), "image/png");
+  HttpResponse png_upload = HttpPost(url() + "/v1/images?title=Kleiber%20PNG",
+                                     std::string(png_bytes.begin(), png_bytes.end()), "image/png");
   ASSERT_EQ(png_upload.status, 201) << png_upload.body;
   const json png = ParseJson(png_upload);
   EXPECT_EQ(png["format"], "png");
@@ -196,8 +197,10 @@ TEST_F(EndToEndTest, RunsMoreThanAHundredJobsOnBothWorkers) {
       json::array({{{"op", "resize"}, {"width", 700}}, {{"op", "flip"}}}),
       json::array({{{"op", "resize"}, {"width", 600}}, {{"op", "rotate"}, {"degrees", 90}}}),
       json::array({{{"op", "resize"}, {"width", 450}}, {{"op", "rotate"}, {"degrees", 180}}}),
-      json::array({{{"op", "resize"}, {"width", 520}}, {{"op", "rotate"}, {"degrees", 270}},
-                   {{"op", "grayscale"}}, {{"op", "mirror"}}}),
+      json::array({{{"op", "resize"}, {"width", 520}},
+                   {{"op", "rotate"}, {"degrees", 270}},
+                   {{"op", "grayscale"}},
+                   {{"op", "mirror"}}}),
       json::array({{{"op", "crop"}, {"width", 900}, {"height", 700}, {"gravity", "center"}},
                    {{"op", "resize"}, {"width", 300}}}),
       json::array({{{"op", "resize"}, {"width", 640}}, {{"op", "blur"}, {"sigma", 2}}}),
@@ -223,7 +226,8 @@ TEST_F(EndToEndTest, RunsMoreThanAHundredJobsOnBothWorkers) {
     const std::string format = formats[(i / 2) % formats.size()];
     json output = {{"format", format}};
     if (format != "png") output["quality"] = 70 + i % 25;
-    const json spec = {{"source", {{"imageId", source["id"]}}}, {"steps", steps}, {"output", output}};
+    const json spec = {
+        {"source", {{"imageId", source["id"]}}}, {"steps", steps}, {"output", output}};
     HttpResponse r = HttpPost(url() + "/v1/jobs", spec.dump(), "application/json");
     ASSERT_EQ(r.status, 202) << r.body;
     const json job = ParseJson(r);
@@ -294,7 +298,8 @@ TEST_F(EndToEndTest, RunsMoreThanAHundredJobsOnBothWorkers) {
   EXPECT_EQ(ParseJson(hit)["status"]["phase"], "Succeeded");
   EXPECT_EQ(ParseJson(hit)["status"]["cacheHit"], true);
   // And its output is served with caching headers, 304 when the client has it.
-  HttpResponse served = HttpGet(url() + "/v1/jobs/" + ParseJson(hit)["metadata"]["id"].get<std::string>() + "/output");
+  HttpResponse served = HttpGet(url() + "/v1/jobs/" +
+                                ParseJson(hit)["metadata"]["id"].get<std::string>() + "/output");
   ASSERT_EQ(served.status, 200);
   EXPECT_NE(served.Header("cache-control").find("immutable"), std::string::npos);
   HttpResponse not_modified =

@@ -32,8 +32,8 @@ TEST(JobIdTest, RejectsOtherShapes) {
   EXPECT_FALSE(IsJobId(""));
   EXPECT_FALSE(IsJobId("j_"));
   EXPECT_FALSE(IsJobId("x_01HV3K9Q6Y0S4W7T1F2D5G8B9C"));
-  EXPECT_FALSE(IsJobId("j_01HV3K9Q6Y0S4W7T1F2D5G8B9"));     // too short
-  EXPECT_FALSE(IsJobId("j_01HV3K9Q6Y0S4W7T1F2D5G8B9I"));    // I is not Crockford
+  EXPECT_FALSE(IsJobId("j_01HV3K9Q6Y0S4W7T1F2D5G8B9"));    // too short
+  EXPECT_FALSE(IsJobId("j_01HV3K9Q6Y0S4W7T1F2D5G8B9I"));   // I is not Crockford
   EXPECT_FALSE(IsJobId("j_../../../../etc/passwd12345"));  // path-like
   EXPECT_TRUE(IsJobId("j_01HV3K9Q6Y0S4W7T1F2D5G8B9C"));
 }

@@ -24,8 +24,8 @@ std::string ErrorOf(const std::string& text, ValidationLimits limits = {}) {
 }
 
 TEST(ParseJobSpecTest, ReadsTheBareSpecWithEveryStep) {
-  absl::StatusOr<JobSpec> spec = ParseJobSpec(
-      WithSteps(R"([
+  absl::StatusOr<JobSpec> spec =
+      ParseJobSpec(WithSteps(R"([
         {"op":"resize","width":800,"height":600,"fit":"cover","upscale":true},
         {"op":"crop","x":1,"y":2,"width":30,"height":40},
         {"op":"crop","width":30,"height":40,"gravity":"southeast"},
@@ -33,8 +33,8 @@ TEST(ParseJobSpecTest, ReadsTheBareSpecWithEveryStep) {
         {"op":"mirror"},{"op":"flip"},{"op":"grayscale"},
         {"op":"blur","sigma":2.5},
         {"op":"sharpen","sigma":1.5,"amount":0.5}])",
-                R"({"format":"webp","quality":70,"maxBytes":50000})"),
-      {});
+                             R"({"format":"webp","quality":70,"maxBytes":50000})"),
+                   {});
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->source.image_id, kImageId);
   ASSERT_EQ(spec->steps.size(), 9u);
@@ -124,15 +124,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"SourceEmpty", R"({"source":{}})",
                 "InvalidSpec: source: needs exactly one of imageId and url"},
         BadSpec{"SourceBoth",
-                R"({"source":{"imageId":")" + std::string(64, 'a') +
-                    R"(","url":"https://x/y"}})",
+                R"({"source":{"imageId":")" + std::string(64, 'a') + R"(","url":"https://x/y"}})",
                 "InvalidSpec: source: needs exactly one of imageId and url"},
         BadSpec{"ImageIdNotHex", R"({"source":{"imageId":"../../etc/passwd"}})",
                 "InvalidSpec: source.imageId: must be an image id (64 lowercase hex characters)"},
         BadSpec{"UrlNotHttp", R"({"source":{"url":"file:///etc/passwd"}})",
                 "InvalidSpec: source.url: must be an http:// or https:// URL"},
-        BadSpec{"UnknownSourceField", R"({"source":{"imageId":")" + std::string(64, 'a') +
-                                          R"(","path":"/x"}})",
+        BadSpec{"UnknownSourceField",
+                R"({"source":{"imageId":")" + std::string(64, 'a') + R"(","path":"/x"}})",
                 "InvalidSpec: source.path: unknown field"},
         BadSpec{"StepsNotArray", "{" + kSrc + R"(,"steps":{}})",
                 "InvalidSpec: steps: must be an array"},
@@ -188,8 +187,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "InvalidSpec: steps[0].axis: unknown field"},
         BadSpec{"BlurTooStrong", "{" + kSrc + R"(,"steps":[{"op":"blur","sigma":1000}]})",
                 "InvalidSpec: steps[0].sigma: must be a number 0.1..100"},
-        BadSpec{"SharpenNegative",
-                "{" + kSrc + R"(,"steps":[{"op":"sharpen","amount":-1}]})",
+        BadSpec{"SharpenNegative", "{" + kSrc + R"(,"steps":[{"op":"sharpen","amount":-1}]})",
                 "InvalidSpec: steps[0].amount: must be a number 0..10"},
         BadSpec{"OutputNotObject", "{" + kSrc + R"(,"output":"png"})",
                 "InvalidSpec: output: must be an object"},
@@ -231,10 +229,10 @@ TEST(ParseJobSpecTest, MapsReasonsToHttpStatuses) {
 TEST(OutputKeyTest, IsTheSameWhenDefaultsAreSpelledOut) {
   absl::StatusOr<JobSpec> a =
       ParseJobSpec(WithSteps(R"([{"op":"resize","width":800}])", R"({"format":"jpeg"})"), {});
-  absl::StatusOr<JobSpec> b = ParseJobSpec(
-      WithSteps(R"([{"op":"resize","width":800,"fit":"inside","upscale":false}])",
-                R"({"format":"jpg","quality":85})"),
-      {});
+  absl::StatusOr<JobSpec> b =
+      ParseJobSpec(WithSteps(R"([{"op":"resize","width":800,"fit":"inside","upscale":false}])",
+                             R"({"format":"jpg","quality":85})"),
+                   {});
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(CanonicalJson(*a), CanonicalJson(*b));
   EXPECT_EQ(OutputKey(kImageId, *a), OutputKey(kImageId, *b));
@@ -260,10 +258,10 @@ TEST(OutputKeyTest, DiffersWhenAnythingThatChangesTheBytesDiffers) {
 
 TEST(OutputKeyTest, IgnoresLabelsAndCallbacks) {
   absl::StatusOr<JobSpec> a = ParseJobSpec(WithSteps("[]"), {});
-  absl::StatusOr<JobSpec> b = ParseJobSpec(
-      "{" + kSrc + R"(,"steps":[],"output":{"format":"png"},"labels":{"x":"y"},)" +
-          R"("callbackUrl":"https://h/x"})",
-      {});
+  absl::StatusOr<JobSpec> b =
+      ParseJobSpec("{" + kSrc + R"(,"steps":[],"output":{"format":"png"},"labels":{"x":"y"},)" +
+                       R"("callbackUrl":"https://h/x"})",
+                   {});
   ASSERT_TRUE(a.ok() && b.ok()) << b.status();
   EXPECT_EQ(OutputKey(kImageId, *a), OutputKey(kImageId, *b));
 }
@@ -283,9 +281,8 @@ JobRecord SampleRecord() {
   record.status.started_at = "2026-11-22T10:00:01.000Z";
   record.status.finished_at = "2026-11-22T10:00:02.000Z";
   record.status.timings.decode_ms = 31;
-  record.status.output =
-      OutputInfo{.path = "outputs/ab/x.webp", .format = Format::kWebp, .width = 8, .height = 6,
-                 .bytes = 1234};
+  record.status.output = OutputInfo{
+      .path = "outputs/ab/x.webp", .format = Format::kWebp, .width = 8, .height = 6, .bytes = 1234};
   return record;
 }
 
@@ -325,8 +322,14 @@ TEST(RecordJsonTest, RefusesWhatIsNotARecord) {
 }
 
 TEST(ImageMetaJsonTest, RoundTrips) {
-  ImageMeta meta{.id = kImageId, .title = "Sea", .filename = "sea.jpg", .format = Format::kPng,
-                 .width = 10, .height = 20, .bytes = 30, .created_at = "2026-11-22T10:00:00Z"};
+  ImageMeta meta{.id = kImageId,
+                 .title = "Sea",
+                 .filename = "sea.jpg",
+                 .format = Format::kPng,
+                 .width = 10,
+                 .height = 20,
+                 .bytes = 30,
+                 .created_at = "2026-11-22T10:00:00Z"};
   absl::StatusOr<ImageMeta> back = ImageMetaFromJson(ToJson(meta).dump());
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->title, "Sea");

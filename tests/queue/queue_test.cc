@@ -64,14 +64,14 @@ TEST_F(QueueTest, AcknowledgedRecordsAreInTheTableAfterCatchUp) {
                            absl::Seconds(5))
                     .ok());
   }
-  ASSERT_TRUE((*producer)
-                  ->Send({.topic = topics_.job_status, .key = "k0", .tombstone = true},
-                         absl::Seconds(5))
-                  .ok());
+  ASSERT_TRUE(
+      (*producer)
+          ->Send({.topic = topics_.job_status, .key = "k0", .tombstone = true}, absl::Seconds(5))
+          .ok());
   ASSERT_TRUE((*reader)->CatchUp(absl::Seconds(10)).ok());
   EXPECT_TRUE((*reader)->CaughtUpOnce());
   std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(table.size(), 9u);  // k0 was deleted
+  EXPECT_EQ(table.size(), 9u);    // k0 was deleted
   EXPECT_EQ(table["k9"], "v49");  // the latest value per key
   EXPECT_EQ(table.count("k0"), 0u);
 }
@@ -103,9 +103,10 @@ TEST_F(QueueTest, CarriesHeadersAndStoredOffsetsSurviveTheConsumer) {
   }
   std::set<std::string> done;
   {
-    auto consumer = GroupConsumer::Create(
-        client_, GroupOptions{.group_id = "g1", .topics = {topics_.jobs},
-                              .session_timeout = absl::Seconds(6)});
+    auto consumer =
+        GroupConsumer::Create(client_, GroupOptions{.group_id = "g1",
+                                                    .topics = {topics_.jobs},
+                                                    .session_timeout = absl::Seconds(6)});
     ASSERT_TRUE(consumer.ok()) << consumer.status();
     ASSERT_TRUE(Eventually(
         [&] {
@@ -124,9 +125,9 @@ TEST_F(QueueTest, CarriesHeadersAndStoredOffsetsSurviveTheConsumer) {
   }
   // A new member of the group gets only what was not stored: offsets are per partition, so every
   // record from the first unstored one of each partition on comes again.
-  auto again = GroupConsumer::Create(
-      client_, GroupOptions{.group_id = "g1", .topics = {topics_.jobs},
-                            .session_timeout = absl::Seconds(6)});
+  auto again = GroupConsumer::Create(client_, GroupOptions{.group_id = "g1",
+                                                           .topics = {topics_.jobs},
+                                                           .session_timeout = absl::Seconds(6)});
   ASSERT_TRUE(again.ok());
   std::set<std::string> redelivered;
   Eventually(

@@ -1,14 +1,13 @@
 #include "pkg/storage/volume.h"
 
-#include <sys/stat.h>
-#include <utime.h>
-
 #include <filesystem>
 #include <fstream>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <utime.h>
 
 #include "pkg/errors/errors.h"
 #include "tests/support/process.h"
@@ -67,7 +66,8 @@ TEST_F(VolumeTest, ReportsAMissingOriginal) {
 }
 
 TEST_F(VolumeTest, RefusesNamesThatAreNotIds) {
-  for (const std::string& bad : std::vector<std::string>{"../../etc/passwd", "", "ABC", std::string(64, 'A'),
+  for (const std::string& bad :
+       std::vector<std::string>{"../../etc/passwd", "", "ABC", std::string(64, 'A'),
                                 std::string(63, 'a') + "/", std::string(64, 'g')}) {
     absl::Status put = store_->PutOriginal(bad, "x");
     EXPECT_EQ(errors::ReasonOf(put), "InvalidId") << bad;

@@ -1,11 +1,11 @@
 #include "tests/support/http_client.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <memory>
 #include <mutex>
+
+#include <curl/curl.h>
 
 namespace pixq::testing {
 namespace {
@@ -89,7 +89,8 @@ HttpResponse HttpPost(const std::string& url, const std::string& body,
   curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   curl_slist* list = nullptr;
-  if (!content_type.empty()) list = curl_slist_append(list, ("Content-Type: " + content_type).c_str());
+  if (!content_type.empty())
+    list = curl_slist_append(list, ("Content-Type: " + content_type).c_str());
   list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
   Perform(curl.get(), response, Headers(headers, list));
   return response;

@@ -4,8 +4,6 @@
 // the test process (PR_SET_PDEATHSIG) and is stopped when its Process object goes away, so no
 // test leaves a server running, also when an assertion fails.
 
-#include <sys/types.h>
-
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include <sys/types.h>
 
 namespace pixq::testing {
 

@@ -9,10 +9,10 @@ std::string BinaryDir() { return PIXQ_BINARY_DIR; }
 
 System::System(SystemOptions options) : options_(options) {
   bootstrap_file_ = dir_.path() + "/kafka.bootstrap";
-  broker_ = Process::Start({BinaryDir() + "/cmd/devbroker/pixq-devbroker", "--partitions",
-                            std::to_string(options_.partitions), "--bootstrap-file",
-                            bootstrap_file_},
-                           {}, dir_.path() + "/devbroker.log");
+  broker_ =
+      Process::Start({BinaryDir() + "/cmd/devbroker/pixq-devbroker", "--partitions",
+                      std::to_string(options_.partitions), "--bootstrap-file", bootstrap_file_},
+                     {}, dir_.path() + "/devbroker.log");
   if (!Eventually([&] { return !ReadFile(bootstrap_file_).empty(); }, absl::Seconds(20))) {
     throw std::runtime_error("pixq-devbroker did not start:\n" + broker_->Log());
   }

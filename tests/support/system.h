@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 

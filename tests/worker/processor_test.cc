@@ -32,9 +32,8 @@ class ProcessorTest : public ::testing::Test {
     job::JobRecord record;
     record.id = "j_01HV3K9Q6Y0S4W7T1F2D5G8B9C";
     record.created_at = "2026-11-22T10:00:00.000Z";
-    record.spec = *job::ParseJobSpec(R"({"source":{"imageId":")" + image_id + R"("},)" +
-                                         spec_json + "}",
-                                     {});
+    record.spec =
+        *job::ParseJobSpec(R"({"source":{"imageId":")" + image_id + R"("},)" + spec_json + "}", {});
     record.output_key = job::OutputKey(image_id, record.spec);
     return queue::Message{.topic = "pixq.jobs",
                           .partition = 0,
@@ -91,7 +90,8 @@ TEST_F(ProcessorTest, RunsTheStepsStoresTheOutputAndPublishesRunningThenSucceede
 
 TEST_F(ProcessorTest, RunningTwiceWritesTheSameBytesToTheSamePath) {
   const std::string id = StoreImage(Jpeg(200, 100));
-  const queue::Message m = JobMessage(id, R"("steps":[{"op":"mirror"}],"output":{"format":"webp"})");
+  const queue::Message m =
+      JobMessage(id, R"("steps":[{"op":"mirror"}],"output":{"format":"webp"})");
   ASSERT_TRUE(processor_.Process(m).ok());
   ASSERT_TRUE(processor_.Process(m).ok());
   const std::vector<job::JobRecord> statuses = Statuses();

@@ -1,0 +1,61 @@
+#pragma once
+
+// The image pipeline: decode, run the steps, encode. OpenCV does the work and stays inside this
+// library (linked PRIVATE; no OpenCV type in a header, every cv::Exception becomes a Status).
+//
+// Semantics of the steps (DESIGN.md), with the choices where it is silent:
+// - resize: dimensions are rounded to the nearest pixel, at least 1. Without `upscale`, `inside`
+//   leaves an image that already fits unchanged; `fill` clamps each side of the box to the
+//   image's; `cover` that would need enlarging crops a box of at most the image's size instead.
+//   INTER_AREA when reducing, INTER_CUBIC when enlarging.
+// - crop: the box is clipped to the image; a box that starts outside it is "InvalidCrop".
+// - grayscale: one channel; an image with alpha keeps it (four equal-colour channels + alpha).
+// - EXIF orientation is applied on decode (all eight values); no metadata reaches the output.
+// - Shrink-on-load: a JPEG whose first step reduces it is decoded at the largest DCT scale (1/2,
+//   1/4, 1/8) that still covers what the resize needs; the output has exactly the dimensions a
+//   full decode would give.
+// - JPEG output of an image with alpha is composited over white.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "pkg/job/spec.h"
+
+namespace pixq::imaging {
+
+struct Limits {
+  int64_t max_pixels = 100'000'000;  // width × height of a source, checked before decoding
+  int max_output_dimension = 16384;  // no step may produce a larger side
+};
+
+struct Result {
+  std::string bytes;
+  job::Format format = job::Format::kJpeg;
+  int width = 0;
+  int height = 0;
+  int quality = 0;  // the quality used (after a maxBytes search); 0 for PNG
+  int64_t decode_ms = 0;
+  int64_t process_ms = 0;
+  int64_t encode_ms = 0;
+  int decode_scale = 1;  // 1, 2, 4 or 8: the DCT reduction used when decoding
+};
+
+class Pipeline final {
+ public:
+  explicit Pipeline(Limits limits) : limits_(limits) {}
+
+  // Decodes `input`, applies `steps` in order and encodes as `output`. Thread-safe.
+  // Errors (all permanent): "UnsupportedMediaType", "CorruptImage", "ImageTooLarge",
+  // "InvalidCrop", "OutputTooLarge" (maxBytes cannot be met), "ProcessingFailed".
+  [[nodiscard]] absl::StatusOr<Result> Run(std::string_view input,
+                                           const std::vector<job::Step>& steps,
+                                           const job::OutputSpec& output) const;
+
+ private:
+  Limits limits_;
+};
+
+}  // namespace pixq::imaging

@@ -1,0 +1,31 @@
+#pragma once
+
+// What an image is, from its first bytes: the format by its magic bytes and the dimensions from
+// its header, without decoding a pixel. Used to refuse what is not an image, or too large, before
+// any memory is spent on it.
+
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "pkg/job/spec.h"
+
+namespace pixq::imaging {
+
+struct ImageInfo {
+  job::Format format = job::Format::kJpeg;
+  int width = 0;        // as stored
+  int height = 0;       // as stored
+  int orientation = 1;  // EXIF orientation 1..8 (JPEG only; 1 when absent or invalid)
+
+  // Dimensions as displayed: swapped for the orientations that turn the image by 90°.
+  [[nodiscard]] int DisplayWidth() const { return orientation >= 5 ? height : width; }
+  [[nodiscard]] int DisplayHeight() const { return orientation >= 5 ? width : height; }
+};
+
+// Reads JPEG (the SOF segment, and the EXIF orientation from APP1), PNG (IHDR) and WebP (VP8,
+// VP8L, VP8X). Bounds-checked on every read; never throws.
+// Errors: "UnsupportedMediaType" for anything else (GIF, SVG, text, empty), "CorruptImage" for a
+// header that is truncated, malformed or declares a zero dimension.
+[[nodiscard]] absl::StatusOr<ImageInfo> Sniff(std::string_view bytes);
+
+}  // namespace pixq::imaging
