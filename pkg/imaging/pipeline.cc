@@ -4,11 +4,11 @@
 #include <chrono>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "absl/strings/str_cat.h"
 #include "pkg/errors/errors.h"
 #include "pkg/imaging/sniff.h"
 
@@ -36,7 +36,8 @@ ResizePlan PlanResize(const job::Resize& r, cv::Size in) {
   switch (r.fit) {
     case job::Fit::kFill: {
       cv::Size box(*r.width, *r.height);
-      if (!r.upscale) box = cv::Size(std::min(box.width, in.width), std::min(box.height, in.height));
+      if (!r.upscale)
+        box = cv::Size(std::min(box.width, in.width), std::min(box.height, in.height));
       return {box, box};
     }
     case job::Fit::kCover: {
@@ -125,11 +126,10 @@ absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, in
   int flags = cv::IMREAD_UNCHANGED;
   if (info.format == job::Format::kJpeg) {
     // Orientation is applied below from the sniffed tag, the same way for every scale.
-    flags = cv::IMREAD_IGNORE_ORIENTATION |
-            (scale == 8   ? cv::IMREAD_REDUCED_COLOR_8
-             : scale == 4 ? cv::IMREAD_REDUCED_COLOR_4
-             : scale == 2 ? cv::IMREAD_REDUCED_COLOR_2
-                          : cv::IMREAD_COLOR);
+    flags = cv::IMREAD_IGNORE_ORIENTATION | (scale == 8   ? cv::IMREAD_REDUCED_COLOR_8
+                                             : scale == 4 ? cv::IMREAD_REDUCED_COLOR_4
+                                             : scale == 2 ? cv::IMREAD_REDUCED_COLOR_2
+                                                          : cv::IMREAD_COLOR);
   }
   cv::Mat m = cv::imdecode(raw, flags);
   if (m.empty()) return errors::Invalid("CorruptImage", "the image data cannot be decoded");
@@ -146,10 +146,9 @@ absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, in
 
 absl::Status CheckDimensions(cv::Size size, const Limits& limits) {
   if (size.width > limits.max_output_dimension || size.height > limits.max_output_dimension) {
-    return errors::Invalid("ImageTooLarge",
-                           absl::StrCat("a step would make ", size.width, "x", size.height,
-                                        "; the limit is ", limits.max_output_dimension,
-                                        " per side"));
+    return errors::Invalid(
+        "ImageTooLarge", absl::StrCat("a step would make ", size.width, "x", size.height,
+                                      "; the limit is ", limits.max_output_dimension, " per side"));
   }
   return absl::OkStatus();
 }
@@ -224,8 +223,7 @@ absl::StatusOr<cv::Mat> ApplyStep(const job::Step& step, cv::Mat m, cv::Size log
             if (*s.x >= m.cols || *s.y >= m.rows) {
               return errors::Invalid("InvalidCrop",
                                      absl::StrCat("the crop box starts at ", *s.x, ",", *s.y,
-                                                  ", outside the ", m.cols, "x", m.rows,
-                                                  " image"));
+                                                  ", outside the ", m.cols, "x", m.rows, " image"));
             }
             box = cv::Rect(*s.x, *s.y, std::min(s.width, m.cols - *s.x),
                            std::min(s.height, m.rows - *s.y));
@@ -282,7 +280,8 @@ cv::Mat OverWhite(const cv::Mat& bgra) {
     cv::Vec3b* o = out.ptr<cv::Vec3b>(y);
     for (int x = 0; x < bgra.cols; ++x) {
       const int a = in[x][3];
-      for (int c = 0; c < 3; ++c) o[x][c] = static_cast<uchar>((in[x][c] * a + 255 * (255 - a)) / 255);
+      for (int c = 0; c < 3; ++c)
+        o[x][c] = static_cast<uchar>((in[x][c] * a + 255 * (255 - a)) / 255);
     }
   }
   return out;
@@ -343,9 +342,8 @@ absl::StatusOr<std::pair<std::string, int>> Encode(const cv::Mat& image,
     }
   }
   if (!best) {
-    return errors::Invalid("OutputTooLarge",
-                           absl::StrCat("even quality 1 does not fit in ", *output.max_bytes,
-                                        " bytes"));
+    return errors::Invalid("OutputTooLarge", absl::StrCat("even quality 1 does not fit in ",
+                                                          *output.max_bytes, " bytes"));
   }
   return *std::move(best);
 }
@@ -358,9 +356,9 @@ absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<j
   if (!info.ok()) return info.status();
   const int64_t pixels = static_cast<int64_t>(info->width) * info->height;
   if (pixels > limits_.max_pixels) {
-    return errors::Invalid("ImageTooLarge", absl::StrCat("the image has ", info->width, "x",
-                                                         info->height, " pixels; the limit is ",
-                                                         limits_.max_pixels));
+    return errors::Invalid("ImageTooLarge",
+                           absl::StrCat("the image has ", info->width, "x", info->height,
+                                        " pixels; the limit is ", limits_.max_pixels));
   }
   Result result;
   result.format = output.format;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+
 #include "pkg/job/spec.h"
 
 namespace pixq::imaging {

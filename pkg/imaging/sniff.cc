@@ -63,8 +63,8 @@ absl::StatusOr<ImageInfo> SniffJpeg(std::string_view b) {
     if (length < 2 || i + length > b.size()) return Corrupt("JPEG: truncated segment");
     const std::string_view segment = b.substr(i + 2, length - 2);
     if (marker == 0xE1 && info.orientation == 1) info.orientation = ExifOrientation(segment);
-    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
-                     marker != 0xCC;
+    const bool sof =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (sof) {
       if (segment.size() < 5) return Corrupt("JPEG: short frame header");
       info.height = static_cast<int>(Be16(segment, 1));

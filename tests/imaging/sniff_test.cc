@@ -1,0 +1,128 @@
+#include "pkg/imaging/sniff.h"
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "pkg/errors/errors.h"
+#include "tests/imaging/test_images.h"
+
+namespace pixq::imaging {
+namespace {
+
+using testing::Encode;
+
+TEST(SniffTest, ReadsJpegDimensionsFromTheFrameHeader) {
+  absl::StatusOr<ImageInfo> info = Sniff(Encode(testing::Photo(123, 45), ".jpg"));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->format, job::Format::kJpeg);
+  EXPECT_EQ(info->width, 123);
+  EXPECT_EQ(info->height, 45);
+  EXPECT_EQ(info->orientation, 1);
+}
+
+TEST(SniffTest, ReadsProgressiveJpegs) {
+  absl::StatusOr<ImageInfo> info =
+      Sniff(Encode(testing::Photo(64, 48), ".jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1}));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->width, 64);
+  EXPECT_EQ(info->height, 48);
+}
+
+TEST(SniffTest, ReadsPngDimensionsFromIhdr) {
+  absl::StatusOr<ImageInfo> info = Sniff(Encode(testing::Photo(77, 66), ".png"));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->format, job::Format::kPng);
+  EXPECT_EQ(info->width, 77);
+  EXPECT_EQ(info->height, 66);
+}
+
+TEST(SniffTest, ReadsLossyAndLosslessWebp) {
+  absl::StatusOr<ImageInfo> lossy =
+      Sniff(Encode(testing::Photo(101, 57), ".webp", {cv::IMWRITE_WEBP_QUALITY, 80}));
+  ASSERT_TRUE(lossy.ok()) << lossy.status();
+  EXPECT_EQ(lossy->format, job::Format::kWebp);
+  EXPECT_EQ(lossy->width, 101);
+  EXPECT_EQ(lossy->height, 57);
+  absl::StatusOr<ImageInfo> lossless = Sniff(Encode(testing::Photo(99, 31), ".webp"));
+  ASSERT_TRUE(lossless.ok()) << lossless.status();
+  EXPECT_EQ(lossless->width, 99);
+  EXPECT_EQ(lossless->height, 31);
+  cv::Mat with_alpha(20, 30, CV_8UC4, cv::Scalar(1, 2, 3, 128));
+  absl::StatusOr<ImageInfo> alpha = Sniff(Encode(with_alpha, ".webp", {cv::IMWRITE_WEBP_QUALITY, 80}));
+  ASSERT_TRUE(alpha.ok()) << alpha.status();
+  EXPECT_EQ(alpha->width, 30);
+  EXPECT_EQ(alpha->height, 20);
+}
+
+TEST(SniffTest, ReadsExifOrientationInBothByteOrders) {
+  const std::string jpeg = Encode(testing::Photo(40, 20), ".jpg");
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    for (bool big_endian : {false, true}) {
+      absl::StatusOr<ImageInfo> info =
+          Sniff(testing::WithExifOrientation(jpeg, orientation, big_endian));
+      ASSERT_TRUE(info.ok()) << info.status();
+      EXPECT_EQ(info->orientation, orientation);
+      EXPECT_EQ(info->width, 40);
+      EXPECT_EQ(info->DisplayWidth(), orientation >= 5 ? 20 : 40);
+      EXPECT_EQ(info->DisplayHeight(), orientation >= 5 ? 40 : 20);
+    }
+  }
+  // Out-of-range values count as "no rotation".
+  EXPECT_EQ(Sniff(testing::WithExifOrientation(jpeg, 9))->orientation, 1);
+}
+
+TEST(SniffTest, ReadsAHugeDeclaredSizeWithoutAllocatingIt) {
+  absl::StatusOr<ImageInfo> info = Sniff(testing::PngHeaderClaiming(100000, 100000));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->width, 100000);
+  EXPECT_EQ(info->height, 100000);
+}
+
+TEST(SniffTest, RefusesWhatIsNotJpegPngOrWebp) {
+  for (const std::string& bytes :
+       {std::string(""), std::string("hello"), std::string("GIF89a\x01\x00\x01\x00", 10),
+        std::string("<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>"),
+        std::string("<?xml version=\"1.0\"?><svg/>"), std::string("BM\x36\x00\x00\x00", 6),
+        std::string("RIFF\0\0\0\0WAVEfmt ", 16)}) {
+    absl::StatusOr<ImageInfo> info = Sniff(bytes);
+    ASSERT_FALSE(info.ok());
+    EXPECT_EQ(errors::ReasonOf(info.status()), "UnsupportedMediaType") << bytes;
+    EXPECT_EQ(errors::HttpStatusOf(info.status()), 415);
+  }
+}
+
+TEST(SniffTest, CallsTruncatedOrZeroSizedHeadersCorrupt) {
+  EXPECT_EQ(errors::ReasonOf(Sniff(std::string("\xFF\xD8\xFF", 3)).status()), "CorruptImage");
+  EXPECT_EQ(errors::ReasonOf(Sniff(testing::PngHeaderClaiming(0, 10)).status()), "CorruptImage");
+  EXPECT_EQ(errors::ReasonOf(Sniff(std::string("\x89PNG\r\n\x1a\n", 8)).status()),
+            "CorruptImage");
+}
+
+TEST(SniffTest, NeverCrashesOnPrefixesOrNoise) {
+  const std::vector<std::string> images = {
+      Encode(testing::Photo(50, 40), ".jpg"),
+      testing::WithExifOrientation(Encode(testing::Photo(50, 40), ".jpg"), 6),
+      Encode(testing::Photo(50, 40), ".png"),
+      Encode(testing::Photo(50, 40), ".webp", {cv::IMWRITE_WEBP_QUALITY, 80}),
+      Encode(testing::Photo(50, 40), ".webp")};
+  for (const std::string& image : images) {
+    for (size_t n = 0; n <= std::min<size_t>(image.size(), 2000); ++n) {
+      (void)Sniff(std::string_view(image).substr(0, n));
+    }
+  }
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    std::string noise(static_cast<size_t>(rng() % 64), '\0');
+    for (char& c : noise) c = static_cast<char>(rng());
+    // Start some with a real signature so the format parsers see garbage too.
+    const int kind = i % 4;
+    if (kind == 1) noise = std::string("\xFF\xD8\xFF", 3) + noise;
+    if (kind == 2) noise = std::string("\x89PNG\r\n\x1a\n", 8) + noise;
+    if (kind == 3) noise = std::string("RIFF\0\0\0\0WEBP", 12) + noise;
+    (void)Sniff(noise);
+  }
+}
+
+}  // namespace
+}  // namespace pixq::imaging
