@@ -55,10 +55,10 @@ TEST_F(PipelineTest, ResizeDoesNotUpscaleUnlessAsked) {
   EXPECT_EQ(Run(testing::Photo(40, 20), {job::Resize{.width = 80, .height = 80, .fit = Fit::kFill}})
                 .size(),
             cv::Size(40, 20));
-  EXPECT_EQ(Run(testing::Photo(40, 20),
-                {job::Resize{.width = 30, .height = 30, .fit = Fit::kCover}})
-                .size(),
-            cv::Size(30, 20));
+  EXPECT_EQ(
+      Run(testing::Photo(40, 20), {job::Resize{.width = 30, .height = 30, .fit = Fit::kCover}})
+          .size(),
+      cv::Size(30, 20));
 }
 
 TEST_F(PipelineTest, ResizeCoverFillsTheBoxAndCropsTheCentre) {
@@ -73,9 +73,10 @@ TEST_F(PipelineTest, ResizeCoverFillsTheBoxAndCropsTheCentre) {
 }
 
 TEST_F(PipelineTest, ResizeFillStretchesToTheBox) {
-  EXPECT_EQ(Run(testing::Photo(400, 200), {job::Resize{.width = 50, .height = 120, .fit = Fit::kFill}})
-                .size(),
-            cv::Size(50, 120));
+  EXPECT_EQ(
+      Run(testing::Photo(400, 200), {job::Resize{.width = 50, .height = 120, .fit = Fit::kFill}})
+          .size(),
+      cv::Size(50, 120));
 }
 
 TEST_F(PipelineTest, MirrorSwapsLeftAndRight) {
@@ -93,8 +94,8 @@ TEST_F(PipelineTest, FlipSwapsTopAndBottom) {
 TEST_F(PipelineTest, RotateTurnsClockwise) {
   cv::Mat r90 = Run(testing::Quadrants(40, 20), {job::Rotate{.degrees = 90}});
   ASSERT_EQ(r90.size(), cv::Size(20, 40));
-  EXPECT_EQ(At(r90, 15, 5), kRed);    // top-left went to the top-right
-  EXPECT_EQ(At(r90, 5, 5), kBlue);    // bottom-left went to the top-left
+  EXPECT_EQ(At(r90, 15, 5), kRed);  // top-left went to the top-right
+  EXPECT_EQ(At(r90, 5, 5), kBlue);  // bottom-left went to the top-left
   cv::Mat r180 = Run(testing::Quadrants(40, 20), {job::Rotate{.degrees = 180}});
   EXPECT_EQ(At(r180, 35, 15), kRed);
   cv::Mat r270 = Run(testing::Quadrants(40, 20), {job::Rotate{.degrees = 270}});
@@ -120,7 +121,8 @@ TEST_F(PipelineTest, GrayscaleKeepsAlpha) {
 }
 
 TEST_F(PipelineTest, CropTakesABoxOrAPlaceByGravity) {
-  cv::Mat box = Run(testing::Quadrants(40, 20), {job::Crop{.x = 20, .y = 0, .width = 10, .height = 5}});
+  cv::Mat box =
+      Run(testing::Quadrants(40, 20), {job::Crop{.x = 20, .y = 0, .width = 10, .height = 5}});
   ASSERT_EQ(box.size(), cv::Size(10, 5));
   EXPECT_EQ(At(box, 5, 2), kGreen);
   cv::Mat se = Run(testing::Quadrants(40, 20),
@@ -130,9 +132,10 @@ TEST_F(PipelineTest, CropTakesABoxOrAPlaceByGravity) {
                    {job::Crop{.width = 10, .height = 5, .gravity = job::Gravity::kNorthWest}});
   EXPECT_EQ(At(nw, 5, 2), kRed);
   // Clipped to the image.
-  EXPECT_EQ(Run(testing::Quadrants(40, 20), {job::Crop{.x = 30, .y = 10, .width = 50, .height = 50}})
-                .size(),
-            cv::Size(10, 10));
+  EXPECT_EQ(
+      Run(testing::Quadrants(40, 20), {job::Crop{.x = 30, .y = 10, .width = 50, .height = 50}})
+          .size(),
+      cv::Size(10, 10));
   EXPECT_EQ(Run(testing::Quadrants(40, 20), {job::Crop{.width = 500, .height = 5}}).size(),
             cv::Size(40, 5));
 }
@@ -168,7 +171,9 @@ TEST_F(PipelineTest, EncodesEveryFormatItIsAskedFor) {
     EXPECT_EQ(r->format, format);
     cv::Mat out = Decode(r->bytes);
     EXPECT_EQ(out.size(), cv::Size(120, 80));
-    EXPECT_EQ(r->quality, format == job::Format::kJpeg ? 85 : format == job::Format::kWebp ? 80 : 0);
+    EXPECT_EQ(r->quality, format == job::Format::kJpeg   ? 85
+                          : format == job::Format::kWebp ? 80
+                                                         : 0);
   }
 }
 
@@ -201,11 +206,12 @@ TEST_F(PipelineTest, MaxBytesFindsTheHighestQualityThatFits) {
   absl::StatusOr<Result> higher =
       pipeline_.Run(input, {}, {.format = job::Format::kJpeg, .quality = r->quality + 1});
   EXPECT_GT(static_cast<int64_t>(higher->bytes.size()), limit);
-  EXPECT_EQ(errors::ReasonOf(pipeline_.Run(input, {}, {.format = job::Format::kJpeg, .max_bytes = 100})
-                                 .status()),
-            "OutputTooLarge");
-  EXPECT_EQ(errors::ReasonOf(pipeline_.Run(input, {}, {.format = job::Format::kPng, .max_bytes = 100})
-                                 .status()),
+  EXPECT_EQ(
+      errors::ReasonOf(
+          pipeline_.Run(input, {}, {.format = job::Format::kJpeg, .max_bytes = 100}).status()),
+      "OutputTooLarge");
+  EXPECT_EQ(errors::ReasonOf(
+                pipeline_.Run(input, {}, {.format = job::Format::kPng, .max_bytes = 100}).status()),
             "OutputTooLarge");
 }
 
@@ -238,15 +244,16 @@ TEST_F(PipelineTest, ReportsUndecodableDataAsCorrupt) {
 TEST_F(PipelineTest, AppliesEveryExifOrientation) {
   // Stored 40x20 quadrants; EXIF says how to turn them for display. Where the red (top-left when
   // stored) quadrant must end up, per orientation, as (x, y) probes in the displayed image.
-  const std::string stored = Encode(testing::Quadrants(40, 20), ".jpg", {cv::IMWRITE_JPEG_QUALITY, 100});
+  const std::string stored =
+      Encode(testing::Quadrants(40, 20), ".jpg", {cv::IMWRITE_JPEG_QUALITY, 100});
   struct Expect {
     cv::Size size;
     cv::Point red;
   };
-  const std::map<int, Expect> expected = {
-      {1, {{40, 20}, {5, 5}}},  {2, {{40, 20}, {35, 5}}}, {3, {{40, 20}, {35, 15}}},
-      {4, {{40, 20}, {5, 15}}}, {5, {{20, 40}, {5, 5}}},  {6, {{20, 40}, {15, 5}}},
-      {7, {{20, 40}, {15, 35}}}, {8, {{20, 40}, {5, 35}}}};
+  const std::map<int, Expect> expected = {{1, {{40, 20}, {5, 5}}},   {2, {{40, 20}, {35, 5}}},
+                                          {3, {{40, 20}, {35, 15}}}, {4, {{40, 20}, {5, 15}}},
+                                          {5, {{20, 40}, {5, 5}}},   {6, {{20, 40}, {15, 5}}},
+                                          {7, {{20, 40}, {15, 35}}}, {8, {{20, 40}, {5, 35}}}};
   for (const auto& [orientation, e] : expected) {
     absl::StatusOr<Result> r =
         pipeline_.Run(testing::WithExifOrientation(stored, orientation), {}, kPng);
@@ -262,7 +269,8 @@ TEST_F(PipelineTest, AppliesEveryExifOrientation) {
 double Psnr(const cv::Mat& a, const cv::Mat& b) { return cv::PSNR(a, b); }
 
 TEST_F(PipelineTest, ShrinkOnLoadGivesTheSameSizeAndAlmostTheSamePixels) {
-  const std::string jpeg = Encode(testing::Photo(2400, 1600), ".jpg", {cv::IMWRITE_JPEG_QUALITY, 92});
+  const std::string jpeg =
+      Encode(testing::Photo(2400, 1600), ".jpg", {cv::IMWRITE_JPEG_QUALITY, 92});
   for (const job::Resize& resize :
        {job::Resize{.width = 800, .height = 800}, job::Resize{.width = 300},
         job::Resize{.width = 640, .height = 480, .fit = Fit::kCover},

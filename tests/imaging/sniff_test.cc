@@ -49,7 +49,8 @@ TEST(SniffTest, ReadsLossyAndLosslessWebp) {
   EXPECT_EQ(lossless->width, 99);
   EXPECT_EQ(lossless->height, 31);
   cv::Mat with_alpha(20, 30, CV_8UC4, cv::Scalar(1, 2, 3, 128));
-  absl::StatusOr<ImageInfo> alpha = Sniff(Encode(with_alpha, ".webp", {cv::IMWRITE_WEBP_QUALITY, 80}));
+  absl::StatusOr<ImageInfo> alpha =
+      Sniff(Encode(with_alpha, ".webp", {cv::IMWRITE_WEBP_QUALITY, 80}));
   ASSERT_TRUE(alpha.ok()) << alpha.status();
   EXPECT_EQ(alpha->width, 30);
   EXPECT_EQ(alpha->height, 20);
@@ -95,8 +96,7 @@ TEST(SniffTest, RefusesWhatIsNotJpegPngOrWebp) {
 TEST(SniffTest, CallsTruncatedOrZeroSizedHeadersCorrupt) {
   EXPECT_EQ(errors::ReasonOf(Sniff(std::string("\xFF\xD8\xFF", 3)).status()), "CorruptImage");
   EXPECT_EQ(errors::ReasonOf(Sniff(testing::PngHeaderClaiming(0, 10)).status()), "CorruptImage");
-  EXPECT_EQ(errors::ReasonOf(Sniff(std::string("\x89PNG\r\n\x1a\n", 8)).status()),
-            "CorruptImage");
+  EXPECT_EQ(errors::ReasonOf(Sniff(std::string("\x89PNG\r\n\x1a\n", 8)).status()), "CorruptImage");
 }
 
 TEST(SniffTest, NeverCrashesOnPrefixesOrNoise) {
