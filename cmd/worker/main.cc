@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 
+#include "pkg/errors/errors.h"
+#include "pkg/http/probe_server.h"
 #include "pkg/imaging/pipeline.h"
 #include "pkg/observability/log.h"
 #include "pkg/queue/consumer.h"
@@ -70,6 +72,16 @@ int main(int argc, char** argv) {
                                .publish_timeout = absl::Milliseconds(cfg.kafka.produce_timeout_ms)},
       pipeline, **store, **producer, stopping);
 
+  queue::GroupConsumer& group = **consumer;
+  http::ProbeServer probes(cfg.worker.address, cfg.worker.port, [&group, &stopping]() {
+    if (stopping.load()) return errors::Unavailable("Stopping", "the worker is stopping");
+    if (!group.Joined()) {
+      return errors::Unavailable("NotReady", "not yet a member of the consumer group");
+    }
+    return absl::OkStatus();
+  });
+  if (absl::Status started = probes.Start(); !started.ok()) return Fail(started);
+
   std::thread signals([&stopping] {
     const int signal = runtime::WaitForStopSignal();
     observability::LogInfo("stopping", {{"signal", signal}});
@@ -78,6 +90,7 @@ int main(int argc, char** argv) {
   signals.detach();
 
   observability::LogInfo("pixq-worker started", {{"worker", name},
+                                                 {"probe_port", probes.port()},
                                                  {"group", cfg.kafka.consumer_group},
                                                  {"kafka", client->bootstrap_servers},
                                                  {"storage_root", (*store)->root()}});
@@ -95,6 +108,7 @@ int main(int argc, char** argv) {
     }
   }
   (*consumer)->Close();
+  probes.Shutdown();
   if (absl::Status flushed = (*producer)->Flush(absl::Seconds(5)); !flushed.ok()) {
     observability::LogWarn("producer not flushed", {{"error", std::string(flushed.message())}});
   }

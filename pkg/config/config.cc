@@ -84,7 +84,6 @@ const std::vector<Field>& Fields() {
       PIXQ_INT_FIELD(limits, max_output_dimension),
       PIXQ_INT_FIELD(limits, max_json_bytes),
       PIXQ_STRING_FIELD(worker, name),
-      PIXQ_INT_FIELD(worker, concurrency),
       PIXQ_STRING_FIELD(worker, address),
       PIXQ_INT_FIELD(worker, port),
       PIXQ_STRING_FIELD(log, level),
@@ -210,7 +209,6 @@ absl::Status Validate(const Config& c) {
       Range("limits.max_output_dimension", c.limits.max_output_dimension, 1, 65535));
   PIXQ_RETURN_IF_ERROR(
       Range("limits.max_json_bytes", c.limits.max_json_bytes, 256, int64_t{64} << 20));
-  PIXQ_RETURN_IF_ERROR(Range("worker.concurrency", c.worker.concurrency, 1, 256));
   PIXQ_RETURN_IF_ERROR(Range("worker.port", c.worker.port, 0, 65535));
   if (c.worker.address.empty()) return ConfigError("worker.address", "is empty");
   if (c.log.level != "debug" && c.log.level != "info" && c.log.level != "warn" &&

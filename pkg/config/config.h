@@ -48,7 +48,6 @@ struct LimitsConfig {
 
 struct WorkerConfig {
   std::string name;  // empty → "<hostname>-<pid>", filled by Load
-  int concurrency = 1;
   std::string address = "0.0.0.0";
   int port = 9090;
 };

@@ -37,9 +37,10 @@ void LogEvents::event_cb(RdKafka::Event& event) {
                          {{"error", RdKafka::err2str(event.err())}, {"detail", event.str()}});
       break;
     case RdKafka::Event::EVENT_LOG: {
-      const Level level = event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR ? Level::kError
-                          : event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING
-                              ? Level::kWarn
+      // Errors also arrive as EVENT_ERROR (logged above); the log lines say the same at more
+      // length, so only the gravest are kept above debug.
+      const Level level = event.severity() <= RdKafka::Event::EVENT_SEVERITY_CRITICAL
+                              ? Level::kError
                               : Level::kDebug;
       observability::Log(level, "kafka log", {{"facility", event.fac()}, {"detail", event.str()}});
       break;

@@ -15,9 +15,9 @@ namespace {
 
 class Rebalancer final : public RdKafka::RebalanceCb {
  public:
-  Rebalancer(std::atomic<int>& assigned,
+  Rebalancer(std::atomic<int>& assigned, std::atomic<bool>& joined,
              std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_assign)
-      : assigned_(assigned), on_assign_(std::move(on_assign)) {}
+      : assigned_(assigned), joined_(joined), on_assign_(std::move(on_assign)) {}
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
@@ -32,11 +32,13 @@ class Rebalancer final : public RdKafka::RebalanceCb {
       consumer->unassign();
     }
     assigned_ = static_cast<int>(owned.size());
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) joined_ = true;
     if (on_assign_) on_assign_(owned);
   }
 
  private:
   std::atomic<int>& assigned_;
+  std::atomic<bool>& joined_;
   std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_assign_;
 };
 
@@ -44,6 +46,7 @@ class Rebalancer final : public RdKafka::RebalanceCb {
 
 struct GroupConsumer::Impl {
   std::atomic<int> assigned{0};
+  std::atomic<bool> joined{false};
   std::unique_ptr<Rebalancer> rebalancer;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::once_flag closed;
@@ -64,7 +67,8 @@ absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Create(const Clien
                {"session.timeout.ms", std::to_string(session_ms)},
                {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(session_ms / 3, 100))}});
   if (!conf.ok()) return conf.status();
-  impl->rebalancer = std::make_unique<Rebalancer>(impl->assigned, std::move(group.on_assign));
+  impl->rebalancer =
+      std::make_unique<Rebalancer>(impl->assigned, impl->joined, std::move(group.on_assign));
   std::string err;
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl->rebalancer.get()),
                    err) != RdKafka::Conf::CONF_OK) {
@@ -122,9 +126,12 @@ void GroupConsumer::Close() {
     // other members at once instead of after the session timeout.
     impl_->consumer->close();
     impl_->assigned = 0;
+    impl_->joined = false;
   });
 }
 
 int GroupConsumer::AssignedPartitions() const { return impl_->assigned.load(); }
+
+bool GroupConsumer::Joined() const { return impl_->joined.load(); }
 
 }  // namespace pixq::queue

@@ -47,6 +47,10 @@ class GroupConsumer final {
   // How many partitions this member owns now.
   [[nodiscard]] int AssignedPartitions() const;
 
+  // Whether the group has given this member an assignment (possibly empty) at least once: it is
+  // a member and will be handed work when there is some. Thread-safe.
+  [[nodiscard]] bool Joined() const;
+
   struct Impl;
 
  private:

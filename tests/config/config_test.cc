@@ -39,7 +39,7 @@ kafka:
 storage: {root: /data}
 http: {port: 9000, threads: 8, max_body_bytes: 1048576, max_wait_s: 30}
 limits: {max_pixels: 5000000, max_steps: 5}
-worker: {name: w-1, concurrency: 3}
+worker: {name: w-1, port: 9191}
 log: {level: debug}
 )",
                                             {});
@@ -53,7 +53,7 @@ log: {level: debug}
   EXPECT_EQ(c->http.max_body_bytes, 1048576);
   EXPECT_EQ(c->limits.max_steps, 5);
   EXPECT_EQ(c->worker.name, "w-1");
-  EXPECT_EQ(c->worker.concurrency, 3);
+  EXPECT_EQ(c->worker.port, 9191);
   EXPECT_EQ(c->log.level, "debug");
 }
 
@@ -91,7 +91,7 @@ TEST(ConfigTest, NamesTheKeyOfEveryBadValue) {
   EXPECT_EQ(ErrorOf("limits: {max_steps: 0}"), "limits.max_steps: must be 1..1000, got 0");
   EXPECT_EQ(ErrorOf("limits: {max_output_dimension: 0}"),
             "limits.max_output_dimension: must be 1..65535, got 0");
-  EXPECT_EQ(ErrorOf("worker: {concurrency: 0}"), "worker.concurrency: must be 1..256, got 0");
+  EXPECT_EQ(ErrorOf("worker: {port: 65536}"), "worker.port: must be 0..65535, got 65536");
   EXPECT_EQ(ErrorOf("log: {level: loud}"),
             "log.level: must be debug, info, warn or error, got \"loud\"");
   EXPECT_EQ(ErrorOf("", {{"PIXQ_HTTP_PORT", "x"}}),

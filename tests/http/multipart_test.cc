@@ -35,8 +35,9 @@ TEST(MultipartTest, SplitsFieldsAndFilesWithoutCopyingBodies) {
 }
 
 TEST(MultipartTest, AcceptsBareLineFeedsAndQuotedBoundaries) {
+  const std::string body = Body("\n");  // parts are views into it: it must outlive them
   absl::StatusOr<std::vector<MultipartPart>> parts =
-      ParseMultipart("multipart/form-data; boundary=\"XyZ\"", Body("\n"));
+      ParseMultipart("multipart/form-data; boundary=\"XyZ\"", body);
   ASSERT_TRUE(parts.ok()) << parts.status();
   ASSERT_EQ(parts->size(), 2u);
   EXPECT_EQ((*parts)[0].body, "Sea");

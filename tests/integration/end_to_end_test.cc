@@ -110,6 +110,16 @@ TEST_F(EndToEndTest, AnswersTheProbes) {
   HttpResponse health = HttpGet(url() + "/health");
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.body, "OK");
+  // Each worker has its own probe port; ready once it is in the consumer group.
+  for (int i = 0; i < system_->worker_count(); ++i) {
+    std::string probe;
+    ASSERT_TRUE(Eventually([&] { return !(probe = system_->WorkerProbeUrl(i)).empty(); },
+                           absl::Seconds(30)));
+    EXPECT_EQ(HttpGet(probe + "/healthz").status, 200);
+    EXPECT_TRUE(
+        Eventually([&] { return HttpGet(probe + "/readyz").status == 200; }, absl::Seconds(60)))
+        << system_->worker(i).Log();
+  }
 }
 
 TEST_F(EndToEndTest, UploadsAPhotographOnceByContent) {

@@ -63,6 +63,13 @@ void System::AddWorker() {
                                     dir_.path() + "/" + name + ".log"));
 }
 
+std::string System::WorkerProbeUrl(int i) const {
+  for (const nlohmann::json& line : LogLines(*workers_.at(i), "pixq-worker started")) {
+    return "http://127.0.0.1:" + std::to_string(line.value("probe_port", 0));
+  }
+  return "";
+}
+
 bool System::AllWorkersOwnPartitions() const {
   for (const auto& worker : workers_) {
     std::vector<nlohmann::json> lines = LogLines(*worker, "partitions assigned");

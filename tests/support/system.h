@@ -35,6 +35,8 @@ class System final {
 
   // Starts one more worker named "worker-<n>".
   void AddWorker();
+  // http://127.0.0.1:<port> of worker i's probe port (from its start-up log), "" if not yet known.
+  std::string WorkerProbeUrl(int i) const;
   // Whether every worker has logged a non-empty partition assignment as its latest one.
   bool AllWorkersOwnPartitions() const;
 

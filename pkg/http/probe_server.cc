@@ -1,0 +1,94 @@
+#include "pkg/http/probe_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/router.h>
+
+#include "pkg/errors/errors.h"
+
+namespace pixq::http {
+namespace {
+
+void Reply(Pistache::Http::ResponseWriter& w, int code, const nlohmann::json& body,
+           const char* type) {
+  try {
+    w.send(static_cast<Pistache::Http::Code>(code), body.dump(),
+           Pistache::Http::Mime::MediaType::fromString(type));
+  } catch (const std::exception&) {
+    // The client went away.
+  }
+}
+
+}  // namespace
+
+struct ProbeServer::Impl {
+  std::string address;
+  int port;
+  ReadyFn ready;
+  std::unique_ptr<Pistache::Http::Endpoint> endpoint;
+  Pistache::Rest::Router router;
+  bool stopped = false;
+};
+
+ProbeServer::ProbeServer(std::string address, int port, ReadyFn ready)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->address = std::move(address);
+  impl_->port = port;
+  impl_->ready = std::move(ready);
+}
+
+ProbeServer::~ProbeServer() { Shutdown(); }
+
+absl::Status ProbeServer::Start() {
+  using Pistache::Http::ResponseWriter;
+  using Pistache::Rest::Request;
+  using Result = Pistache::Rest::Route::Result;
+  Impl* impl = impl_.get();
+  Pistache::Rest::Routes::Get(impl->router, "/healthz", [](const Request&, ResponseWriter w) {
+    Reply(w, 200, {{"status", "ok"}}, "application/json");
+    return Result::Ok;
+  });
+  Pistache::Rest::Routes::Get(impl->router, "/readyz", [impl](const Request&, ResponseWriter w) {
+    const absl::Status status = impl->ready();
+    if (status.ok()) {
+      Reply(w, 200, {{"status", "ready"}}, "application/json");
+    } else {
+      Reply(w, 503,
+            {{"type", "urn:pixq:problem:" + errors::ReasonOf(status)},
+             {"title", "Service Unavailable"},
+             {"status", 503},
+             {"reason", errors::ReasonOf(status)},
+             {"detail", std::string(status.message())}},
+            "application/problem+json");
+    }
+    return Result::Ok;
+  });
+  try {
+    impl->endpoint = std::make_unique<Pistache::Http::Endpoint>(
+        Pistache::Address(impl->address, Pistache::Port(static_cast<uint16_t>(impl->port))));
+    impl->endpoint->init(Pistache::Http::Endpoint::options()
+                             .threads(1)
+                             .flags(Pistache::Tcp::Options::ReuseAddr)
+                             .maxRequestSize(16 * 1024));
+    impl->endpoint->setHandler(impl->router.handler());
+    impl->endpoint->serveThreaded();
+  } catch (const std::exception& e) {
+    return errors::Make(absl::StatusCode::kUnavailable, "BindFailed",
+                        absl::StrCat("listen on ", impl->address, ":", impl->port, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+int ProbeServer::port() const {
+  return impl_->endpoint ? static_cast<uint16_t>(impl_->endpoint->getPort()) : 0;
+}
+
+void ProbeServer::Shutdown() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  if (impl_->endpoint) impl_->endpoint->shutdown();
+}
+
+}  // namespace pixq::http
