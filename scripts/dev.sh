@@ -21,8 +21,11 @@ stop() {
   trap - INT TERM EXIT
   echo
   echo "stopping ${#pids[@]} processes"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Workers first (they commit and leave the group), then the API, then the broker.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
+    wait "${pids[$i]}" 2>/dev/null || true
+  done
   exit 0
 }
 trap stop INT TERM EXIT

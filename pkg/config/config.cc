@@ -30,6 +30,7 @@ struct Field {
   const char* key;
   std::function<absl::Status(Config&, const std::string& name, const std::string& text)> set;
   std::function<std::string(const Config&)> show;
+  bool is_string = false;
 };
 
 template <typename T>
@@ -53,7 +54,7 @@ absl::Status ParseInteger(const std::string& name, const std::string& text, T& o
           c.section.member = text;                                                           \
           return absl::OkStatus();                                                           \
         },                                                                                   \
-        [](const Config& c) { return c.section.member; } \
+        [](const Config& c) { return c.section.member; }, true \
   }
 #define PIXQ_INT_FIELD(section, member)                                                    \
   Field {                                                                                  \
@@ -276,7 +277,9 @@ std::string Render(const Config& config) {
     out << YAML::Key << section << YAML::Value << YAML::BeginMap;
     for (const Field& f : Fields()) {
       if (std::string_view(f.section) != section) continue;
-      out << YAML::Key << f.key << YAML::Value << YAML::DoubleQuoted << f.show(config);
+      out << YAML::Key << f.key << YAML::Value;
+      if (f.is_string) out << YAML::DoubleQuoted;
+      out << f.show(config);
     }
     if (std::string_view(section) == "kafka") {
       out << YAML::Key << "properties" << YAML::Value << YAML::BeginMap;
