@@ -10,6 +10,7 @@
 #include "pkg/errors/errors.h"
 #include "pkg/http/server.h"
 #include "pkg/observability/log.h"
+#include "pkg/observability/metrics.h"
 #include "pkg/queue/producer.h"
 #include "pkg/queue/table_reader.h"
 #include "pkg/runtime/runtime.h"
@@ -46,12 +47,16 @@ int main(int argc, char** argv) {
   if (!producer.ok()) return Fail(producer.status());
 
   const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
+  observability::Metrics metrics{observability::MetricsRole::kApi};
+  metrics.DeclareTopics({topics.jobs, topics.job_status, topics.images});
   state::JobTable jobs;
   state::ImageTable images;
   auto reader = queue::TableReader::Start(
       *client, {topics.job_status, topics.images}, [&](const queue::Message& m) {
-        absl::Status applied =
-            m.topic == topics.images ? images.Apply(m.key, m.value) : jobs.Apply(m.key, m.value);
+        const bool image = m.topic == topics.images;
+        absl::Status applied = image ? images.Apply(m.key, m.value) : jobs.Apply(m.key, m.value);
+        metrics.SetTableRecords(image ? "images" : "jobs",
+                                static_cast<int64_t>(image ? images.size() : jobs.size()));
         if (!applied.ok()) {
           observability::LogWarn("record skipped", {{"topic", m.topic},
                                                     {"offset", m.offset},
@@ -71,22 +76,24 @@ int main(int argc, char** argv) {
                                          .max_output_dimension = cfg.limits.max_output_dimension},
                           .max_pixels = cfg.limits.max_pixels},
       **store, **producer, jobs, images,
-      [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); });
+      [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); }, metrics);
 
-  http::ApiServer server(http::ServerOptions{.address = cfg.http.address,
-                                             .port = cfg.http.port,
-                                             .threads = cfg.http.threads,
-                                             .max_body_bytes = cfg.http.max_body_bytes,
-                                             .max_json_bytes = cfg.limits.max_json_bytes,
-                                             .max_wait = absl::Seconds(cfg.http.max_wait_s),
-                                             .storage_root = (*store)->root()},
-                         service, jobs, [&tables]() -> absl::Status {
-                           if (!tables.CaughtUpOnce()) {
-                             return errors::Unavailable("NotReady",
-                                                        "the state tables are still being loaded");
-                           }
-                           return absl::OkStatus();
-                         });
+  http::ApiServer server(
+      http::ServerOptions{.address = cfg.http.address,
+                          .port = cfg.http.port,
+                          .threads = cfg.http.threads,
+                          .max_body_bytes = cfg.http.max_body_bytes,
+                          .max_json_bytes = cfg.limits.max_json_bytes,
+                          .max_wait = absl::Seconds(cfg.http.max_wait_s),
+                          .storage_root = (*store)->root()},
+      service, jobs,
+      [&tables]() -> absl::Status {
+        if (!tables.CaughtUpOnce()) {
+          return errors::Unavailable("NotReady", "the state tables are still being loaded");
+        }
+        return absl::OkStatus();
+      },
+      metrics);
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started);
 
   // Ready once the tables hold the log as of start; keep trying until then.

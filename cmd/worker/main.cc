@@ -12,6 +12,7 @@
 #include "pkg/http/probe_server.h"
 #include "pkg/imaging/pipeline.h"
 #include "pkg/observability/log.h"
+#include "pkg/observability/metrics.h"
 #include "pkg/queue/consumer.h"
 #include "pkg/queue/producer.h"
 #include "pkg/runtime/runtime.h"
@@ -49,17 +50,24 @@ int main(int argc, char** argv) {
 
   const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
   const std::string name = cfg.worker.name;
+  observability::Metrics metrics{observability::MetricsRole::kWorker};
+  metrics.DeclareTopics({topics.job_status});
   auto consumer = queue::GroupConsumer::Create(
       *client, queue::GroupOptions{
                    .group_id = cfg.kafka.consumer_group,
                    .topics = {topics.jobs},
                    .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
-                   .on_assign = [name](const std::vector<std::pair<std::string, int32_t>>& owned) {
-                     nlohmann::json partitions = nlohmann::json::array();
-                     for (const auto& [topic, partition] : owned) partitions.push_back(partition);
-                     observability::LogInfo("partitions assigned",
-                                            {{"worker", name}, {"partitions", partitions}});
-                   }});
+                   .on_assign =
+                       [name, &metrics](const std::vector<std::pair<std::string, int32_t>>& owned) {
+                         std::vector<int32_t> ids;
+                         for (const auto& [topic, partition] : owned) ids.push_back(partition);
+                         metrics.RetainConsumerLag(ids);
+                         observability::LogInfo("partitions assigned",
+                                                {{"worker", name}, {"partitions", ids}});
+                       },
+                   .on_lag = [&metrics](int32_t partition,
+                                        int64_t lag) { metrics.SetConsumerLag(partition, lag); },
+               });
   if (!consumer.ok()) return Fail(consumer.status());
 
   const imaging::Pipeline pipeline(
@@ -70,16 +78,19 @@ int main(int argc, char** argv) {
       worker::ProcessorOptions{.topics = topics,
                                .worker_name = name,
                                .publish_timeout = absl::Milliseconds(cfg.kafka.produce_timeout_ms)},
-      pipeline, **store, **producer, stopping);
+      pipeline, **store, **producer, metrics, stopping);
 
   queue::GroupConsumer& group = **consumer;
-  http::ProbeServer probes(cfg.worker.address, cfg.worker.port, [&group, &stopping]() {
-    if (stopping.load()) return errors::Unavailable("Stopping", "the worker is stopping");
-    if (!group.Joined()) {
-      return errors::Unavailable("NotReady", "not yet a member of the consumer group");
-    }
-    return absl::OkStatus();
-  });
+  http::ProbeServer probes(
+      cfg.worker.address, cfg.worker.port,
+      [&group, &stopping]() {
+        if (stopping.load()) return errors::Unavailable("Stopping", "the worker is stopping");
+        if (!group.Joined()) {
+          return errors::Unavailable("NotReady", "not yet a member of the consumer group");
+        }
+        return absl::OkStatus();
+      },
+      metrics);
   if (absl::Status started = probes.Start(); !started.ok()) return Fail(started);
 
   std::thread signals([&stopping] {
@@ -97,7 +108,10 @@ int main(int argc, char** argv) {
   while (!stopping.load()) {
     std::optional<queue::Message> message = (*consumer)->Poll(absl::Milliseconds(250));
     if (!message) continue;
-    if (absl::Status done = processor.Process(*message); !done.ok()) {
+    metrics.AddJobsInFlight(1);
+    const absl::Status done = processor.Process(*message);
+    metrics.AddJobsInFlight(-1);
+    if (!done.ok()) {
       // Not durable: leave the offset, the job comes back after a restart or rebalance.
       observability::LogWarn("job left for redelivery",
                              {{"key", message->key}, {"error", std::string(done.message())}});

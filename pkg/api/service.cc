@@ -24,17 +24,22 @@ std::string Truncated(std::string s, size_t max) {
 }  // namespace
 
 Service::Service(ServiceOptions options, storage::Store& store, queue::Producer& producer,
-                 state::JobTable& jobs, state::ImageTable& images, CatchUpFn catch_up)
+                 state::JobTable& jobs, state::ImageTable& images, CatchUpFn catch_up,
+                 observability::Metrics& metrics)
     : options_(std::move(options)),
       store_(store),
       producer_(producer),
       jobs_(jobs),
       images_(images),
-      catch_up_(std::move(catch_up)) {}
+      catch_up_(std::move(catch_up)),
+      metrics_(metrics) {}
 
 absl::Status Service::Publish(const std::string& topic, const std::string& key,
                               const std::string& value) {
-  return producer_.Send({.topic = topic, .key = key, .value = value}, options_.produce_timeout);
+  absl::Status sent =
+      producer_.Send({.topic = topic, .key = key, .value = value}, options_.produce_timeout);
+  if (!sent.ok()) metrics_.CountProduceError(topic);
+  return sent;
 }
 
 absl::StatusOr<UploadResult> Service::UploadImage(std::string_view bytes, std::string title,
@@ -49,6 +54,7 @@ absl::StatusOr<UploadResult> Service::UploadImage(std::string_view bytes, std::s
   }
   const std::string id = crypto::Sha256Hex(bytes);
   if (std::optional<job::ImageMeta> known = images_.Get(id)) {
+    metrics_.CountUpload(false, static_cast<int64_t>(bytes.size()));
     return UploadResult{.meta = *known, .created = false};
   }
   PIXQ_RETURN_IF_ERROR(store_.PutOriginal(id, bytes));
@@ -61,6 +67,7 @@ absl::StatusOr<UploadResult> Service::UploadImage(std::string_view bytes, std::s
                       .bytes = static_cast<int64_t>(bytes.size()),
                       .created_at = job::NowRfc3339()};
   PIXQ_RETURN_IF_ERROR(Publish(options_.topics.images, id, job::ToJson(meta).dump()));
+  metrics_.CountUpload(true, static_cast<int64_t>(bytes.size()));
   return UploadResult{.meta = std::move(meta), .created = true};
 }
 
@@ -105,6 +112,7 @@ absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec) {
     record.status.finished_at = record.created_at;
     PIXQ_RETURN_IF_ERROR(
         Publish(options_.topics.job_status, record.id, job::ToJson(record).dump()));
+    metrics_.CountJobSubmitted(/*cache_hit=*/true);
     return record;
   }
 
@@ -118,6 +126,7 @@ absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec) {
                                         .headers = {{"pixq-attempt", "1"}}},
                                        options_.produce_timeout);
   if (!queued.ok()) {
+    metrics_.CountProduceError(options_.topics.jobs);
     // The client is told the job was not accepted; make the record say so too, if Kafka lets us.
     job::JobRecord failed = record;
     failed.status.phase = job::Phase::kFailed;
@@ -132,6 +141,7 @@ absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec) {
                            {{"job_id", record.id}, {"error", std::string(queued.message())}});
     return queued;
   }
+  metrics_.CountJobSubmitted(/*cache_hit=*/false);
   return record;
 }
 

@@ -15,6 +15,7 @@
 
 #include "pkg/job/json.h"
 #include "pkg/job/spec.h"
+#include "pkg/observability/metrics.h"
 #include "pkg/queue/message.h"
 #include "pkg/queue/producer.h"
 #include "pkg/state/tables.h"
@@ -41,7 +42,8 @@ struct UploadResult {
 class Service final {
  public:
   Service(ServiceOptions options, storage::Store& store, queue::Producer& producer,
-          state::JobTable& jobs, state::ImageTable& images, CatchUpFn catch_up);
+          state::JobTable& jobs, state::ImageTable& images, CatchUpFn catch_up,
+          observability::Metrics& metrics);
 
   // Checks the bytes (format from magic bytes, dimensions from the header, pixel limit), stores
   // them content-addressed and publishes the image's metadata. Errors: "UnsupportedMediaType"
@@ -72,6 +74,7 @@ class Service final {
   state::JobTable& jobs_;
   state::ImageTable& images_;
   CatchUpFn catch_up_;
+  observability::Metrics& metrics_;
 };
 
 }  // namespace pixq::api

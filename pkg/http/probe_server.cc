@@ -1,5 +1,8 @@
 #include "pkg/http/probe_server.h"
 
+#include <chrono>
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include <pistache/endpoint.h>
@@ -27,13 +30,16 @@ struct ProbeServer::Impl {
   std::string address;
   int port;
   ReadyFn ready;
+  observability::Metrics* metrics = nullptr;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
   Pistache::Rest::Router router;
   bool stopped = false;
 };
 
-ProbeServer::ProbeServer(std::string address, int port, ReadyFn ready)
+ProbeServer::ProbeServer(std::string address, int port, ReadyFn ready,
+                         observability::Metrics& metrics)
     : impl_(std::make_unique<Impl>()) {
+  impl_->metrics = &metrics;
   impl_->address = std::move(address);
   impl_->port = port;
   impl_->ready = std::move(ready);
@@ -46,25 +52,46 @@ absl::Status ProbeServer::Start() {
   using Pistache::Rest::Request;
   using Result = Pistache::Rest::Route::Result;
   Impl* impl = impl_.get();
-  Pistache::Rest::Routes::Get(impl->router, "/healthz", [](const Request&, ResponseWriter w) {
-    Reply(w, 200, {{"status", "ok"}}, "application/json");
-    return Result::Ok;
-  });
-  Pistache::Rest::Routes::Get(impl->router, "/readyz", [impl](const Request&, ResponseWriter w) {
-    const absl::Status status = impl->ready();
-    if (status.ok()) {
-      Reply(w, 200, {{"status", "ready"}}, "application/json");
-    } else {
-      Reply(w, 503,
-            {{"type", "urn:pixq:problem:" + errors::ReasonOf(status)},
-             {"title", "Service Unavailable"},
-             {"status", 503},
-             {"reason", errors::ReasonOf(status)},
-             {"detail", std::string(status.message())}},
-            "application/problem+json");
-    }
-    return Result::Ok;
-  });
+  // Each probe answers with a code; the request is counted like the API's own.
+  auto counted = [impl](const char* route, std::function<int(ResponseWriter&)> answer) {
+    return [impl, route, answer](const Request&, ResponseWriter w) {
+      const auto start = std::chrono::steady_clock::now();
+      const int code = answer(w);
+      impl->metrics->ObserveHttpRequest(
+          route, "GET", code,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      return Result::Ok;
+    };
+  };
+  Pistache::Rest::Routes::Get(impl->router, "/healthz", counted("/healthz", [](ResponseWriter& w) {
+                                Reply(w, 200, {{"status", "ok"}}, "application/json");
+                                return 200;
+                              }));
+  Pistache::Rest::Routes::Get(impl->router, "/readyz",
+                              counted("/readyz", [impl](ResponseWriter& w) {
+                                const absl::Status status = impl->ready();
+                                if (status.ok()) {
+                                  Reply(w, 200, {{"status", "ready"}}, "application/json");
+                                  return 200;
+                                }
+                                Reply(w, 503,
+                                      {{"type", "urn:pixq:problem:" + errors::ReasonOf(status)},
+                                       {"title", "Service Unavailable"},
+                                       {"status", 503},
+                                       {"reason", errors::ReasonOf(status)},
+                                       {"detail", std::string(status.message())}},
+                                      "application/problem+json");
+                                return 503;
+                              }));
+  Pistache::Rest::Routes::Get(
+      impl->router, "/metrics", counted("/metrics", [impl](ResponseWriter& w) {
+        try {
+          w.send(Pistache::Http::Code::Ok, impl->metrics->Render(),
+                 Pistache::Http::Mime::MediaType::fromString("text/plain; version=0.0.4"));
+        } catch (const std::exception&) {
+        }
+        return 200;
+      }));
   try {
     impl->endpoint = std::make_unique<Pistache::Http::Endpoint>(
         Pistache::Address(impl->address, Pistache::Port(static_cast<uint16_t>(impl->port))));

@@ -1,7 +1,8 @@
 #pragma once
 
-// A worker's own small HTTP port for Kubernetes probes: GET /healthz (the process answers) and
-// GET /readyz (ready to take jobs: in the consumer group). Pistache, like the API.
+// A worker's own small HTTP port: GET /healthz (the process answers), GET /readyz (ready to take
+// jobs: in the consumer group) for Kubernetes probes, and GET /metrics for Prometheus. Pistache,
+// like the API.
 
 #include <memory>
 #include <string>
@@ -9,12 +10,13 @@
 #include "absl/status/status.h"
 
 #include "pkg/http/server.h"
+#include "pkg/observability/metrics.h"
 
 namespace pixq::http {
 
 class ProbeServer final {
  public:
-  ProbeServer(std::string address, int port, ReadyFn ready);
+  ProbeServer(std::string address, int port, ReadyFn ready, observability::Metrics& metrics);
   ~ProbeServer();
 
   // Binds and serves on a background thread. Errors: "BindFailed".

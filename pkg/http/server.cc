@@ -91,8 +91,13 @@ const char* ReasonPhrase(int status) {
   }
 }
 
+// The status of the answer the handler running on this thread sent, for the request metrics;
+// 0 while it has sent none (a long-poll answers later, from another thread).
+thread_local int t_answered = 0;
+
 // Sends, swallowing the errors of a connection the client already closed.
 void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type) {
+  t_answered = status;
   try {
     w.send(static_cast<Code>(status), body,
            Pistache::Http::Mime::MediaType::fromString(content_type));
@@ -161,6 +166,7 @@ struct Waiter {
   std::string id;
   uint64_t token = 0;
   absl::Time deadline;
+  absl::Time started;
 };
 
 }  // namespace
@@ -195,39 +201,55 @@ struct ApiServer::Impl {
   bool stopping = false;
   std::thread deadline_thread;
 
-  Impl(ServerOptions o, api::Service& s, state::JobTable& j, ReadyFn r)
-      : options(std::move(o)), service(s), jobs(j), ready(std::move(r)) {}
+  observability::Metrics& metrics;
 
-  // Wraps a handler so that nothing it throws escapes into Pistache.
+  Impl(ServerOptions o, api::Service& s, state::JobTable& j, ReadyFn r, observability::Metrics& m)
+      : options(std::move(o)), service(s), jobs(j), ready(std::move(r)), metrics(m) {}
+
+  // Wraps a handler: nothing it throws escapes into Pistache, and every answer it sends is
+  // counted under the route's template.
   template <typename Fn>
-  Pistache::Rest::Route::Handler Guard(Fn fn) {
-    return [this, fn](const Request& req, ResponseWriter w) {
+  Pistache::Rest::Route::Handler Guard(std::string route, Fn fn) {
+    return [this, fn, route](const Request& req, ResponseWriter w) {
+      const absl::Time start = absl::Now();
+      t_answered = 0;
       try {
         (this->*fn)(req, std::move(w));
       } catch (const std::exception& e) {
         observability::LogError("handler threw", {{"error", e.what()}});
         // The writer may have been moved away; nothing more can be sent then.
       }
+      if (t_answered != 0) {
+        metrics.ObserveHttpRequest(route, Pistache::Http::methodString(req.method()), t_answered,
+                                   absl::ToDoubleSeconds(absl::Now() - start));
+      }
       return Pistache::Rest::Route::Result::Ok;
     };
   }
 
   void Routes() {
-    using namespace Pistache::Rest;
-    Routes::Post(router, "/v1/images", Guard(&Impl::UploadImage));
-    Routes::Get(router, "/v1/images/:id", Guard(&Impl::GetImage));
-    Routes::Get(router, "/v1/images/:id/content", Guard(&Impl::GetImageContent));
-    Routes::Post(router, "/v1/jobs", Guard(&Impl::CreateJob));
-    Routes::Get(router, "/v1/jobs/:id", Guard(&Impl::GetJob));
-    Routes::Get(router, "/v1/jobs/:id/output", Guard(&Impl::GetJobOutput));
-    Routes::Get(router, "/healthz", Guard(&Impl::Healthz));
-    Routes::Get(router, "/readyz", Guard(&Impl::Readyz));
-    Routes::Get(router, "/health", Guard(&Impl::Health));
-    router.addNotFoundHandler([](const Request& req, ResponseWriter w) {
-      SendProblem(w,
-                  errors::NotFound("RouteNotFound", absl::StrCat("no route for ", req.resource())));
-      return Pistache::Rest::Route::Result::Ok;
-    });
+    using Pistache::Rest::Routes::Get;
+    using Pistache::Rest::Routes::Post;
+    Post(router, "/v1/images", Guard("/v1/images", &Impl::UploadImage));
+    Get(router, "/v1/images/:id", Guard("/v1/images/:id", &Impl::GetImage));
+    Get(router, "/v1/images/:id/content", Guard("/v1/images/:id/content", &Impl::GetImageContent));
+    Post(router, "/v1/jobs", Guard("/v1/jobs", &Impl::CreateJob));
+    Get(router, "/v1/jobs/:id", Guard("/v1/jobs/:id", &Impl::GetJob));
+    Get(router, "/v1/jobs/:id/output", Guard("/v1/jobs/:id/output", &Impl::GetJobOutput));
+    Get(router, "/healthz", Guard("/healthz", &Impl::Healthz));
+    Get(router, "/readyz", Guard("/readyz", &Impl::Readyz));
+    Get(router, "/health", Guard("/health", &Impl::Health));
+    Get(router, "/metrics", Guard("/metrics", &Impl::Metrics));
+    router.addNotFoundHandler(Guard("unmatched", &Impl::NoRoute));
+  }
+
+  void NoRoute(const Request& req, ResponseWriter w) {
+    SendProblem(w,
+                errors::NotFound("RouteNotFound", absl::StrCat("no route for ", req.resource())));
+  }
+
+  void Metrics(const Request&, ResponseWriter w) {
+    Send(w, 200, metrics.Render(), "text/plain; version=0.0.4");
   }
 
   // --- probes -----------------------------------------------------------------------------
@@ -325,6 +347,7 @@ struct ApiServer::Impl {
     SetHeader<ETagHeader>(w, etag);
     SetHeader<CacheControlHeader>(w, "public, max-age=31536000, immutable");
     if (auto inm = HeaderValue(req, "If-None-Match"); inm && inm->find(etag) != std::string::npos) {
+      t_answered = 304;
       try {
         w.send(Code::Not_Modified);
       } catch (const std::exception&) {
@@ -332,6 +355,7 @@ struct ApiServer::Impl {
       return;
     }
     try {
+      t_answered = 200;
       Pistache::Http::serveFile(w, path, Pistache::Http::Mime::MediaType::fromString(mime));
     } catch (const std::exception& e) {
       // The bytes are gone (expired or deleted) although the record still names them.
@@ -397,7 +421,8 @@ struct ApiServer::Impl {
     auto waiter = std::make_shared<Waiter>();
     waiter->writer = std::make_shared<ResponseWriter>(std::move(w));
     waiter->id = seen.id;
-    waiter->deadline = absl::Now() + wait;
+    waiter->started = absl::Now();
+    waiter->deadline = waiter->started + wait;
     {
       std::lock_guard<std::mutex> lock(waiters_mu);
       if (stopping) {
@@ -429,6 +454,10 @@ struct ApiServer::Impl {
     } else {
       SendJson(*waiter.writer, 200, job::ToApiJson(record));
     }
+    metrics.ObserveHttpRequest("/v1/jobs/:id", "GET", t_answered,
+                               absl::ToDoubleSeconds(absl::Now() - waiter.started));
+    // Counted here; the handler, if it is still running on this thread, must not count it again.
+    t_answered = 0;
   }
 
   void RunDeadlines() {
@@ -486,8 +515,8 @@ struct ApiServer::Impl {
 };
 
 ApiServer::ApiServer(ServerOptions options, api::Service& service, state::JobTable& jobs,
-                     ReadyFn ready)
-    : impl_(std::make_unique<Impl>(std::move(options), service, jobs, std::move(ready))) {}
+                     ReadyFn ready, observability::Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), service, jobs, std::move(ready), metrics)) {}
 
 ApiServer::~ApiServer() { Shutdown(); }
 

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 
 #include "pkg/api/service.h"
+#include "pkg/observability/metrics.h"
 #include "pkg/state/tables.h"
 
 namespace pixq::http {
@@ -33,7 +34,8 @@ using ReadyFn = std::function<absl::Status()>;
 
 class ApiServer final {
  public:
-  ApiServer(ServerOptions options, api::Service& service, state::JobTable& jobs, ReadyFn ready);
+  ApiServer(ServerOptions options, api::Service& service, state::JobTable& jobs, ReadyFn ready,
+            observability::Metrics& metrics);
   ~ApiServer();
 
   // Binds and serves on background threads. Errors: "BindFailed".

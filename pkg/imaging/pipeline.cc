@@ -374,9 +374,12 @@ absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<j
     start = Clock::now();
     cv::Size logical(info->DisplayWidth(), info->DisplayHeight());
     for (size_t i = 0; i < steps.size(); ++i) {
+      const auto step_start = Clock::now();
       absl::StatusOr<cv::Mat> next = ApplyStep(steps[i], m, i == 0 ? logical : m.size(), limits_);
       if (!next.ok()) return next.status();
       m = *std::move(next);
+      result.step_seconds.push_back(
+          std::chrono::duration<double>(Clock::now() - step_start).count());
     }
     result.process_ms = MillisSince(start);
 

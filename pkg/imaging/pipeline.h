@@ -41,7 +41,8 @@ struct Result {
   int64_t decode_ms = 0;
   int64_t process_ms = 0;
   int64_t encode_ms = 0;
-  int decode_scale = 1;  // 1, 2, 4 or 8: the DCT reduction used when decoding
+  int decode_scale = 1;              // 1, 2, 4 or 8: the DCT reduction used when decoding
+  std::vector<double> step_seconds;  // one per step, in order
 };
 
 class Pipeline final {

@@ -157,8 +157,11 @@ const std::vector<absl::string_view> kFitNames = {"inside", "cover", "fill"};
 const std::vector<absl::string_view> kGravityNames = {
     "center", "north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"};
 const std::vector<absl::string_view> kFormatNames = {"jpeg", "png", "webp", "jpg"};
-const std::vector<absl::string_view> kOpNames = {"resize", "crop",      "rotate", "mirror",
-                                                 "flip",   "grayscale", "blur",   "sharpen"};
+const std::vector<absl::string_view> kOpNames = [] {
+  std::vector<absl::string_view> names;
+  for (std::string_view op : kStepOps) names.push_back(errors::Sv(op));
+  return names;
+}();
 
 bool IsHttpUrl(std::string_view url) {
   return absl::StartsWithIgnoreCase(errors::Sv(url), "http://") ||

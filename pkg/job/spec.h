@@ -4,10 +4,12 @@
 // (JobStatus), and the image catalogue entry (ImageMeta). Plain value types; parsing, validation
 // and JSON live in pkg/job/json.h.
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -147,6 +149,12 @@ struct ImageMeta {
 [[nodiscard]] const char* PhaseName(Phase phase);                        // "Pending", ...
 [[nodiscard]] std::optional<Phase> ParsePhase(std::string_view name);
 [[nodiscard]] bool IsTerminal(Phase phase);
+
+// The "op" of each Step alternative, in the variant's order.
+inline constexpr std::array<std::string_view, 8> kStepOps = {
+    "resize", "crop", "rotate", "mirror", "flip", "grayscale", "blur", "sharpen"};
+static_assert(std::variant_size_v<Step> == kStepOps.size());
+[[nodiscard]] inline std::string_view OpName(const Step& step) { return kStepOps[step.index()]; }
 
 // The quality actually used when encoding: the spec's, or the format's default.
 [[nodiscard]] int EffectiveQuality(const OutputSpec& output);

@@ -1,9 +1,11 @@
 #include "pkg/queue/consumer.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include <librdkafka/rdkafkacpp.h>
 
 #include "pkg/errors/errors.h"
@@ -42,12 +44,43 @@ class Rebalancer final : public RdKafka::RebalanceCb {
   std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_assign_;
 };
 
+// librdkafka's events for one consumer: statistics become lag reports, the rest goes to the log.
+class ConsumerEvents final : public RdKafka::EventCb {
+ public:
+  explicit ConsumerEvents(std::function<void(int32_t, int64_t)> on_lag)
+      : on_lag_(std::move(on_lag)) {}
+
+  void event_cb(RdKafka::Event& event) override {
+    if (event.type() != RdKafka::Event::EVENT_STATS) {
+      internal::SharedLogEvents().event_cb(event);
+      return;
+    }
+    if (!on_lag_) return;
+    // STATISTICS.md: topics.<name>.partitions.<id>.consumer_lag, -1 where unknown (partitions
+    // this member does not own, and the internal partition -1).
+    const nlohmann::json stats = nlohmann::json::parse(event.str(), nullptr, false);
+    if (!stats.is_object() || !stats.contains("topics")) return;
+    for (const auto& [topic, t] : stats["topics"].items()) {
+      if (!t.contains("partitions")) continue;
+      for (const auto& [id, p] : t["partitions"].items()) {
+        const int64_t lag = p.value("consumer_lag", int64_t{-1});
+        const int32_t partition = std::atoi(id.c_str());
+        if (lag >= 0 && partition >= 0) on_lag_(partition, lag);
+      }
+    }
+  }
+
+ private:
+  std::function<void(int32_t, int64_t)> on_lag_;
+};
+
 }  // namespace
 
 struct GroupConsumer::Impl {
   std::atomic<int> assigned{0};
   std::atomic<bool> joined{false};
   std::unique_ptr<Rebalancer> rebalancer;
+  std::unique_ptr<ConsumerEvents> events;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::once_flag closed;
 };
@@ -57,19 +90,28 @@ absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Create(const Clien
   auto impl = std::make_unique<Impl>();
   const int64_t session_ms = absl::ToInt64Milliseconds(group.session_timeout);
   absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = internal::MakeConf(
-      client, {{"group.id", group.group_id},
-               // Offsets are stored by the application once a result is durable, and committed
-               // in the background from there.
-               {"enable.auto.commit", "true"},
-               {"enable.auto.offset.store", "false"},
-               {"auto.commit.interval.ms", "1000"},
-               {"auto.offset.reset", "earliest"},
-               {"session.timeout.ms", std::to_string(session_ms)},
-               {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(session_ms / 3, 100))}});
+      client,
+      {{"group.id", group.group_id},
+       // Offsets are stored by the application once a result is durable, and committed
+       // in the background from there.
+       {"enable.auto.commit", "true"},
+       {"enable.auto.offset.store", "false"},
+       {"auto.commit.interval.ms", "1000"},
+       {"auto.offset.reset", "earliest"},
+       {"session.timeout.ms", std::to_string(session_ms)},
+       {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(session_ms / 3, 100))},
+       // Statistics (with each partition's consumer_lag) only when someone reads them.
+       {"statistics.interval.ms",
+        group.on_lag ? std::to_string(absl::ToInt64Milliseconds(group.stats_interval)) : "0"}});
   if (!conf.ok()) return conf.status();
+  impl->events = std::make_unique<ConsumerEvents>(std::move(group.on_lag));
   impl->rebalancer =
       std::make_unique<Rebalancer>(impl->assigned, impl->joined, std::move(group.on_assign));
   std::string err;
+  if ((*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(impl->events.get()), err) !=
+      RdKafka::Conf::CONF_OK) {
+    return errors::Internal("KafkaClient", err);
+  }
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl->rebalancer.get()),
                    err) != RdKafka::Conf::CONF_OK) {
     return errors::Internal("KafkaClient", err);

@@ -27,6 +27,10 @@ struct GroupOptions {
   absl::Duration session_timeout = absl::Seconds(6);
   // Called (on the polling thread) after each rebalance with the partitions now owned.
   std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_assign;
+  // Called every `stats_interval` (on a librdkafka thread) with the lag, in messages, of each
+  // partition this member owns. Not called when unset.
+  std::function<void(int32_t partition, int64_t lag)> on_lag;
+  absl::Duration stats_interval = absl::Seconds(5);
 };
 
 class GroupConsumer final {

@@ -24,11 +24,12 @@ int64_t MillisSince(std::chrono::steady_clock::time_point start) {
 
 JobProcessor::JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline,
                            storage::Store& store, queue::Producer& producer,
-                           const std::atomic<bool>& stopping)
+                           observability::Metrics& metrics, const std::atomic<bool>& stopping)
     : options_(std::move(options)),
       pipeline_(pipeline),
       store_(store),
       producer_(producer),
+      metrics_(metrics),
       stopping_(stopping) {}
 
 absl::Status JobProcessor::PublishUntilAcknowledged(const std::string& id,
@@ -38,6 +39,7 @@ absl::Status JobProcessor::PublishUntilAcknowledged(const std::string& id,
     absl::Status sent = producer_.Send(
         {.topic = options_.topics.job_status, .key = id, .value = value}, options_.publish_timeout);
     if (sent.ok()) return sent;
+    metrics_.CountProduceError(options_.topics.job_status);
     observability::LogWarn("status not published, retrying",
                            {{"job_id", id}, {"error", std::string(sent.message())}});
     if (stopping_.load()) {
@@ -91,8 +93,10 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
   absl::StatusOr<std::string> source = store_.ReadOriginal(record.spec.source.image_id);
   status.timings.fetch_ms = MillisSince(fetch_start);
 
+  observability::JobObservation observed;
   absl::Status outcome = source.status();
   if (outcome.ok()) {
+    observed.bytes_in = static_cast<int64_t>(source->size());
     absl::StatusOr<imaging::Result> result =
         pipeline_.Run(*source, record.spec.steps, record.spec.output);
     outcome = result.status();
@@ -100,12 +104,17 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
       status.timings.decode_ms = result->decode_ms;
       status.timings.process_ms = result->process_ms;
       status.timings.encode_ms = result->encode_ms;
+      for (size_t i = 0; i < result->step_seconds.size() && i < record.spec.steps.size(); ++i) {
+        observed.steps.emplace_back(std::string(job::OpName(record.spec.steps[i])),
+                                    result->step_seconds[i]);
+      }
       const auto store_start = std::chrono::steady_clock::now();
       absl::StatusOr<std::string> path =
           store_.PutOutput(record.output_key, job::FormatExtension(result->format), result->bytes);
       status.timings.store_ms = MillisSince(store_start);
       outcome = path.status();
       if (path.ok()) {
+        observed.bytes_out = static_cast<int64_t>(result->bytes.size());
         status.output = job::OutputInfo{.path = *path,
                                         .format = result->format,
                                         .width = result->width,
@@ -123,6 +132,16 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
     status.reason = errors::ReasonOf(outcome);
     status.message = std::string(outcome.message());
   }
+  observed.result = outcome.ok() ? "succeeded" : "failed";
+  observed.reason = status.reason;
+  observed.format = job::FormatName(record.spec.output.format);
+  observed.queue_seconds = static_cast<double>(status.timings.queue_ms) / 1000;
+  observed.fetch_seconds = static_cast<double>(status.timings.fetch_ms) / 1000;
+  observed.decode_seconds = static_cast<double>(status.timings.decode_ms) / 1000;
+  observed.process_seconds = static_cast<double>(status.timings.process_ms) / 1000;
+  observed.encode_seconds = static_cast<double>(status.timings.encode_ms) / 1000;
+  observed.store_seconds = static_cast<double>(status.timings.store_ms) / 1000;
+  metrics_.ObserveJob(observed);
   observability::LogInfo(outcome.ok() ? "job succeeded" : "job failed",
                          {{"job_id", id},
                           {"phase", job::PhaseName(status.phase)},

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 
 #include "pkg/imaging/pipeline.h"
+#include "pkg/observability/metrics.h"
 #include "pkg/queue/message.h"
 #include "pkg/queue/producer.h"
 #include "pkg/storage/store.h"
@@ -33,7 +34,8 @@ class JobProcessor final {
   // `stopping` is read while retrying a status publish: once set, Process gives up and returns an
   // error (the offset stays unstored and the job is delivered again later).
   JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline, storage::Store& store,
-               queue::Producer& producer, const std::atomic<bool>& stopping);
+               queue::Producer& producer, observability::Metrics& metrics,
+               const std::atomic<bool>& stopping);
 
   // Errors: "StatusNotPublished" (retriable) when the terminal status could not be made durable.
   // A job that fails (bad image, missing original) is not an error here: it is published Failed.
@@ -46,6 +48,7 @@ class JobProcessor final {
   const imaging::Pipeline& pipeline_;
   storage::Store& store_;
   queue::Producer& producer_;
+  observability::Metrics& metrics_;
   const std::atomic<bool>& stopping_;
 };
 

@@ -22,13 +22,15 @@ std::string Png(int width, int height) {
 class ServiceTest : public ::testing::Test {
  protected:
   ServiceTest()
-      : service_(ServiceOptions{.max_pixels = 1'000'000}, store_, producer_, jobs_, images_,
-                 [this](absl::Duration) {
-                   ++catch_ups_;
-                   // Catching up applies what was published, as the table reader would.
-                   ApplyPublished();
-                   return absl::OkStatus();
-                 }) {}
+      : service_(
+            ServiceOptions{.max_pixels = 1'000'000}, store_, producer_, jobs_, images_,
+            [this](absl::Duration) {
+              ++catch_ups_;
+              // Catching up applies what was published, as the table reader would.
+              ApplyPublished();
+              return absl::OkStatus();
+            },
+            metrics_) {}
 
   void ApplyPublished() {
     const queue::Topics topics = service_.options().topics;
@@ -52,6 +54,7 @@ class ServiceTest : public ::testing::Test {
   state::JobTable jobs_;
   state::ImageTable images_;
   int catch_ups_ = 0;
+  observability::Metrics metrics_{observability::MetricsRole::kApi};
   Service service_;
 };
 

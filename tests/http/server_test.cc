@@ -38,20 +38,22 @@ class ServerTest : public ::testing::Test {
     auto store = storage::VolumeStore::Open(dir_.path(), absl::Hours(1));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    service_ =
-        std::make_unique<api::Service>(api::ServiceOptions{.max_pixels = 10'000'000}, *store_,
-                                       producer_, jobs_, images_, [this](absl::Duration) {
-                                         Apply();
-                                         return absl::OkStatus();
-                                       });
-    server_ = std::make_unique<ApiServer>(ServerOptions{.address = "127.0.0.1",
-                                                        .port = 0,
-                                                        .threads = 2,
-                                                        .max_body_bytes = 1 << 20,
-                                                        .max_json_bytes = 4096,
-                                                        .max_wait = absl::Seconds(5),
-                                                        .storage_root = store_->root()},
-                                          *service_, jobs_, [this] { return ready_; });
+    service_ = std::make_unique<api::Service>(
+        api::ServiceOptions{.max_pixels = 10'000'000}, *store_, producer_, jobs_, images_,
+        [this](absl::Duration) {
+          Apply();
+          return absl::OkStatus();
+        },
+        metrics_);
+    server_ = std::make_unique<ApiServer>(
+        ServerOptions{.address = "127.0.0.1",
+                      .port = 0,
+                      .threads = 2,
+                      .max_body_bytes = 1 << 20,
+                      .max_json_bytes = 4096,
+                      .max_wait = absl::Seconds(5),
+                      .storage_root = store_->root()},
+        *service_, jobs_, [this] { return ready_; }, metrics_);
     ASSERT_TRUE(server_->Start().ok());
     url_ = "http://127.0.0.1:" + std::to_string(server_->port());
   }
@@ -95,6 +97,7 @@ class ServerTest : public ::testing::Test {
   state::ImageTable images_;
   std::mutex apply_mu_;
   size_t applied_ = 0;
+  observability::Metrics metrics_{observability::MetricsRole::kApi};
   std::unique_ptr<api::Service> service_;
   std::unique_ptr<ApiServer> server_;
   absl::Status ready_ = absl::OkStatus();

@@ -256,15 +256,7 @@ TEST_F(EndToEndTest, RunsMoreThanAHundredJobsOnBothWorkers) {
   std::map<std::string, int> per_worker;
   const absl::Time deadline = absl::Now() + absl::Minutes(5);
   for (const Submitted& s : submitted) {
-    json job;
-    while (true) {
-      HttpResponse r = HttpGet(url() + "/v1/jobs/" + s.id + "?wait=20s");
-      ASSERT_EQ(r.status, 200) << r.body;
-      job = ParseJson(r);
-      const std::string phase = job["status"]["phase"];
-      if (phase == "Succeeded" || phase == "Failed") break;
-      ASSERT_LT(absl::Now(), deadline) << "job " << s.id << " still " << phase;
-    }
+    const json job = AwaitJob(url(), s.id, std::max(deadline - absl::Now(), absl::Seconds(1)));
     ASSERT_EQ(job["status"]["phase"], "Succeeded") << job.dump();
     per_worker[job["status"]["worker"].get<std::string>()]++;
     const json& out = job["status"]["output"];
@@ -342,13 +334,7 @@ TEST_F(EndToEndTest, FailsAJobOnAnUndecodableImageAndStaysUp) {
   HttpResponse created = HttpPost(url() + "/v1/jobs", spec.dump(), "application/json");
   ASSERT_EQ(created.status, 202) << created.body;
   const std::string id = ParseJson(created)["metadata"]["id"];
-  json job;
-  ASSERT_TRUE(Eventually(
-      [&] {
-        job = ParseJson(HttpGet(url() + "/v1/jobs/" + id + "?wait=10s"));
-        return job["status"]["phase"] == "Failed" || job["status"]["phase"] == "Succeeded";
-      },
-      absl::Seconds(60)));
+  const json job = AwaitJob(url(), id, absl::Seconds(60));
   EXPECT_EQ(job["status"]["phase"], "Failed");
   EXPECT_FALSE(job["status"]["reason"].get<std::string>().empty());
   EXPECT_EQ(HttpGet(url() + "/v1/jobs/" + id + "/output").status, 422);

@@ -106,6 +106,9 @@ struct BadSpec {
   std::string expected;  // "<reason>: <message>"
 };
 
+// Named in test output by its name, not by its bytes.
+void PrintTo(const BadSpec& spec, std::ostream* os) { *os << spec.name; }
+
 class BadSpecTest : public testing::TestWithParam<BadSpec> {};
 
 TEST_P(BadSpecTest, IsRefusedWithAMessageNamingTheField) {

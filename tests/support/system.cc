@@ -89,4 +89,16 @@ std::vector<nlohmann::json> System::LogLines(const Process& process, const std::
   return out;
 }
 
+nlohmann::json AwaitJob(const std::string& url, const std::string& id, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  nlohmann::json job = nlohmann::json::object();
+  while (true) {
+    const HttpResponse r = HttpGet(url + "/v1/jobs/" + id + "?wait=20s");
+    job = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+    if (!job.is_object()) return nlohmann::json::object();
+    const nlohmann::json phase = job["status"].value("phase", nlohmann::json());
+    if (phase == "Succeeded" || phase == "Failed" || absl::Now() >= deadline) return job;
+  }
+}
+
 }  // namespace pixq::testing

@@ -55,6 +55,11 @@ class System final {
   std::vector<std::unique_ptr<Process>> workers_;
 };
 
+// Long-polls GET <url>/v1/jobs/<id>?wait= until the job is Succeeded or Failed (a long-poll
+// returns on any status change) and returns its last record; the record's phase is whatever it
+// was when `timeout` ran out otherwise. An empty object when the API did not answer with JSON.
+nlohmann::json AwaitJob(const std::string& url, const std::string& id, absl::Duration timeout);
+
 // The directory holding the built binaries (set by CMake).
 std::string BinaryDir();
 

@@ -25,7 +25,7 @@ class ProcessorTest : public ::testing::Test {
   ProcessorTest()
       : pipeline_(imaging::Limits{}),
         processor_(ProcessorOptions{.worker_name = "w-test"}, pipeline_, store_, producer_,
-                   stopping_) {}
+                   metrics_, stopping_) {}
 
   // A job as pixq-api would have queued it.
   queue::Message JobMessage(const std::string& image_id, const std::string& spec_json) {
@@ -60,6 +60,7 @@ class ProcessorTest : public ::testing::Test {
   testing::MemoryStore store_;
   testing::FakeProducer producer_;
   std::atomic<bool> stopping_{false};
+  observability::Metrics metrics_{observability::MetricsRole::kWorker};
   imaging::Pipeline pipeline_;
   JobProcessor processor_;
 };
@@ -86,6 +87,13 @@ TEST_F(ProcessorTest, RunsTheStepsStoresTheOutputAndPublishesRunningThenSucceede
   EXPECT_EQ(done.output->path, store_.OutputPath(statuses[1].output_key, "png"));
   EXPECT_FALSE(done.finished_at.empty());
   EXPECT_GT(done.timings.queue_ms, 0);
+  const std::string exposed = metrics_.Render();
+  EXPECT_NE(
+      exposed.find("pixq_jobs_completed_total{format=\"png\",reason=\"\",result=\"succeeded\"} 1"),
+      std::string::npos)
+      << exposed;
+  EXPECT_NE(exposed.find("pixq_job_step_duration_seconds_count{op=\"rotate\"} 1"),
+            std::string::npos);
 }
 
 TEST_F(ProcessorTest, RunningTwiceWritesTheSameBytesToTheSamePath) {
