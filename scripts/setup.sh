@@ -15,7 +15,11 @@ PACKAGES=(
   lomiri-wallpapers-20.04
   # kcat: a Kafka command-line client, handy against the local broker
   kcat curl
+  # the real Prometheus server and promtool, for the alert-rule and dashboard-query tests
+  prometheus
 )
+# Node.js and npm run the dashboard schema check; most machines have them already.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -23,10 +27,19 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "setup: installing ${missing[*]}" >&2
-$SUDO apt-get update -qq >/dev/null
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# TypeScript 5 and Grafana's published schema for the dashboard check, exactly as locked in
+# observability/schema-check/package-lock.json (npm ci checks each package's integrity hash).
+schema_check="$(cd "$(dirname "$0")/.." && pwd)/observability/schema-check"
+if [ ! -f "$schema_check/node_modules/.package-lock.json" ] ||
+  [ "$schema_check/package-lock.json" -nt "$schema_check/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the dashboard schema check's npm packages" >&2
+  npm ci --prefix "$schema_check" --no-audit --no-fund --loglevel=error >/dev/null
+fi

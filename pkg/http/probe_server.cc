@@ -85,6 +85,7 @@ absl::Status ProbeServer::Start() {
                               }));
   Pistache::Rest::Routes::Get(
       impl->router, "/metrics", counted("/metrics", [impl](ResponseWriter& w) {
+        impl->metrics->SetReady(impl->ready().ok());
         try {
           w.send(Pistache::Http::Code::Ok, impl->metrics->Render(),
                  Pistache::Http::Mime::MediaType::fromString("text/plain; version=0.0.4"));

@@ -249,6 +249,7 @@ struct ApiServer::Impl {
   }
 
   void Metrics(const Request&, ResponseWriter w) {
+    metrics.SetReady(ready().ok());
     Send(w, 200, metrics.Render(), "text/plain; version=0.0.4");
   }
 

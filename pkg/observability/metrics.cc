@@ -77,6 +77,11 @@ struct Metrics::Impl {
                            .Help("Resident set size of the process")
                            .Register(*registry);
   Gauge& rss_gauge = rss.Add({});
+  Family<Gauge>& ready = BuildGauge()
+                             .Name("pixq_ready")
+                             .Help("1 while the process answers /readyz with 200, else 0")
+                             .Register(*registry);
+  Gauge& ready_gauge = ready.Add({});
 
   // The API.
   Family<Counter>* uploads = For(MetricsRole::kApi, BuildCounter(), "pixq_images_uploaded_total",
@@ -112,6 +117,9 @@ struct Metrics::Impl {
   Family<Gauge>* consumer_lag =
       For(MetricsRole::kWorker, BuildGauge(), "pixq_consumer_lag_messages",
           "Messages behind the log end on each partition this worker owns");
+  Family<Counter>* dead_lettered =
+      For(MetricsRole::kWorker, BuildCounter(), "pixq_jobs_dead_lettered_total",
+          "Jobs sent to the dead-letter topic after their last attempt");
   Gauge* in_flight_gauge = in_flight ? &in_flight->Add({}) : nullptr;
 
   std::mutex lag_mu;
@@ -130,6 +138,7 @@ Metrics::Metrics(MetricsRole role) : impl_(std::make_unique<Impl>(role)) {
   } else {
     impl_->queue_wait->Add({}, DurationBuckets());
     for (const char* direction : {"in", "out"}) impl_->bytes->Add({{"direction", direction}});
+    impl_->dead_lettered->Add({});
   }
 }
 
@@ -189,6 +198,8 @@ void Metrics::ObserveJob(const JobObservation& job) {
   impl_->bytes->Add({{"direction", "in"}}).Increment(static_cast<double>(job.bytes_in));
   impl_->bytes->Add({{"direction", "out"}}).Increment(static_cast<double>(job.bytes_out));
 }
+
+void Metrics::SetReady(bool ready) { impl_->ready_gauge.Set(ready ? 1 : 0); }
 
 void Metrics::AddJobsInFlight(int delta) {
   if (impl_->in_flight_gauge != nullptr) impl_->in_flight_gauge->Increment(delta);

@@ -67,6 +67,14 @@ curl_slist* Headers(const std::map<std::string, std::string>& headers, curl_slis
 
 }  // namespace
 
+std::string UrlEncode(const std::string& text) {
+  CurlPtr curl(curl_easy_init(), &curl_easy_cleanup);
+  char* escaped = curl_easy_escape(curl.get(), text.data(), static_cast<int>(text.size()));
+  std::string out = escaped != nullptr ? escaped : "";
+  curl_free(escaped);
+  return out;
+}
+
 std::string HttpResponse::Header(const std::string& lowercase_name) const {
   auto it = headers.find(lowercase_name);
   return it == headers.end() ? "" : it->second;

@@ -34,4 +34,7 @@ HttpResponse HttpPost(const std::string& url, const std::string& body,
 HttpResponse HttpPostForm(const std::string& url, const std::vector<FormPart>& parts,
                           long timeout_ms = 60000);
 
+// Percent-encodes `text` for a query parameter value.
+std::string UrlEncode(const std::string& text);
+
 }  // namespace pixq::testing

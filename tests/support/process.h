@@ -56,6 +56,11 @@ class TempDir final {
   std::string path_;
 };
 
+// A TCP port on 127.0.0.1 that was free a moment ago, for programs that cannot be told to pick
+// one themselves and report it (Prometheus). Another process may take it meanwhile; rare enough
+// for tests, which then fail with the program's bind error in its log.
+int FreeLoopbackPort();
+
 // The file's content, or "" when it cannot be read.
 std::string ReadFile(const std::string& path);
 
