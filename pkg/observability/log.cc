@@ -11,6 +11,7 @@ namespace pixq::observability {
 namespace {
 
 std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
+thread_local nlohmann::json t_context = nlohmann::json::object();
 std::string& ServiceName() {
   static std::string name = "pixq";
   return name;
@@ -61,14 +62,22 @@ void ConfigureLogging(std::string service, Level min_level) {
 
 void Log(Level level, std::string_view message, Fields fields) {
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
-  nlohmann::json line = nlohmann::json::object();
+  nlohmann::json line = t_context;
   for (const auto& [key, value] : fields) line[key] = value;
   Write(level, message, std::move(line));
 }
 
 void Log(Level level, std::string_view message, const nlohmann::json& fields) {
   if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) return;
-  Write(level, message, fields.is_object() ? fields : nlohmann::json::object());
+  nlohmann::json line = t_context;
+  if (fields.is_object()) line.update(fields);
+  Write(level, message, std::move(line));
 }
+
+LogContext::LogContext(Fields fields) : previous_(t_context) {
+  for (const auto& [key, value] : fields) t_context[key] = value;
+}
+
+LogContext::~LogContext() { t_context = std::move(previous_); }
 
 }  // namespace pixq::observability

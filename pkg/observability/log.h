@@ -31,4 +31,17 @@ inline void LogInfo(std::string_view m, Fields f = {}) { Log(Level::kInfo, m, f)
 inline void LogWarn(std::string_view m, Fields f = {}) { Log(Level::kWarn, m, f); }
 inline void LogError(std::string_view m, Fields f = {}) { Log(Level::kError, m, f); }
 
+// Fields added to every line this thread logs while the LogContext lives (job_id, trace_id,
+// span_id), so that code below need not pass them along. Nests; a field given to Log wins.
+class LogContext final {
+ public:
+  explicit LogContext(Fields fields);
+  ~LogContext();
+  LogContext(const LogContext&) = delete;
+  LogContext& operator=(const LogContext&) = delete;
+
+ private:
+  nlohmann::json previous_;
+};
+
 }  // namespace pixq::observability
