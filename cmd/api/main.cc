@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
   observability::Metrics metrics{observability::MetricsRole::kApi};
   metrics.DeclareTopics({topics.jobs, topics.job_status, topics.images});
+  auto tracer = observability::TracerFromEnv("pixq-api", metrics);
+  if (!tracer.ok()) return Fail(tracer.status());
   state::JobTable jobs;
   state::ImageTable images;
   auto reader = queue::TableReader::Start(
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
                                          .max_output_dimension = cfg.limits.max_output_dimension},
                           .max_pixels = cfg.limits.max_pixels},
       **store, **producer, jobs, images,
-      [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); }, metrics);
+      [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); }, metrics, **tracer);
 
   http::ApiServer server(
       http::ServerOptions{.address = cfg.http.address,
@@ -93,7 +95,7 @@ int main(int argc, char** argv) {
         }
         return absl::OkStatus();
       },
-      metrics);
+      metrics, **tracer);
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started);
 
   // Ready once the tables hold the log as of start; keep trying until then.
@@ -118,6 +120,7 @@ int main(int argc, char** argv) {
   if (absl::Status flushed = (*producer)->Flush(absl::Seconds(5)); !flushed.ok()) {
     observability::LogWarn("producer not flushed", {{"error", std::string(flushed.message())}});
   }
+  (*tracer)->Flush(absl::Seconds(2));
   // Exit without unwinding the detached catch-up thread's references.
   std::cout.flush();
   _exit(0);

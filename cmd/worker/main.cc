@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   const std::string name = cfg.worker.name;
   observability::Metrics metrics{observability::MetricsRole::kWorker};
   metrics.DeclareTopics({topics.job_status});
+  auto tracer = observability::TracerFromEnv("pixq-worker", metrics);
+  if (!tracer.ok()) return Fail(tracer.status());
   auto consumer = queue::GroupConsumer::Create(
       *client, queue::GroupOptions{
                    .group_id = cfg.kafka.consumer_group,
@@ -78,7 +80,7 @@ int main(int argc, char** argv) {
       worker::ProcessorOptions{.topics = topics,
                                .worker_name = name,
                                .publish_timeout = absl::Milliseconds(cfg.kafka.produce_timeout_ms)},
-      pipeline, **store, **producer, metrics, stopping);
+      pipeline, **store, **producer, metrics, **tracer, stopping);
 
   queue::GroupConsumer& group = **consumer;
   http::ProbeServer probes(
@@ -126,6 +128,7 @@ int main(int argc, char** argv) {
   if (absl::Status flushed = (*producer)->Flush(absl::Seconds(5)); !flushed.ok()) {
     observability::LogWarn("producer not flushed", {{"error", std::string(flushed.message())}});
   }
+  (*tracer)->Flush(absl::Seconds(2));
   observability::LogInfo("pixq-worker stopped", {{"worker", name}});
   std::cout.flush();
   _exit(0);

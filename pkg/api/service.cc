@@ -25,14 +25,15 @@ std::string Truncated(std::string s, size_t max) {
 
 Service::Service(ServiceOptions options, storage::Store& store, queue::Producer& producer,
                  state::JobTable& jobs, state::ImageTable& images, CatchUpFn catch_up,
-                 observability::Metrics& metrics)
+                 observability::Metrics& metrics, observability::Tracer& tracer)
     : options_(std::move(options)),
       store_(store),
       producer_(producer),
       jobs_(jobs),
       images_(images),
       catch_up_(std::move(catch_up)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      tracer_(tracer) {}
 
 absl::Status Service::Publish(const std::string& topic, const std::string& key,
                               const std::string& value) {
@@ -79,7 +80,8 @@ absl::StatusOr<job::ImageMeta> Service::GetImage(const std::string& id) {
   return errors::NotFound("ImageNotFound", absl::StrCat("no image ", id));
 }
 
-absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec) {
+absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
+                                                  const observability::SpanContext* parent) {
   if (!spec.source.url.empty()) {
     return errors::Make(absl::StatusCode::kUnimplemented, "UrlSourceUnsupported",
                         "URL sources are not available yet; upload the image and use its imageId");
@@ -120,12 +122,22 @@ absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec) {
   // the job, so the status log never has Pending after Running.
   const std::string value = job::ToJson(record).dump();
   PIXQ_RETURN_IF_ERROR(Publish(options_.topics.job_status, record.id, value));
-  absl::Status queued = producer_.Send({.topic = options_.topics.jobs,
-                                        .key = record.id,
-                                        .value = value,
-                                        .headers = {{"pixq-attempt", "1"}}},
-                                       options_.produce_timeout);
+  // The producer span's context travels in the message, so the worker's span continues the trace.
+  observability::Span publish = tracer_.StartSpan(options_.topics.jobs + " publish",
+                                                  observability::SpanKind::kProducer, parent);
+  publish.SetAttribute("messaging.system", std::string("kafka"));
+  publish.SetAttribute("messaging.operation", std::string("publish"));
+  publish.SetAttribute("messaging.destination.name", options_.topics.jobs);
+  publish.SetAttribute("pixq.job.id", record.id);
+  absl::Status queued = producer_.Send(
+      {.topic = options_.topics.jobs,
+       .key = record.id,
+       .value = value,
+       .headers = {{"pixq-attempt", "1"},
+                   {"traceparent", observability::FormatTraceparent(publish.context())}}},
+      options_.produce_timeout);
   if (!queued.ok()) {
+    publish.SetError(std::string(queued.message()));
     metrics_.CountProduceError(options_.topics.jobs);
     // The client is told the job was not accepted; make the record say so too, if Kafka lets us.
     job::JobRecord failed = record;

@@ -16,6 +16,7 @@
 #include "pkg/job/json.h"
 #include "pkg/job/spec.h"
 #include "pkg/observability/metrics.h"
+#include "pkg/observability/trace.h"
 #include "pkg/queue/message.h"
 #include "pkg/queue/producer.h"
 #include "pkg/state/tables.h"
@@ -43,7 +44,7 @@ class Service final {
  public:
   Service(ServiceOptions options, storage::Store& store, queue::Producer& producer,
           state::JobTable& jobs, state::ImageTable& images, CatchUpFn catch_up,
-          observability::Metrics& metrics);
+          observability::Metrics& metrics, observability::Tracer& tracer);
 
   // Checks the bytes (format from magic bytes, dimensions from the header, pixel limit), stores
   // them content-addressed and publishes the image's metadata. Errors: "UnsupportedMediaType"
@@ -58,7 +59,9 @@ class Service final {
   // nothing queued) or publishes a Pending status and then the job, each acknowledged by Kafka.
   // The returned record is what was published. Errors: "ImageNotFound" (422: the spec names an
   // image nobody uploaded), "UrlSourceUnsupported" (501), Kafka's (503 with the job not accepted).
-  [[nodiscard]] absl::StatusOr<job::JobRecord> CreateJob(job::JobSpec spec);
+  // The job's trace continues from `parent` (the request's span) when given.
+  [[nodiscard]] absl::StatusOr<job::JobRecord> CreateJob(
+      job::JobSpec spec, const observability::SpanContext* parent = nullptr);
 
   // The job's latest record; catches up to the log end before answering "JobNotFound" (404).
   [[nodiscard]] absl::StatusOr<job::JobRecord> GetJob(const std::string& id);
@@ -75,6 +78,7 @@ class Service final {
   state::ImageTable& images_;
   CatchUpFn catch_up_;
   observability::Metrics& metrics_;
+  observability::Tracer& tracer_;
 };
 
 }  // namespace pixq::api

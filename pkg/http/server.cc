@@ -94,6 +94,9 @@ const char* ReasonPhrase(int status) {
 // The status of the answer the handler running on this thread sent, for the request metrics;
 // 0 while it has sent none (a long-poll answers later, from another thread).
 thread_local int t_answered = 0;
+// The server span of the request the handler running on this thread serves; null if none. A
+// handler that answers later (a long-poll) moves the span along with its writer.
+thread_local observability::Span* t_span = nullptr;
 
 // Sends, swallowing the errors of a connection the client already closed.
 void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type) {
@@ -167,6 +170,7 @@ struct Waiter {
   uint64_t token = 0;
   absl::Time deadline;
   absl::Time started;
+  observability::Span span;  // the request's server span, ended with the answer
 };
 
 }  // namespace
@@ -202,26 +206,51 @@ struct ApiServer::Impl {
   std::thread deadline_thread;
 
   observability::Metrics& metrics;
+  observability::Tracer& tracer;
 
-  Impl(ServerOptions o, api::Service& s, state::JobTable& j, ReadyFn r, observability::Metrics& m)
-      : options(std::move(o)), service(s), jobs(j), ready(std::move(r)), metrics(m) {}
+  Impl(ServerOptions o, api::Service& s, state::JobTable& j, ReadyFn r, observability::Metrics& m,
+       observability::Tracer& t)
+      : options(std::move(o)), service(s), jobs(j), ready(std::move(r)), metrics(m), tracer(t) {}
 
-  // Wraps a handler: nothing it throws escapes into Pistache, and every answer it sends is
-  // counted under the route's template.
+  // Wraps a handler: nothing it throws escapes into Pistache, every answer it sends is counted
+  // under the route's template, and (probes and scrapes aside) it runs in a server span that
+  // continues the client's traceparent, with the trace ids on its log lines.
   template <typename Fn>
   Pistache::Rest::Route::Handler Guard(std::string route, Fn fn) {
-    return [this, fn, route](const Request& req, ResponseWriter w) {
+    const bool traced =
+        route != "/healthz" && route != "/readyz" && route != "/health" && route != "/metrics";
+    return [this, fn, route, traced](const Request& req, ResponseWriter w) {
       const absl::Time start = absl::Now();
+      const std::string method = Pistache::Http::methodString(req.method());
       t_answered = 0;
+      observability::Span span;
+      std::optional<observability::LogContext> log_context;
+      if (traced) {
+        std::optional<observability::SpanContext> parent;
+        if (auto header = HeaderValue(req, "traceparent")) {
+          parent = observability::ParseTraceparent(*header);
+        }
+        span = tracer.StartSpan(absl::StrCat(method, " ", route), observability::SpanKind::kServer,
+                                parent ? &*parent : nullptr, start);
+        span.SetAttribute("http.request.method", method);
+        span.SetAttribute("http.route", route);
+        span.SetAttribute("url.path", req.resource());
+        t_span = &span;
+        log_context.emplace(observability::Fields{{"trace_id", span.context().TraceIdHex()},
+                                                  {"span_id", span.context().SpanIdHex()}});
+      }
       try {
         (this->*fn)(req, std::move(w));
       } catch (const std::exception& e) {
         observability::LogError("handler threw", {{"error", e.what()}});
         // The writer may have been moved away; nothing more can be sent then.
       }
+      t_span = nullptr;
       if (t_answered != 0) {
-        metrics.ObserveHttpRequest(route, Pistache::Http::methodString(req.method()), t_answered,
+        metrics.ObserveHttpRequest(route, method, t_answered,
                                    absl::ToDoubleSeconds(absl::Now() - start));
+        span.SetAttribute("http.response.status_code", int64_t{t_answered});
+        if (t_answered >= 500) span.SetError(absl::StrCat("answered ", t_answered));
       }
       return Pistache::Rest::Route::Result::Ok;
     };
@@ -384,7 +413,8 @@ struct ApiServer::Impl {
       SendProblem(w, spec.status());
       return;
     }
-    absl::StatusOr<job::JobRecord> record = service.CreateJob(*std::move(spec));
+    absl::StatusOr<job::JobRecord> record =
+        service.CreateJob(*std::move(spec), t_span != nullptr ? &t_span->context() : nullptr);
     if (!record.ok()) {
       SendProblem(w, record.status());
       return;
@@ -424,6 +454,7 @@ struct ApiServer::Impl {
     waiter->id = seen.id;
     waiter->started = absl::Now();
     waiter->deadline = waiter->started + wait;
+    if (t_span != nullptr) waiter->span = std::move(*t_span);
     {
       std::lock_guard<std::mutex> lock(waiters_mu);
       if (stopping) {
@@ -457,6 +488,8 @@ struct ApiServer::Impl {
     }
     metrics.ObserveHttpRequest("/v1/jobs/:id", "GET", t_answered,
                                absl::ToDoubleSeconds(absl::Now() - waiter.started));
+    waiter.span.SetAttribute("http.response.status_code", int64_t{t_answered});
+    waiter.span.End();
     // Counted here; the handler, if it is still running on this thread, must not count it again.
     t_answered = 0;
   }
@@ -516,8 +549,9 @@ struct ApiServer::Impl {
 };
 
 ApiServer::ApiServer(ServerOptions options, api::Service& service, state::JobTable& jobs,
-                     ReadyFn ready, observability::Metrics& metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), service, jobs, std::move(ready), metrics)) {}
+                     ReadyFn ready, observability::Metrics& metrics, observability::Tracer& tracer)
+    : impl_(std::make_unique<Impl>(std::move(options), service, jobs, std::move(ready), metrics,
+                                   tracer)) {}
 
 ApiServer::~ApiServer() { Shutdown(); }
 

@@ -15,6 +15,7 @@
 
 #include "pkg/api/service.h"
 #include "pkg/observability/metrics.h"
+#include "pkg/observability/trace.h"
 #include "pkg/state/tables.h"
 
 namespace pixq::http {
@@ -35,7 +36,7 @@ using ReadyFn = std::function<absl::Status()>;
 class ApiServer final {
  public:
   ApiServer(ServerOptions options, api::Service& service, state::JobTable& jobs, ReadyFn ready,
-            observability::Metrics& metrics);
+            observability::Metrics& metrics, observability::Tracer& tracer);
   ~ApiServer();
 
   // Binds and serves on background threads. Errors: "BindFailed".

@@ -1,10 +1,10 @@
 #include "pkg/imaging/pipeline.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -14,12 +14,6 @@
 
 namespace pixq::imaging {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-int64_t MillisSince(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-}
 
 int Round(double v) { return std::max(1, static_cast<int>(std::lround(v))); }
 
@@ -363,32 +357,30 @@ absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<j
   Result result;
   result.format = output.format;
   try {
-    auto start = Clock::now();
+    result.decode = {"decode", absl::Now(), {}};
     const int scale = ChooseDecodeScale(*info, steps);
     absl::StatusOr<cv::Mat> decoded = Decode(input, *info, scale);
     if (!decoded.ok()) return decoded.status();
     cv::Mat m = *std::move(decoded);
-    result.decode_ms = MillisSince(start);
+    result.decode.end = absl::Now();
     result.decode_scale = scale;
 
-    start = Clock::now();
     cv::Size logical(info->DisplayWidth(), info->DisplayHeight());
     for (size_t i = 0; i < steps.size(); ++i) {
-      const auto step_start = Clock::now();
+      Interval step{std::string(job::OpName(steps[i])), absl::Now(), {}};
       absl::StatusOr<cv::Mat> next = ApplyStep(steps[i], m, i == 0 ? logical : m.size(), limits_);
       if (!next.ok()) return next.status();
       m = *std::move(next);
-      result.step_seconds.push_back(
-          std::chrono::duration<double>(Clock::now() - step_start).count());
+      step.end = absl::Now();
+      result.steps.push_back(std::move(step));
     }
-    result.process_ms = MillisSince(start);
 
-    start = Clock::now();
+    result.encode = {"encode", absl::Now(), {}};
     absl::StatusOr<std::pair<std::string, int>> encoded = Encode(m, output);
     if (!encoded.ok()) return encoded.status();
     result.bytes = std::move(encoded->first);
     result.quality = encoded->second;
-    result.encode_ms = MillisSince(start);
+    result.encode.end = absl::Now();
     result.width = m.cols;
     result.height = m.rows;
   } catch (const cv::Exception& e) {

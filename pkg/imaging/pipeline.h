@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 #include "pkg/job/spec.h"
 
@@ -32,17 +33,24 @@ struct Limits {
   int max_output_dimension = 16384;  // no step may produce a larger side
 };
 
+struct Interval {
+  std::string name;
+  absl::Time start;
+  absl::Time end;
+  [[nodiscard]] absl::Duration duration() const { return end - start; }
+};
+
 struct Result {
   std::string bytes;
   job::Format format = job::Format::kJpeg;
   int width = 0;
   int height = 0;
-  int quality = 0;  // the quality used (after a maxBytes search); 0 for PNG
-  int64_t decode_ms = 0;
-  int64_t process_ms = 0;
-  int64_t encode_ms = 0;
-  int decode_scale = 1;              // 1, 2, 4 or 8: the DCT reduction used when decoding
-  std::vector<double> step_seconds;  // one per step, in order
+  int quality = 0;       // the quality used (after a maxBytes search); 0 for PNG
+  int decode_scale = 1;  // 1, 2, 4 or 8: the DCT reduction used when decoding
+  // When each part ran (wall clock), for the job's timings, metrics and trace spans.
+  Interval decode;
+  std::vector<Interval> steps;  // one per step, in order, named by its op
+  Interval encode;
 };
 
 class Pipeline final {

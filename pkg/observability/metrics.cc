@@ -82,6 +82,12 @@ struct Metrics::Impl {
                              .Help("1 while the process answers /readyz with 200, else 0")
                              .Register(*registry);
   Gauge& ready_gauge = ready.Add({});
+  Family<Counter>& spans_dropped =
+      BuildCounter()
+          .Name("pixq_trace_spans_dropped_total")
+          .Help("Trace spans lost because the export queue was full or the export failed")
+          .Register(*registry);
+  Counter& spans_dropped_counter = spans_dropped.Add({});
 
   // The API.
   Family<Counter>* uploads = For(MetricsRole::kApi, BuildCounter(), "pixq_images_uploaded_total",
@@ -197,6 +203,10 @@ void Metrics::ObserveJob(const JobObservation& job) {
   }
   impl_->bytes->Add({{"direction", "in"}}).Increment(static_cast<double>(job.bytes_in));
   impl_->bytes->Add({{"direction", "out"}}).Increment(static_cast<double>(job.bytes_out));
+}
+
+void Metrics::CountSpansDropped(int64_t spans) {
+  impl_->spans_dropped_counter.Increment(static_cast<double>(spans));
 }
 
 void Metrics::SetReady(bool ready) { impl_->ready_gauge.Set(ready ? 1 : 0); }

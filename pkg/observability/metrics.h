@@ -55,6 +55,7 @@ class Metrics final {
   // Both. DeclareTopics starts the produce-error series of the topics a process writes at zero.
   void DeclareTopics(const std::vector<std::string>& topics);
   void CountProduceError(std::string_view topic);
+  void CountSpansDropped(int64_t spans);
   // Whether /readyz answers 200; set just before each scrape.
   void SetReady(bool ready);
 

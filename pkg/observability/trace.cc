@@ -546,4 +546,18 @@ void Tracer::Run() {
   }
 }
 
+absl::StatusOr<std::unique_ptr<Tracer>> TracerFromEnv(std::string default_service,
+                                                      Metrics& metrics) {
+  absl::StatusOr<TracingOptions> options = TracingOptionsFromEnv(std::move(default_service));
+  if (!options.ok()) return options.status();
+  std::unique_ptr<SpanExporter> exporter =
+      options->traces_url.empty() ? nullptr : MakeOtlpHttpExporter(*options);
+  auto tracer = std::make_unique<Tracer>(*options, std::move(exporter));
+  tracer->OnDrop([&metrics](int64_t spans) { metrics.CountSpansDropped(spans); });
+  LogInfo("tracing", {{"enabled", options->enabled},
+                      {"service_name", options->service_name},
+                      {"traces_url", options->traces_url}});
+  return tracer;
+}
+
 }  // namespace pixq::observability

@@ -25,6 +25,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
+#include "pkg/observability/metrics.h"
+
 namespace pixq::observability {
 
 struct SpanContext {
@@ -172,5 +174,10 @@ class Tracer final {
   std::atomic<int64_t> exported_{0};
   absl::Time last_warning_ = absl::InfinitePast();  // the export thread's own
 };
+
+// The process's tracer from the OTEL_* variables (TracingOptionsFromEnv), exporting over OTLP/HTTP
+// when an endpoint is set and counting dropped spans in `metrics`. Errors: "InvalidConfig".
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Tracer>> TracerFromEnv(std::string default_service,
+                                                                    Metrics& metrics);
 
 }  // namespace pixq::observability

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 #include "pkg/errors/errors.h"
 #include "pkg/job/ids.h"
@@ -12,24 +13,17 @@
 #include "pkg/observability/log.h"
 
 namespace pixq::worker {
-namespace {
-
-int64_t MillisSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                               start)
-      .count();
-}
-
-}  // namespace
 
 JobProcessor::JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline,
                            storage::Store& store, queue::Producer& producer,
-                           observability::Metrics& metrics, const std::atomic<bool>& stopping)
+                           observability::Metrics& metrics, observability::Tracer& tracer,
+                           const std::atomic<bool>& stopping)
     : options_(std::move(options)),
       pipeline_(pipeline),
       store_(store),
       producer_(producer),
       metrics_(metrics),
+      tracer_(tracer),
       stopping_(stopping) {}
 
 absl::Status JobProcessor::PublishUntilAcknowledged(const std::string& id,
@@ -68,6 +62,27 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
     if (!absl::SimpleAtoi(*header, &attempt) || attempt < 1) attempt = 1;
   }
 
+  // The trace the API started continues here, from the traceparent the producer sent along.
+  std::optional<observability::SpanContext> parent;
+  if (auto header = message.HeaderValue("traceparent")) {
+    parent = observability::ParseTraceparent(*header);
+  }
+  observability::Span consume = tracer_.StartSpan(
+      message.topic + " process", observability::SpanKind::kConsumer, parent ? &*parent : nullptr);
+  consume.SetAttribute("messaging.system", std::string("kafka"));
+  consume.SetAttribute("messaging.operation", std::string("process"));
+  consume.SetAttribute("messaging.destination.name", message.topic);
+  consume.SetAttribute("messaging.destination.partition.id", std::to_string(message.partition));
+  consume.SetAttribute("messaging.kafka.message.offset", message.offset);
+  consume.SetAttribute("pixq.job.id", id);
+  consume.SetAttribute("pixq.attempt", int64_t{attempt});
+  const observability::LogContext log_context({{"job_id", id},
+                                               {"trace_id", consume.context().TraceIdHex()},
+                                               {"span_id", consume.context().SpanIdHex()}});
+  auto child = [&](const std::string& name, absl::Time start, absl::Time end) {
+    tracer_.StartSpan(name, observability::SpanKind::kInternal, &consume.context(), start).End(end);
+  };
+
   status.phase = job::Phase::kRunning;
   status.attempts = attempt;
   status.worker = options_.worker_name;
@@ -89,9 +104,11 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
         }
       });
 
-  const auto fetch_start = std::chrono::steady_clock::now();
+  const absl::Time fetch_start = absl::Now();
   absl::StatusOr<std::string> source = store_.ReadOriginal(record.spec.source.image_id);
-  status.timings.fetch_ms = MillisSince(fetch_start);
+  const absl::Time fetch_end = absl::Now();
+  child("fetch", fetch_start, fetch_end);
+  status.timings.fetch_ms = absl::ToInt64Milliseconds(fetch_end - fetch_start);
 
   observability::JobObservation observed;
   absl::Status outcome = source.status();
@@ -101,17 +118,24 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
         pipeline_.Run(*source, record.spec.steps, record.spec.output);
     outcome = result.status();
     if (result.ok()) {
-      status.timings.decode_ms = result->decode_ms;
-      status.timings.process_ms = result->process_ms;
-      status.timings.encode_ms = result->encode_ms;
-      for (size_t i = 0; i < result->step_seconds.size() && i < record.spec.steps.size(); ++i) {
-        observed.steps.emplace_back(std::string(job::OpName(record.spec.steps[i])),
-                                    result->step_seconds[i]);
+      child("decode", result->decode.start, result->decode.end);
+      for (const imaging::Interval& step : result->steps) {
+        child(step.name, step.start, step.end);
+        observed.steps.emplace_back(step.name, absl::ToDoubleSeconds(step.duration()));
       }
-      const auto store_start = std::chrono::steady_clock::now();
+      child("encode", result->encode.start, result->encode.end);
+      status.timings.decode_ms = absl::ToInt64Milliseconds(result->decode.duration());
+      status.timings.process_ms =
+          result->steps.empty()
+              ? 0
+              : absl::ToInt64Milliseconds(result->steps.back().end - result->steps.front().start);
+      status.timings.encode_ms = absl::ToInt64Milliseconds(result->encode.duration());
+      const absl::Time store_start = absl::Now();
       absl::StatusOr<std::string> path =
           store_.PutOutput(record.output_key, job::FormatExtension(result->format), result->bytes);
-      status.timings.store_ms = MillisSince(store_start);
+      const absl::Time store_end = absl::Now();
+      child("store", store_start, store_end);
+      status.timings.store_ms = absl::ToInt64Milliseconds(store_end - store_start);
       outcome = path.status();
       if (path.ok()) {
         observed.bytes_out = static_cast<int64_t>(result->bytes.size());
@@ -131,7 +155,10 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
     status.phase = job::Phase::kFailed;
     status.reason = errors::ReasonOf(outcome);
     status.message = std::string(outcome.message());
+    consume.SetAttribute("pixq.reason", status.reason);
+    consume.SetError(status.message);
   }
+  consume.SetAttribute("pixq.phase", std::string(job::PhaseName(status.phase)));
   observed.result = outcome.ok() ? "succeeded" : "failed";
   observed.reason = status.reason;
   observed.format = job::FormatName(record.spec.output.format);
@@ -143,8 +170,7 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
   observed.store_seconds = static_cast<double>(status.timings.store_ms) / 1000;
   metrics_.ObserveJob(observed);
   observability::LogInfo(outcome.ok() ? "job succeeded" : "job failed",
-                         {{"job_id", id},
-                          {"phase", job::PhaseName(status.phase)},
+                         {{"phase", job::PhaseName(status.phase)},
                           {"reason", status.reason},
                           {"attempt", attempt},
                           {"duration_ms", status.timings.fetch_ms + status.timings.decode_ms +

@@ -17,6 +17,7 @@
 
 #include "pkg/imaging/pipeline.h"
 #include "pkg/observability/metrics.h"
+#include "pkg/observability/trace.h"
 #include "pkg/queue/message.h"
 #include "pkg/queue/producer.h"
 #include "pkg/storage/store.h"
@@ -35,7 +36,7 @@ class JobProcessor final {
   // error (the offset stays unstored and the job is delivered again later).
   JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline, storage::Store& store,
                queue::Producer& producer, observability::Metrics& metrics,
-               const std::atomic<bool>& stopping);
+               observability::Tracer& tracer, const std::atomic<bool>& stopping);
 
   // Errors: "StatusNotPublished" (retriable) when the terminal status could not be made durable.
   // A job that fails (bad image, missing original) is not an error here: it is published Failed.
@@ -49,6 +50,7 @@ class JobProcessor final {
   storage::Store& store_;
   queue::Producer& producer_;
   observability::Metrics& metrics_;
+  observability::Tracer& tracer_;
   const std::atomic<bool>& stopping_;
 };
 

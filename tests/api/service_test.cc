@@ -30,7 +30,7 @@ class ServiceTest : public ::testing::Test {
               ApplyPublished();
               return absl::OkStatus();
             },
-            metrics_) {}
+            metrics_, tracer_) {}
 
   void ApplyPublished() {
     const queue::Topics topics = service_.options().topics;
@@ -55,6 +55,7 @@ class ServiceTest : public ::testing::Test {
   state::ImageTable images_;
   int catch_ups_ = 0;
   observability::Metrics metrics_{observability::MetricsRole::kApi};
+  observability::Tracer tracer_{observability::TracingOptions{}, nullptr};
   Service service_;
 };
 
@@ -115,8 +116,11 @@ TEST_F(ServiceTest, PublishesPendingBeforeTheJob) {
   EXPECT_EQ(sent[1].key, record->id);
   EXPECT_EQ(sent[2].topic, "pixq.jobs");
   EXPECT_EQ(sent[2].key, record->id);
-  ASSERT_EQ(sent[2].headers.size(), 1u);
+  ASSERT_EQ(sent[2].headers.size(), 2u);
   EXPECT_EQ(sent[2].headers[0].key, "pixq-attempt");
+  // The trace goes along (a new one here: the call had no parent), valid for the worker to read.
+  EXPECT_EQ(sent[2].headers[1].key, "traceparent");
+  EXPECT_TRUE(observability::ParseTraceparent(sent[2].headers[1].value).has_value());
   absl::StatusOr<job::JobRecord> queued = job::RecordFromJson(sent[2].value);
   ASSERT_TRUE(queued.ok());
   EXPECT_EQ(queued->id, record->id);

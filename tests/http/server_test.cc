@@ -44,7 +44,7 @@ class ServerTest : public ::testing::Test {
           Apply();
           return absl::OkStatus();
         },
-        metrics_);
+        metrics_, tracer_);
     server_ = std::make_unique<ApiServer>(
         ServerOptions{.address = "127.0.0.1",
                       .port = 0,
@@ -53,7 +53,7 @@ class ServerTest : public ::testing::Test {
                       .max_json_bytes = 4096,
                       .max_wait = absl::Seconds(5),
                       .storage_root = store_->root()},
-        *service_, jobs_, [this] { return ready_; }, metrics_);
+        *service_, jobs_, [this] { return ready_; }, metrics_, tracer_);
     ASSERT_TRUE(server_->Start().ok());
     url_ = "http://127.0.0.1:" + std::to_string(server_->port());
   }
@@ -98,6 +98,7 @@ class ServerTest : public ::testing::Test {
   std::mutex apply_mu_;
   size_t applied_ = 0;
   observability::Metrics metrics_{observability::MetricsRole::kApi};
+  observability::Tracer tracer_{observability::TracingOptions{}, nullptr};
   std::unique_ptr<api::Service> service_;
   std::unique_ptr<ApiServer> server_;
   absl::Status ready_ = absl::OkStatus();

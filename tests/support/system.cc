@@ -47,10 +47,16 @@ System::~System() {
 }
 
 std::map<std::string, std::string> System::Env() const {
-  return {{"PIXQ_STORAGE_ROOT", dir_.path() + "/volume"},
-          {"PIXQ_KAFKA_BOOTSTRAP_FILE", bootstrap_file_},
-          {"PIXQ_HTTP_ADDRESS", "127.0.0.1"},
-          {"PIXQ_LOG_LEVEL", "info"}};
+  std::map<std::string, std::string> env = {{"PIXQ_STORAGE_ROOT", dir_.path() + "/volume"},
+                                            {"PIXQ_KAFKA_BOOTSTRAP_FILE", bootstrap_file_},
+                                            {"PIXQ_HTTP_ADDRESS", "127.0.0.1"},
+                                            {"PIXQ_LOG_LEVEL", "info"},
+                                            // No trace export unless a test asks for it, whatever
+                                            // the environment running the tests says.
+                                            {"OTEL_EXPORTER_OTLP_ENDPOINT", ""},
+                                            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""}};
+  for (const auto& [key, value] : options_.env) env[key] = value;
+  return env;
 }
 
 void System::AddWorker() {

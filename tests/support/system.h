@@ -4,6 +4,7 @@
 // number of pixq-worker, on loopback, with a temporary volume. Everything stops when the System
 // goes away.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ namespace pixq::testing {
 struct SystemOptions {
   int partitions = 4;
   int workers = 2;
+  std::map<std::string, std::string> env;  // added to the API's and workers' environment
 };
 
 class System final {

@@ -25,7 +25,7 @@ class ProcessorTest : public ::testing::Test {
   ProcessorTest()
       : pipeline_(imaging::Limits{}),
         processor_(ProcessorOptions{.worker_name = "w-test"}, pipeline_, store_, producer_,
-                   metrics_, stopping_) {}
+                   metrics_, tracer_, stopping_) {}
 
   // A job as pixq-api would have queued it.
   queue::Message JobMessage(const std::string& image_id, const std::string& spec_json) {
@@ -61,6 +61,7 @@ class ProcessorTest : public ::testing::Test {
   testing::FakeProducer producer_;
   std::atomic<bool> stopping_{false};
   observability::Metrics metrics_{observability::MetricsRole::kWorker};
+  observability::Tracer tracer_{observability::TracingOptions{}, nullptr};
   imaging::Pipeline pipeline_;
   JobProcessor processor_;
 };
