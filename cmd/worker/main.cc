@@ -1,6 +1,7 @@
-// pixq-worker: wiring only. Configuration → logging → volume → Kafka producer and group consumer →
-// pipeline → processor; poll, process, store the offset; on SIGINT/SIGTERM stop polling, finish
-// the job in hand, commit and leave the group.
+// pixq-worker: wiring only. Configuration → logging → volume → Kafka producer → pipeline →
+// processor → runner (jobs in parallel, offsets in order) → group consumer → probes; on
+// SIGINT/SIGTERM stop polling, let the jobs in flight finish within the grace period, commit and
+// leave the group.
 
 #include <atomic>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include "pkg/runtime/runtime.h"
 #include "pkg/storage/volume.h"
 #include "pkg/worker/processor.h"
+#include "pkg/worker/runner.h"
 
 namespace {
 
@@ -54,33 +56,46 @@ int main(int argc, char** argv) {
   metrics.DeclareTopics({topics.job_status});
   auto tracer = observability::TracerFromEnv("pixq-worker", metrics);
   if (!tracer.ok()) return Fail(tracer.status());
-  auto consumer = queue::GroupConsumer::Create(
-      *client, queue::GroupOptions{
-                   .group_id = cfg.kafka.consumer_group,
-                   .topics = {topics.jobs},
-                   .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
-                   .on_assign =
-                       [name, &metrics](const std::vector<std::pair<std::string, int32_t>>& owned) {
-                         std::vector<int32_t> ids;
-                         for (const auto& [topic, partition] : owned) ids.push_back(partition);
-                         metrics.RetainConsumerLag(ids);
-                         observability::LogInfo("partitions assigned",
-                                                {{"worker", name}, {"partitions", ids}});
-                       },
-                   .on_lag = [&metrics](int32_t partition,
-                                        int64_t lag) { metrics.SetConsumerLag(partition, lag); },
-               });
-  if (!consumer.ok()) return Fail(consumer.status());
 
   const imaging::Pipeline pipeline(
       imaging::Limits{.max_pixels = cfg.limits.max_pixels,
                       .max_output_dimension = cfg.limits.max_output_dimension});
-  std::atomic<bool> stopping{false};
+  const int cpus = runtime::CpuLimit();
+  const int concurrency = cfg.worker.concurrency > 0 ? cfg.worker.concurrency : cpus;
+  imaging::SetOpenCvThreads(cpus / concurrency);
+  std::atomic<bool> stopping{false};  // SIGTERM: stop taking work
+  std::atomic<bool> give_up{false};   // the grace is over: stop retrying status publishes
   worker::JobProcessor processor(
       worker::ProcessorOptions{.topics = topics,
                                .worker_name = name,
                                .publish_timeout = absl::Milliseconds(cfg.kafka.produce_timeout_ms)},
-      pipeline, **store, **producer, metrics, **tracer, stopping);
+      pipeline, **store, **producer, metrics, **tracer, give_up);
+  worker::Runner runner(worker::RunnerOptions{.concurrency = concurrency,
+                                              .grace = absl::Seconds(cfg.worker.shutdown_grace_s)},
+                        processor, metrics);
+
+  auto consumer = queue::GroupConsumer::Create(
+      *client,
+      queue::GroupOptions{
+          .group_id = cfg.kafka.consumer_group,
+          .topics = {topics.jobs},
+          .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
+          .on_assign =
+              [name, &metrics](const std::vector<std::pair<std::string, int32_t>>& owned) {
+                std::vector<int32_t> ids;
+                for (const auto& [topic, partition] : owned) ids.push_back(partition);
+                metrics.RetainConsumerLag(ids);
+                observability::LogInfo("partitions assigned",
+                                       {{"worker", name}, {"partitions", ids}});
+              },
+          .on_revoke =
+              [&runner](const std::vector<std::pair<std::string, int32_t>>& revoked) {
+                runner.OnRevoke(revoked);
+              },
+          .on_lag = [&metrics](int32_t partition,
+                               int64_t lag) { metrics.SetConsumerLag(partition, lag); },
+      });
+  if (!consumer.ok()) return Fail(consumer.status());
 
   queue::GroupConsumer& group = **consumer;
   http::ProbeServer probes(
@@ -105,23 +120,14 @@ int main(int argc, char** argv) {
   observability::LogInfo("pixq-worker started", {{"worker", name},
                                                  {"probe_port", probes.port()},
                                                  {"group", cfg.kafka.consumer_group},
+                                                 {"concurrency", concurrency},
                                                  {"kafka", client->bootstrap_servers},
                                                  {"storage_root", (*store)->root()}});
-  while (!stopping.load()) {
-    std::optional<queue::Message> message = (*consumer)->Poll(absl::Milliseconds(250));
-    if (!message) continue;
-    metrics.AddJobsInFlight(1);
-    const absl::Status done = processor.Process(*message);
-    metrics.AddJobsInFlight(-1);
-    if (!done.ok()) {
-      // Not durable: leave the offset, the job comes back after a restart or rebalance.
-      observability::LogWarn("job left for redelivery",
-                             {{"key", message->key}, {"error", std::string(done.message())}});
-      continue;
-    }
-    if (absl::Status stored = (*consumer)->StoreOffset(*message); !stored.ok()) {
-      observability::LogWarn("offset not stored", {{"error", std::string(stored.message())}});
-    }
+  const int abandoned = runner.Run(group, stopping);
+  give_up = true;
+  if (abandoned > 0) {
+    observability::LogWarn("jobs still running after the grace period; they will run again",
+                           {{"jobs", abandoned}});
   }
   (*consumer)->Close();
   probes.Shutdown();

@@ -87,6 +87,8 @@ const std::vector<Field>& Fields() {
       PIXQ_STRING_FIELD(worker, name),
       PIXQ_STRING_FIELD(worker, address),
       PIXQ_INT_FIELD(worker, port),
+      PIXQ_INT_FIELD(worker, concurrency),
+      PIXQ_INT_FIELD(worker, shutdown_grace_s),
       PIXQ_STRING_FIELD(log, level),
   };
   return fields;
@@ -211,6 +213,8 @@ absl::Status Validate(const Config& c) {
   PIXQ_RETURN_IF_ERROR(
       Range("limits.max_json_bytes", c.limits.max_json_bytes, 256, int64_t{64} << 20));
   PIXQ_RETURN_IF_ERROR(Range("worker.port", c.worker.port, 0, 65535));
+  PIXQ_RETURN_IF_ERROR(Range("worker.concurrency", c.worker.concurrency, 0, 256));
+  PIXQ_RETURN_IF_ERROR(Range("worker.shutdown_grace_s", c.worker.shutdown_grace_s, 0, 3600));
   if (c.worker.address.empty()) return ConfigError("worker.address", "is empty");
   if (c.log.level != "debug" && c.log.level != "info" && c.log.level != "warn" &&
       c.log.level != "error") {

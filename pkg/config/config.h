@@ -50,6 +50,10 @@ struct WorkerConfig {
   std::string name;  // empty → "<hostname>-<pid>", filled by Load
   std::string address = "0.0.0.0";
   int port = 9090;
+  // Jobs run at once; 0: the CPU limit (cgroup cpu.max, else the cores), decided at start.
+  int concurrency = 0;
+  // On SIGTERM (and when partitions are taken away), how long jobs in flight may take to finish.
+  int shutdown_grace_s = 30;
 };
 
 struct LogConfig {

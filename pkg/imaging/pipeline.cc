@@ -344,6 +344,8 @@ absl::StatusOr<std::pair<std::string, int>> Encode(const cv::Mat& image,
 
 }  // namespace
 
+void SetOpenCvThreads(int threads) { cv::setNumThreads(std::max(1, threads)); }
+
 absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<job::Step>& steps,
                                      const job::OutputSpec& output) const {
   absl::StatusOr<ImageInfo> info = Sniff(input);

@@ -53,6 +53,10 @@ struct Result {
   Interval encode;
 };
 
+// How many threads OpenCV may use inside one operation (process-wide). With several jobs
+// running at once, the CPUs are divided among them rather than each job asking for all.
+void SetOpenCvThreads(int threads);
+
 class Pipeline final {
  public:
   explicit Pipeline(Limits limits) : limits_(limits) {}

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -17,31 +18,61 @@ namespace {
 
 class Rebalancer final : public RdKafka::RebalanceCb {
  public:
-  Rebalancer(std::atomic<int>& assigned, std::atomic<bool>& joined,
-             std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_assign)
-      : assigned_(assigned), joined_(joined), on_assign_(std::move(on_assign)) {}
+  using PartitionsFn = std::function<void(const std::vector<std::pair<std::string, int32_t>>&)>;
 
+  Rebalancer(std::atomic<int>& assigned, std::atomic<bool>& joined, PartitionsFn on_assign,
+             PartitionsFn on_revoke)
+      : assigned_(assigned),
+        joined_(joined),
+        on_assign_(std::move(on_assign)),
+        on_revoke_(std::move(on_revoke)) {}
+
+  // With the cooperative protocol (the default here) a rebalance moves only the partitions that
+  // change owner: the others keep running, and their stored offsets stay stored until the next
+  // commit succeeds. (With the eager protocol every partition is revoked and a commit refused
+  // while the group rebalances would be lost, and those jobs run again.)
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
-    std::vector<std::pair<std::string, int32_t>> owned;
-    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      consumer->assign(partitions);
-      for (const RdKafka::TopicPartition* p : partitions) {
-        owned.emplace_back(p->topic(), p->partition());
-      }
-    } else {
-      // Revoked: offsets stored so far are committed by the automatic commit on unassign.
-      consumer->unassign();
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    std::vector<std::pair<std::string, int32_t>> changed;
+    for (const RdKafka::TopicPartition* p : partitions) {
+      changed.emplace_back(p->topic(), p->partition());
     }
-    assigned_ = static_cast<int>(owned.size());
-    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) joined_ = true;
-    if (on_assign_) on_assign_(owned);
+    std::unique_ptr<RdKafka::Error> error;
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      if (cooperative) {
+        error.reset(consumer->incremental_assign(partitions));
+      } else {
+        consumer->assign(partitions);
+        owned_.clear();
+      }
+      owned_.insert(changed.begin(), changed.end());
+      joined_ = true;
+    } else {
+      // The owner may finish what it runs and store those offsets first; they are committed
+      // when the partitions are released.
+      if (on_revoke_) on_revoke_(changed);
+      if (cooperative) {
+        error.reset(consumer->incremental_unassign(partitions));
+        for (const auto& p : changed) owned_.erase(p);
+      } else {
+        consumer->unassign();
+        owned_.clear();
+      }
+    }
+    if (error != nullptr) {
+      observability::LogError("kafka rebalance failed", {{"error", error->str()}});
+    }
+    assigned_ = static_cast<int>(owned_.size());
+    if (on_assign_) on_assign_({owned_.begin(), owned_.end()});
   }
 
  private:
+  std::set<std::pair<std::string, int32_t>> owned_;  // on the polling thread only
   std::atomic<int>& assigned_;
   std::atomic<bool>& joined_;
-  std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_assign_;
+  PartitionsFn on_assign_;
+  PartitionsFn on_revoke_;
 };
 
 // librdkafka's events for one consumer: statistics become lag reports, the rest goes to the log.
@@ -98,6 +129,7 @@ absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Create(const Clien
        {"enable.auto.offset.store", "false"},
        {"auto.commit.interval.ms", "1000"},
        {"auto.offset.reset", "earliest"},
+       {"partition.assignment.strategy", "cooperative-sticky"},
        {"session.timeout.ms", std::to_string(session_ms)},
        {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(session_ms / 3, 100))},
        // Statistics (with each partition's consumer_lag) only when someone reads them.
@@ -105,8 +137,8 @@ absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Create(const Clien
         group.on_lag ? std::to_string(absl::ToInt64Milliseconds(group.stats_interval)) : "0"}});
   if (!conf.ok()) return conf.status();
   impl->events = std::make_unique<ConsumerEvents>(std::move(group.on_lag));
-  impl->rebalancer =
-      std::make_unique<Rebalancer>(impl->assigned, impl->joined, std::move(group.on_assign));
+  impl->rebalancer = std::make_unique<Rebalancer>(
+      impl->assigned, impl->joined, std::move(group.on_assign), std::move(group.on_revoke));
   std::string err;
   if ((*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(impl->events.get()), err) !=
       RdKafka::Conf::CONF_OK) {
@@ -148,16 +180,20 @@ std::optional<Message> GroupConsumer::Poll(absl::Duration timeout) {
 }
 
 absl::Status GroupConsumer::StoreOffset(const Message& message) {
+  return StoreOffset(message.topic, message.partition, message.offset + 1);
+}
+
+absl::Status GroupConsumer::StoreOffset(const std::string& topic, int32_t partition, int64_t next) {
   std::unique_ptr<RdKafka::TopicPartition> tp(
-      RdKafka::TopicPartition::create(message.topic, message.partition, message.offset + 1));
+      RdKafka::TopicPartition::create(topic, partition, next));
   std::vector<RdKafka::TopicPartition*> offsets = {tp.get()};
   RdKafka::ErrorCode code = impl_->consumer->offsets_store(offsets);
   if (code == RdKafka::ERR_NO_ERROR) code = tp->err();
   if (code != RdKafka::ERR_NO_ERROR) {
     // Typically the partition was revoked meanwhile: its new owner will see the message again.
     return errors::Make(absl::StatusCode::kFailedPrecondition, "OffsetNotStored",
-                        absl::StrCat("store offset ", message.topic, "/", message.partition, "@",
-                                     message.offset, ": ", RdKafka::err2str(code)));
+                        absl::StrCat("store offset ", topic, "/", partition, "@", next, ": ",
+                                     RdKafka::err2str(code)));
   }
   return absl::OkStatus();
 }

@@ -27,6 +27,9 @@ struct GroupOptions {
   absl::Duration session_timeout = absl::Seconds(6);
   // Called (on the polling thread) after each rebalance with the partitions now owned.
   std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_assign;
+  // Called (on the polling thread) when partitions are taken away, before they are released:
+  // offsets stored until it returns are committed for them.
+  std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_revoke;
   // Called every `stats_interval` (on a librdkafka thread) with the lag, in messages, of each
   // partition this member owns. Not called when unset.
   std::function<void(int32_t partition, int64_t lag)> on_lag;
@@ -44,6 +47,9 @@ class GroupConsumer final {
 
   // Marks `message` as done: its offset + 1 will be committed for its partition.
   [[nodiscard]] absl::Status StoreOffset(const Message& message);
+  // Stores `next` (the offset of the next record to consume) for the partition. Thread-safe.
+  // Errors: "OffsetNotStored" (typically: the partition is no longer ours).
+  [[nodiscard]] absl::Status StoreOffset(const std::string& topic, int32_t partition, int64_t next);
 
   // Commits what was stored and leaves the group. Idempotent; the destructor calls it.
   void Close();

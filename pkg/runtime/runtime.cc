@@ -1,10 +1,12 @@
 #include "pkg/runtime/runtime.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include <CLI/CLI.hpp>
@@ -99,6 +101,17 @@ int WaitForStopSignal() {
   int signal = 0;
   sigwait(&set, &signal);
   return signal;
+}
+
+int CpuLimit() {
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  std::ifstream in("/sys/fs/cgroup/cpu.max");
+  std::string quota;
+  int64_t period = 0;
+  if (!(in >> quota >> period) || quota == "max" || period <= 0) return cores;
+  int64_t q = 0;
+  if (!absl::SimpleAtoi(quota, &q) || q <= 0) return cores;
+  return std::clamp(static_cast<int>((q + period - 1) / period), 1, cores);
 }
 
 }  // namespace pixq::runtime

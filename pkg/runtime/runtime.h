@@ -33,6 +33,10 @@ struct Startup {
                                                                const std::string& client_id,
                                                                absl::Duration wait);
 
+// The CPUs this process may use: the cgroup v2 limit (cpu.max, rounded up) when there is one
+// (a Kubernetes CPU limit), else the cores of the machine. At least 1.
+[[nodiscard]] int CpuLimit();
+
 // Blocks SIGINT and SIGTERM in the calling thread and every thread started after it. Call first
 // in main, then WaitForStopSignal where the process should wait.
 void BlockStopSignals();

@@ -53,6 +53,22 @@ int FsyncDirectory(const std::string& dir) {
   return rc;
 }
 
+// A file being written is an unnamed inode in tmp/ (O_TMPFILE) where the file system allows it:
+// a writer killed mid-write leaves nothing behind, the kernel frees it. Only the finished file
+// gets a name, by linkat through /proc/self/fd, and is renamed into place at once. Elsewhere
+// (NFS, no /proc) the file is named from the start, and a killed writer's leftover is removed
+// by the age sweep.
+bool AnonymousTmpWorks(const std::string& tmp_dir) {
+  const int fd = ::open(tmp_dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const std::string probe = absl::StrCat(tmp_dir, "/", ::getpid(), "-probe.part");
+  const bool linked = ::linkat(AT_FDCWD, absl::StrCat("/proc/self/fd/", fd).c_str(), AT_FDCWD,
+                               probe.c_str(), AT_SYMLINK_FOLLOW) == 0;
+  ::close(fd);
+  if (linked) ::unlink(probe.c_str());
+  return linked;
+}
+
 }  // namespace
 
 bool IsHexId(std::string_view id) {
@@ -113,6 +129,7 @@ absl::StatusOr<std::unique_ptr<VolumeStore>> VolumeStore::Open(std::string root,
     return IoError("storage root " + absolute.string() + " is not writable", errno);
   }
   auto store = std::unique_ptr<VolumeStore>(new VolumeStore(absolute.lexically_normal().string()));
+  store->anonymous_tmp_ = AnonymousTmpWorks(store->root_ + "/tmp");
   store->SweepTmp(tmp_max_age);
   return store;
 }
@@ -125,12 +142,20 @@ absl::Status VolumeStore::WriteAtomically(const std::string& relative_path,
                                           std::string_view bytes) {
   static std::atomic<uint64_t> counter{0};
   thread_local absl::BitGen gen;
-  const std::string tmp = absl::StrCat(root_, "/tmp/", ::getpid(), "-", counter.fetch_add(1), "-",
+  const std::string tmp_dir = root_ + "/tmp";
+  const std::string tmp = absl::StrCat(tmp_dir, "/", ::getpid(), "-", counter.fetch_add(1), "-",
                                        absl::Uniform<uint64_t>(gen), ".part");
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  const int fd = anonymous_tmp_
+                     ? ::open(tmp_dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644)
+                     : ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return IoError("create " + tmp, errno);
   int err = WriteAll(fd, bytes);
   if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (err == 0 && anonymous_tmp_ &&
+      ::linkat(AT_FDCWD, absl::StrCat("/proc/self/fd/", fd).c_str(), AT_FDCWD, tmp.c_str(),
+               AT_SYMLINK_FOLLOW) != 0) {
+    err = errno;
+  }
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err != 0) {
     ::unlink(tmp.c_str());

@@ -46,6 +46,7 @@ class VolumeStore final : public Store {
   absl::Status WriteAtomically(const std::string& relative_path, std::string_view bytes);
 
   std::string root_;
+  bool anonymous_tmp_ = false;  // files are written as O_TMPFILE inodes (see volume.cc)
 };
 
 }  // namespace pixq::storage

@@ -17,14 +17,14 @@ namespace pixq::worker {
 JobProcessor::JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline,
                            storage::Store& store, queue::Producer& producer,
                            observability::Metrics& metrics, observability::Tracer& tracer,
-                           const std::atomic<bool>& stopping)
+                           const std::atomic<bool>& give_up)
     : options_(std::move(options)),
       pipeline_(pipeline),
       store_(store),
       producer_(producer),
       metrics_(metrics),
       tracer_(tracer),
-      stopping_(stopping) {}
+      give_up_(give_up) {}
 
 absl::Status JobProcessor::PublishUntilAcknowledged(const std::string& id,
                                                     const std::string& value) {
@@ -36,7 +36,7 @@ absl::Status JobProcessor::PublishUntilAcknowledged(const std::string& id,
     metrics_.CountProduceError(options_.topics.job_status);
     observability::LogWarn("status not published, retrying",
                            {{"job_id", id}, {"error", std::string(sent.message())}});
-    if (stopping_.load()) {
+    if (give_up_.load()) {
       return errors::Unavailable("StatusNotPublished", std::string(sent.message()));
     }
     std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));

@@ -7,7 +7,7 @@
 // only then may the caller store the message's offset. A job delivered twice (after a crash or a
 // rebalance) is run again and writes the same bytes to the same path, so running twice is safe.
 //
-// Thread-safe: Process may run on several threads at once for different messages.
+// Thread-safe: Process runs on several threads at once for different messages (worker::Runner).
 
 #include <atomic>
 #include <string>
@@ -32,11 +32,11 @@ struct ProcessorOptions {
 
 class JobProcessor final {
  public:
-  // `stopping` is read while retrying a status publish: once set, Process gives up and returns an
-  // error (the offset stays unstored and the job is delivered again later).
+  // `give_up` is read while retrying a status publish: once set (the worker's shutdown grace is
+  // over), Process returns an error instead (the offset stays unstored; the job runs again later).
   JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline, storage::Store& store,
                queue::Producer& producer, observability::Metrics& metrics,
-               observability::Tracer& tracer, const std::atomic<bool>& stopping);
+               observability::Tracer& tracer, const std::atomic<bool>& give_up);
 
   // Errors: "StatusNotPublished" (retriable) when the terminal status could not be made durable.
   // A job that fails (bad image, missing original) is not an error here: it is published Failed.
@@ -51,7 +51,7 @@ class JobProcessor final {
   queue::Producer& producer_;
   observability::Metrics& metrics_;
   observability::Tracer& tracer_;
-  const std::atomic<bool>& stopping_;
+  const std::atomic<bool>& give_up_;
 };
 
 }  // namespace pixq::worker

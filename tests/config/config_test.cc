@@ -92,6 +92,9 @@ TEST(ConfigTest, NamesTheKeyOfEveryBadValue) {
   EXPECT_EQ(ErrorOf("limits: {max_output_dimension: 0}"),
             "limits.max_output_dimension: must be 1..65535, got 0");
   EXPECT_EQ(ErrorOf("worker: {port: 65536}"), "worker.port: must be 0..65535, got 65536");
+  EXPECT_EQ(ErrorOf("worker: {concurrency: -1}"), "worker.concurrency: must be 0..256, got -1");
+  EXPECT_EQ(ErrorOf("worker: {shutdown_grace_s: 4000}"),
+            "worker.shutdown_grace_s: must be 0..3600, got 4000");
   EXPECT_EQ(ErrorOf("log: {level: loud}"),
             "log.level: must be debug, info, warn or error, got \"loud\"");
   EXPECT_EQ(ErrorOf("", {{"PIXQ_HTTP_PORT", "x"}}),

@@ -1,0 +1,111 @@
+#include "pkg/worker/runner.h"
+
+#include <thread>
+
+#include "pkg/observability/log.h"
+
+namespace pixq::worker {
+
+Runner::Runner(RunnerOptions options, JobProcessor& processor, observability::Metrics& metrics)
+    : options_(options), processor_(processor), metrics_(metrics) {
+  options_.concurrency = std::max(1, options_.concurrency);
+}
+
+template <typename Pred>
+bool Runner::WaitForJobs(std::unique_lock<std::mutex>& lock, Pred done) {
+  return job_done_.wait_for(lock, absl::ToChronoMilliseconds(options_.grace), done);
+}
+
+int Runner::Run(queue::GroupConsumer& consumer, const std::atomic<bool>& stopping) {
+  consumer_ = &consumer;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < options_.concurrency; ++i) threads.emplace_back([this] { Work(); });
+
+  while (!stopping.load()) {
+    {
+      // Take a job only when a thread is free for it: what is polled is started at once.
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!job_done_.wait_for(lock, std::chrono::milliseconds(250), [&] {
+            return static_cast<int>(queue_.size()) + busy_ < options_.concurrency;
+          })) {
+        continue;
+      }
+    }
+    std::optional<queue::Message> message = consumer.Poll(absl::Milliseconds(250));
+    if (!message) continue;
+    std::lock_guard<std::mutex> lock(mu_);
+    offsets_.Started({message->topic, message->partition}, message->offset);
+    queue_.push_back(*std::move(message));
+    work_ready_.notify_one();
+  }
+
+  // Stopping: no more polling; the jobs taken finish within the grace, or are abandoned.
+  std::unique_lock<std::mutex> lock(mu_);
+  observability::LogInfo("draining", {{"jobs", offsets_.Running()}});
+  const bool drained = WaitForJobs(lock, [&] { return queue_.empty() && busy_ == 0; });
+  const int abandoned = static_cast<int>(offsets_.Running());
+  closed_ = true;
+  work_ready_.notify_all();
+  lock.unlock();
+  for (std::thread& t : threads) {
+    // A thread still inside a job past the grace is left to the process exit.
+    if (drained) {
+      t.join();
+    } else {
+      t.detach();
+    }
+  }
+  return abandoned;
+}
+
+void Runner::Work() {
+  while (true) {
+    queue::Message message;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_ready_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closed
+      message = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+    }
+    metrics_.AddJobsInFlight(1);
+    const absl::Status done = processor_.Process(message);
+    metrics_.AddJobsInFlight(-1);
+    if (!done.ok()) {
+      // Not durable: the offset stays below it, and it comes back after a restart or rebalance.
+      observability::LogWarn("job left for redelivery",
+                             {{"key", message.key}, {"error", std::string(done.message())}});
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done.ok()) {
+      if (std::optional<int64_t> next =
+              offsets_.Finished({message.topic, message.partition}, message.offset)) {
+        if (absl::Status stored = consumer_->StoreOffset(message.topic, message.partition, *next);
+            !stored.ok()) {
+          observability::LogWarn("offset not stored", {{"error", std::string(stored.message())}});
+        }
+      }
+    }
+    --busy_;
+    job_done_.notify_all();
+  }
+}
+
+void Runner::OnRevoke(const std::vector<std::pair<std::string, int32_t>>& partitions) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto running = [&] {
+    size_t n = 0;
+    for (const auto& p : partitions) n += offsets_.Running(p);
+    return n;
+  };
+  // After Run (leaving the group on shutdown) the grace has been spent already: do not wait twice.
+  if (!closed_) WaitForJobs(lock, [&] { return running() == 0; });
+  if (const size_t left = running(); left > 0) {
+    observability::LogWarn("partitions revoked with jobs still running; they will run again",
+                           {{"jobs", left}});
+  }
+  for (const auto& p : partitions) offsets_.Forget(p);
+}
+
+}  // namespace pixq::worker

@@ -1,0 +1,64 @@
+#pragma once
+
+// The worker's consume loop: polls pixq.jobs and runs up to `concurrency` jobs at once on its own
+// threads, storing each partition's offset only up to its oldest unfinished job (OffsetTracker),
+// so that a crash never skips a job. When partitions are taken away in a rebalance, and on
+// shutdown, it stops taking work and lets the jobs in flight finish (up to the grace period) so
+// that their offsets are committed and their new owner does not run them again.
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+
+#include "pkg/observability/metrics.h"
+#include "pkg/queue/consumer.h"
+#include "pkg/worker/offsets.h"
+#include "pkg/worker/processor.h"
+
+namespace pixq::worker {
+
+struct RunnerOptions {
+  int concurrency = 1;
+  absl::Duration grace = absl::Seconds(30);
+};
+
+class Runner final {
+ public:
+  Runner(RunnerOptions options, JobProcessor& processor, observability::Metrics& metrics);
+
+  // Polls `consumer` until `stopping` is set, then stops polling and waits up to the grace for
+  // the jobs in flight. Returns how many jobs were still running when it gave up (their offsets
+  // are not stored; they are delivered again).
+  int Run(queue::GroupConsumer& consumer, const std::atomic<bool>& stopping);
+
+  // For GroupOptions::on_revoke: waits (up to the grace) for the jobs of `partitions` that are
+  // in flight, so their offsets are stored before the partitions go. Called on the polling thread.
+  void OnRevoke(const std::vector<std::pair<std::string, int32_t>>& partitions);
+
+ private:
+  void Work();
+  // Waits until `done` holds (with mu_ held) or the grace runs out; returns whether it held.
+  template <typename Pred>
+  bool WaitForJobs(std::unique_lock<std::mutex>& lock, Pred done);
+
+  RunnerOptions options_;
+  JobProcessor& processor_;
+  observability::Metrics& metrics_;
+  queue::GroupConsumer* consumer_ = nullptr;
+
+  std::mutex mu_;
+  std::condition_variable work_ready_;
+  std::condition_variable job_done_;
+  std::deque<queue::Message> queue_;
+  OffsetTracker offsets_;
+  int busy_ = 0;  // taken from the queue and not finished
+  bool closed_ = false;
+};
+
+}  // namespace pixq::worker

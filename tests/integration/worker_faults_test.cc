@@ -1,0 +1,178 @@
+// Workers that stop, gracefully or not, while jobs run: nothing is lost, and a clean stop runs
+// nothing twice. Real processes (devbroker, API, workers running two jobs at once each); the
+// figures are printed.
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "tests/support/http_client.h"
+#include "tests/support/system.h"
+
+namespace pixq::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kPhoto[] = "/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg";
+
+json ParseJson(const HttpResponse& r) {
+  return json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+}
+
+// Uploads the photograph reduced by `reduction` (1, 2, 4 or 8) as a JPEG; returns its id.
+std::string UploadPhoto(const std::string& url, int reduction) {
+  const int flag = reduction == 8   ? cv::IMREAD_REDUCED_COLOR_8
+                   : reduction == 4 ? cv::IMREAD_REDUCED_COLOR_4
+                   : reduction == 2 ? cv::IMREAD_REDUCED_COLOR_2
+                                    : cv::IMREAD_COLOR;
+  const cv::Mat image = cv::imread(kPhoto, flag);
+  EXPECT_FALSE(image.empty()) << "the photograph is missing; run scripts/setup.sh";
+  std::vector<uchar> jpeg;
+  cv::imencode(".jpg", image, jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
+  HttpResponse r =
+      HttpPost(url + "/v1/images", std::string(jpeg.begin(), jpeg.end()), "image/jpeg");
+  EXPECT_TRUE(r.status == 201 || r.status == 200) << r.body;
+  return ParseJson(r).value("id", "");
+}
+
+// Submits `count` jobs on `image_id`, each a different width so none is a cache hit.
+std::vector<std::string> SubmitJobs(const std::string& url, const std::string& image_id, int count,
+                                    const json& extra_steps) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < count; ++i) {
+    json steps = extra_steps;
+    steps.push_back({{"op", "resize"}, {"width", 400 + i}});
+    const json spec = {{"source", {{"imageId", image_id}}},
+                       {"steps", steps},
+                       {"output", {{"format", "jpeg"}, {"quality", 80}}}};
+    HttpResponse r = HttpPost(url + "/v1/jobs", spec.dump(), "application/json");
+    EXPECT_EQ(r.status, 202) << r.body;
+    ids.push_back(ParseJson(r)["metadata"].value("id", ""));
+  }
+  return ids;
+}
+
+// How many times each job was run to the end, over the logs of every worker.
+std::map<std::string, int> Completions(System& system) {
+  std::map<std::string, int> runs;
+  for (int i = 0; i < system.worker_count(); ++i) {
+    for (const json& line : System::LogLines(system.worker(i), "job succeeded")) {
+      runs[line.value("job_id", "")]++;
+    }
+  }
+  return runs;
+}
+
+size_t FilesIn(const std::string& dir) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+TEST(WorkerFaultsTest, SigtermFinishesTheJobsInFlightAndRunsNothingTwice) {
+  System system(SystemOptions{.partitions = 4, .workers = 2});
+  ASSERT_TRUE(Eventually([&] { return system.AllWorkersOwnPartitions(); }, absl::Seconds(60)));
+  const std::string image = UploadPhoto(system.url(), 1);
+  ASSERT_FALSE(image.empty());
+  // Full-resolution work (a mirror of 20 MP before the resize) so that jobs are in flight when
+  // the signal arrives.
+  const std::vector<std::string> ids =
+      SubmitJobs(system.url(), image, 40, json::array({{{"op", "mirror"}}}));
+  ASSERT_TRUE(
+      Eventually([&] { return System::LogLines(system.worker(0), "job succeeded").size() >= 3; },
+                 absl::Seconds(120)))
+      << system.worker(0).Log();
+
+  system.worker(0).Signal(SIGTERM);
+  const std::optional<int> exit = system.worker(0).Wait(absl::Seconds(60));
+  ASSERT_TRUE(exit.has_value()) << "the worker did not stop within its grace period";
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << system.worker(0).Log();
+
+  for (const std::string& id : ids) {
+    const json job = AwaitJob(system.url(), id, absl::Minutes(3));
+    ASSERT_EQ(job["status"]["phase"], "Succeeded") << job.dump();
+  }
+
+  // What worker-1 was running when SIGTERM came, it finished before leaving.
+  const std::vector<json> draining = System::LogLines(system.worker(0), "draining");
+  ASSERT_EQ(draining.size(), 1u) << system.worker(0).Log();
+  const int in_flight = draining[0].value("jobs", -1);
+  const std::string log = system.worker(0).Log();
+  const size_t drain_at = log.find("\"draining\"");
+  int finished_after = 0;
+  for (size_t at = log.find("\"job succeeded\"", drain_at); at != std::string::npos;
+       at = log.find("\"job succeeded\"", at + 1)) {
+    ++finished_after;
+  }
+  EXPECT_EQ(finished_after, in_flight) << log;
+  EXPECT_EQ(log.find("after the grace period"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"pixq-worker stopped\""), std::string::npos) << log;
+
+  // Nothing ran twice: the stopped worker committed what it finished before leaving.
+  const std::map<std::string, int> runs = Completions(system);
+  int twice = 0;
+  for (const std::string& id : ids) {
+    EXPECT_EQ(runs.count(id) ? runs.at(id) : 0, 1) << id;
+    if (runs.count(id) && runs.at(id) > 1) ++twice;
+  }
+  EXPECT_EQ(FilesIn(system.root() + "/volume/tmp"), 0u);
+  std::cout << "SIGTERM: " << in_flight << " jobs in flight finished during the drain, "
+            << System::LogLines(system.worker(0), "job succeeded").size()
+            << " run by the stopped worker, " << twice << " of " << ids.size()
+            << " jobs run twice\n";
+}
+
+TEST(WorkerFaultsTest, SigkillLosesNoJobAndLeavesNoPartialFile) {
+  System system(SystemOptions{.partitions = 4, .workers = 2});
+  ASSERT_TRUE(Eventually([&] { return system.AllWorkersOwnPartitions(); }, absl::Seconds(60)));
+  const std::string image = UploadPhoto(system.url(), 2);
+  ASSERT_FALSE(image.empty());
+  const std::vector<std::string> ids = SubmitJobs(system.url(), image, 300, json::array());
+  ASSERT_TRUE(
+      Eventually([&] { return System::LogLines(system.worker(0), "job succeeded").size() >= 20; },
+                 absl::Seconds(120)))
+      << system.worker(0).Log();
+
+  system.worker(0).Signal(SIGKILL);
+  ASSERT_TRUE(system.worker(0).Wait(absl::Seconds(10)).has_value());
+  const size_t before_kill = System::LogLines(system.worker(0), "job succeeded").size();
+  system.AddWorker();  // the replacement, as a Deployment would start it
+
+  int decoded = 0;
+  for (const std::string& id : ids) {
+    const json job = AwaitJob(system.url(), id, absl::Minutes(4));
+    ASSERT_EQ(job["status"]["phase"], "Succeeded") << job.dump();
+    HttpResponse bytes = HttpGet(system.url() + job["status"]["output"]["url"].get<std::string>());
+    ASSERT_EQ(bytes.status, 200) << id;
+    const cv::Mat out = cv::imdecode(std::vector<uchar>(bytes.body.begin(), bytes.body.end()),
+                                     cv::IMREAD_UNCHANGED);
+    ASSERT_FALSE(out.empty()) << "output of " << id << " does not decode";
+    EXPECT_EQ(out.cols, job["status"]["output"]["width"].get<int>());
+    ++decoded;
+  }
+  // The killed worker may have left a file it was writing; the store's start-up sweep and the
+  // atomic rename mean no output is ever partial, and tmp/ holds nothing once the jobs are done
+  // and the survivors have started (files older than storage.tmp_max_age_s are swept).
+  const std::map<std::string, int> runs = Completions(system);
+  int redelivered = 0;
+  for (const std::string& id : ids) {
+    if (runs.count(id) && runs.at(id) > 1) ++redelivered;
+  }
+  std::cout << "SIGKILL: " << ids.size() << " jobs, " << decoded << " outputs decoded, "
+            << before_kill << " finished by the killed worker, " << redelivered
+            << " run to the end twice (redelivered after the kill), tmp files left: "
+            << FilesIn(system.root() + "/volume/tmp") << "\n";
+  EXPECT_EQ(FilesIn(system.root() + "/volume/tmp"), 0u);
+}
+
+}  // namespace
+}  // namespace pixq::testing
