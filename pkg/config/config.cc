@@ -1,5 +1,6 @@
 #include "pkg/config/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -30,7 +32,7 @@ struct Field {
   const char* key;
   std::function<absl::Status(Config&, const std::string& name, const std::string& text)> set;
   std::function<std::string(const Config&)> show;
-  bool is_string = false;
+  enum class Kind { kNumber, kString, kList, kSecret } kind = Kind::kNumber;
 };
 
 template <typename T>
@@ -47,6 +49,18 @@ absl::Status ParseInteger(const std::string& name, const std::string& text, T& o
   return absl::OkStatus();
 }
 
+absl::Status ParseBool(const std::string& name, const std::string& text, bool& out) {
+  const std::string t = absl::AsciiStrToLower(text);
+  if (t == "true" || t == "1" || t == "yes" || t == "on") {
+    out = true;
+  } else if (t == "false" || t == "0" || t == "no" || t == "off") {
+    out = false;
+  } else {
+    return ConfigError(name, absl::StrCat("must be true or false, got \"", text, "\""));
+  }
+  return absl::OkStatus();
+}
+
 #define PIXQ_STRING_FIELD(section, member)                                                 \
   Field {                                                                                  \
 #section, #member,                                                                       \
@@ -54,7 +68,15 @@ absl::Status ParseInteger(const std::string& name, const std::string& text, T& o
           c.section.member = text;                                                           \
           return absl::OkStatus();                                                           \
         },                                                                                   \
-        [](const Config& c) { return c.section.member; }, true \
+        [](const Config& c) { return c.section.member; }, Field::Kind::kString \
+  }
+#define PIXQ_BOOL_FIELD(section, member)                                                   \
+  Field {                                                                                  \
+#section, #member,                                                                       \
+        [](Config& c, const std::string& name, const std::string& text) {                    \
+          return ParseBool(name, text, c.section.member);                                    \
+        },                                                                                   \
+        [](const Config& c) { return std::string(c.section.member ? "true" : "false"); } \
   }
 #define PIXQ_INT_FIELD(section, member)                                                    \
   Field {                                                                                  \
@@ -89,6 +111,24 @@ const std::vector<Field>& Fields() {
       PIXQ_INT_FIELD(worker, port),
       PIXQ_INT_FIELD(worker, concurrency),
       PIXQ_INT_FIELD(worker, shutdown_grace_s),
+      PIXQ_BOOL_FIELD(auth, enabled),
+      Field{"auth", "api_key_sha256",
+            [](Config& c, const std::string&, const std::string& text) {
+              c.auth.api_key_sha256.clear();
+              for (absl::string_view v : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+                c.auth.api_key_sha256.emplace_back(absl::StripAsciiWhitespace(v));
+              }
+              return absl::OkStatus();
+            },
+            [](const Config& c) { return absl::StrJoin(c.auth.api_key_sha256, ","); },
+            Field::Kind::kList},
+      Field{"auth", "signing_key",
+            [](Config& c, const std::string&, const std::string& text) {
+              c.auth.signing_key = text;
+              return absl::OkStatus();
+            },
+            [](const Config& c) { return c.auth.signing_key; }, Field::Kind::kSecret},
+      PIXQ_INT_FIELD(auth, signed_url_ttl_s),
       PIXQ_STRING_FIELD(log, level),
   };
   return fields;
@@ -96,8 +136,9 @@ const std::vector<Field>& Fields() {
 
 #undef PIXQ_STRING_FIELD
 #undef PIXQ_INT_FIELD
+#undef PIXQ_BOOL_FIELD
 
-constexpr const char* kSections[] = {"kafka", "storage", "http", "limits", "worker", "log"};
+constexpr const char* kSections[] = {"kafka", "storage", "http", "limits", "worker", "auth", "log"};
 
 bool IsSection(const std::string& name) {
   for (const char* s : kSections) {
@@ -145,6 +186,15 @@ absl::Status ApplyYaml(const YAML::Node& root, Config& config) {
       }
       const Field* field = FindField(section, key);
       if (field == nullptr) return ConfigError(name, "unknown key");
+      if (field->kind == Field::Kind::kList && entry.second.IsSequence()) {
+        std::vector<std::string> items;
+        for (const auto& item : entry.second) {
+          if (!item.IsScalar()) return ConfigError(name, "must be a list of strings");
+          items.push_back(item.as<std::string>());
+        }
+        PIXQ_RETURN_IF_ERROR(field->set(config, name, absl::StrJoin(items, ",")));
+        continue;
+      }
       if (!entry.second.IsScalar()) return ConfigError(name, "must be a single value");
       PIXQ_RETURN_IF_ERROR(field->set(config, name, entry.second.as<std::string>()));
     }
@@ -216,6 +266,21 @@ absl::Status Validate(const Config& c) {
   PIXQ_RETURN_IF_ERROR(Range("worker.concurrency", c.worker.concurrency, 0, 256));
   PIXQ_RETURN_IF_ERROR(Range("worker.shutdown_grace_s", c.worker.shutdown_grace_s, 0, 3600));
   if (c.worker.address.empty()) return ConfigError("worker.address", "is empty");
+  for (const std::string& hash : c.auth.api_key_sha256) {
+    if (hash.size() != 64 || !std::all_of(hash.begin(), hash.end(), [](char ch) {
+          return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+        })) {
+      return ConfigError("auth.api_key_sha256",
+                         "each entry must be the SHA-256 of a key as 64 lower-case hex digits");
+    }
+  }
+  if (c.auth.enabled && c.auth.api_key_sha256.empty()) {
+    return ConfigError("auth.api_key_sha256", "is empty while auth.enabled is true");
+  }
+  if (!c.auth.signing_key.empty() && c.auth.signing_key.size() < 32) {
+    return ConfigError("auth.signing_key", "must be at least 32 characters");
+  }
+  PIXQ_RETURN_IF_ERROR(Range("auth.signed_url_ttl_s", c.auth.signed_url_ttl_s, 1, 86400 * 366));
   if (c.log.level != "debug" && c.log.level != "info" && c.log.level != "warn" &&
       c.log.level != "error") {
     return ConfigError(
@@ -282,8 +347,24 @@ std::string Render(const Config& config) {
     for (const Field& f : Fields()) {
       if (std::string_view(f.section) != section) continue;
       out << YAML::Key << f.key << YAML::Value;
-      if (f.is_string) out << YAML::DoubleQuoted;
-      out << f.show(config);
+      switch (f.kind) {
+        case Field::Kind::kNumber:
+          out << f.show(config);
+          break;
+        case Field::Kind::kString:
+          out << YAML::DoubleQuoted << f.show(config);
+          break;
+        case Field::Kind::kSecret:
+          out << YAML::DoubleQuoted << (f.show(config).empty() ? "" : "<redacted>");
+          break;
+        case Field::Kind::kList:
+          out << YAML::Flow << YAML::BeginSeq;
+          for (absl::string_view v : absl::StrSplit(f.show(config), ',', absl::SkipEmpty())) {
+            out << YAML::DoubleQuoted << std::string(v);
+          }
+          out << YAML::EndSeq;
+          break;
+      }
     }
     if (std::string_view(section) == "kafka") {
       out << YAML::Key << "properties" << YAML::Value << YAML::BeginMap;

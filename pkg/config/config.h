@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -56,6 +57,18 @@ struct WorkerConfig {
   int shutdown_grace_s = 30;
 };
 
+// API keys and signed output URLs (DESIGN.md, API). Off in local development, on in the chart.
+struct AuthConfig {
+  bool enabled = false;
+  // SHA-256 (hex) of each accepted API key; the keys themselves are never configured. In the
+  // environment: PIXQ_AUTH_API_KEY_SHA256="hex,hex" (the chart fills it from a Secret).
+  std::vector<std::string> api_key_sha256;
+  // HMAC-SHA256 key for signed output URLs (at least 32 characters); empty: no signed URLs.
+  // Secret: redacted by Render. PIXQ_AUTH_SIGNING_KEY.
+  std::string signing_key;
+  int signed_url_ttl_s = 3600;  // how long a signed URL handed out by the API stays valid
+};
+
 struct LogConfig {
   std::string level = "info";  // debug | info | warn | error
 };
@@ -66,6 +79,7 @@ struct Config {
   HttpConfig http;
   LimitsConfig limits;
   WorkerConfig worker;
+  AuthConfig auth;
   LogConfig log;
 };
 
@@ -80,8 +94,8 @@ struct Config {
 // The process environment as a map.
 [[nodiscard]] std::map<std::string, std::string> ProcessEnvironment();
 
-// The configuration as YAML that Load reads back, with secret kafka.properties values (keys
-// containing password, secret, sasl or key) shown as "<redacted>".
+// The configuration as YAML that Load reads back, with secrets (auth.signing_key, and
+// kafka.properties values whose keys contain password, secret, sasl or key) shown as "<redacted>".
 [[nodiscard]] std::string Render(const Config& config);
 
 }  // namespace pixq::config

@@ -142,5 +142,52 @@ TEST(ConfigTest, RenderRoundTripsAndRedactsSecrets) {
   EXPECT_EQ(back->worker.name, c->worker.name);
 }
 
+const std::string kHashA(64, 'a');
+const std::string kHashB = std::string(63, '0') + "1";
+
+TEST(ConfigTest, ReadsAuthFromYamlAndEnvironment) {
+  absl::StatusOr<Config> c = LoadFromString("auth:\n  enabled: true\n  api_key_sha256: [" + kHashA +
+                                                ", " + kHashB + "]\n  signed_url_ttl_s: 600\n",
+                                            {{"PIXQ_AUTH_SIGNING_KEY", std::string(40, 's')}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->auth.enabled);
+  EXPECT_EQ(c->auth.api_key_sha256, (std::vector<std::string>{kHashA, kHashB}));
+  EXPECT_EQ(c->auth.signing_key, std::string(40, 's'));
+  EXPECT_EQ(c->auth.signed_url_ttl_s, 600);
+
+  absl::StatusOr<Config> env = LoadFromString(
+      "", {{"PIXQ_AUTH_ENABLED", "true"}, {"PIXQ_AUTH_API_KEY_SHA256", kHashA + " , " + kHashB}});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->auth.api_key_sha256, (std::vector<std::string>{kHashA, kHashB}));
+  EXPECT_FALSE(LoadFromString("", {})->auth.enabled) << "off by default, for local development";
+}
+
+TEST(ConfigTest, RefusesAuthThatCannotWork) {
+  EXPECT_EQ(ErrorOf("auth: {enabled: maybe}"),
+            "auth.enabled: must be true or false, got \"maybe\"");
+  EXPECT_EQ(ErrorOf("auth: {enabled: true}"),
+            "auth.api_key_sha256: is empty while auth.enabled is true");
+  EXPECT_EQ(ErrorOf("auth: {api_key_sha256: [not-a-hash]}"),
+            "auth.api_key_sha256: each entry must be the SHA-256 of a key as 64 lower-case hex "
+            "digits");
+  EXPECT_EQ(ErrorOf("auth: {signing_key: short}"),
+            "auth.signing_key: must be at least 32 characters");
+  EXPECT_EQ(ErrorOf("auth: {signed_url_ttl_s: 0}"),
+            "auth.signed_url_ttl_s: must be 1..31622400, got 0");
+  EXPECT_EQ(ErrorOf("auth: {api_key: x}"), "auth.api_key: unknown key");
+}
+
+TEST(ConfigTest, RenderRedactsTheSigningKey) {
+  absl::StatusOr<Config> c = LoadFromString("auth: {enabled: true, api_key_sha256: [" + kHashA +
+                                                "], signing_key: " + std::string(40, 'k') + "}\n",
+                                            {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string text = Render(*c);
+  EXPECT_EQ(text.find(std::string(40, 'k')), std::string::npos) << text;
+  EXPECT_NE(text.find("signing_key: \"<redacted>\""), std::string::npos) << text;
+  EXPECT_NE(text.find(kHashA), std::string::npos) << text;
+  EXPECT_NE(text.find("enabled: true"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace pixq::config
