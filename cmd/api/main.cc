@@ -87,7 +87,11 @@ int main(int argc, char** argv) {
                           .max_body_bytes = cfg.http.max_body_bytes,
                           .max_json_bytes = cfg.limits.max_json_bytes,
                           .max_wait = absl::Seconds(cfg.http.max_wait_s),
-                          .storage_root = (*store)->root()},
+                          .storage_root = (*store)->root(),
+                          .auth = {.enabled = cfg.auth.enabled,
+                                   .api_key_sha256 = cfg.auth.api_key_sha256,
+                                   .signing_key = cfg.auth.signing_key,
+                                   .signed_url_ttl = absl::Seconds(cfg.auth.signed_url_ttl_s)}},
       service, jobs,
       [&tables]() -> absl::Status {
         if (!tables.CaughtUpOnce()) {

@@ -51,6 +51,7 @@ using Pistache::Rest::Request;
 PIXQ_RESPONSE_HEADER(ETagHeader, "ETag")
 PIXQ_RESPONSE_HEADER(CacheControlHeader, "Cache-Control")
 PIXQ_RESPONSE_HEADER(RetryAfterHeader, "Retry-After")
+PIXQ_RESPONSE_HEADER(WwwAuthenticateHeader, "WWW-Authenticate")
 
 #undef PIXQ_RESPONSE_HEADER
 
@@ -125,6 +126,9 @@ void SendProblem(ResponseWriter& w, const absl::Status& status) {
   if (code == 503 || code == 429) {
     SetHeader<RetryAfterHeader>(w, "1");
   }
+  if (code == 401) {
+    SetHeader<WwwAuthenticateHeader>(w, "Bearer realm=\"pixq\"");
+  }
   if (code >= 500) {
     observability::LogWarn(
         "request failed",
@@ -195,6 +199,7 @@ struct ApiServer::Impl {
   api::Service& service;
   state::JobTable& jobs;
   ReadyFn ready;
+  auth::Authenticator auth;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint;
   Pistache::Rest::Router router;
 
@@ -210,15 +215,65 @@ struct ApiServer::Impl {
 
   Impl(ServerOptions o, api::Service& s, state::JobTable& j, ReadyFn r, observability::Metrics& m,
        observability::Tracer& t)
-      : options(std::move(o)), service(s), jobs(j), ready(std::move(r)), metrics(m), tracer(t) {}
+      : options(std::move(o)),
+        service(s),
+        jobs(j),
+        ready(std::move(r)),
+        auth(options.auth),
+        metrics(m),
+        tracer(t) {}
+
+  // Probes and scrapes are open: kubelet and Prometheus carry no key.
+  static bool IsOpenRoute(const std::string& route) {
+    return route == "/healthz" || route == "/readyz" || route == "/health" || route == "/metrics";
+  }
+  // Routes whose URL may carry a signature instead of a key, so it can be handed on.
+  static bool IsSignableRoute(const std::string& route) {
+    return route == "/v1/jobs/:id/output" || route == "/v1/images/:id/content";
+  }
+
+  // Whether the request may go on; answers it (401/403) when not.
+  bool Admit(const std::string& route, const Request& req, ResponseWriter& w) {
+    if (!auth.enabled() || IsOpenRoute(route)) return true;
+    absl::Status admitted;
+    auto signature = QueryParam(req, "signature");
+    if (signature && IsSignableRoute(route)) {
+      admitted = auth.CheckSignature(req.resource(), QueryParam(req, "expires").value_or(""),
+                                     *signature, absl::Now());
+    } else {
+      admitted = auth.CheckKey(HeaderValue(req, "Authorization"), HeaderValue(req, "X-API-Key"));
+    }
+    if (admitted.ok()) return true;
+    SendProblem(w, admitted);
+    return false;
+  }
+
+  // A job as the API shows it; with a signing key, its output also gets a signed URL.
+  json JobJson(const job::JobRecord& record) const {
+    json out = job::ToApiJson(record);
+    if (auth.signs_urls() && out.contains("status") && out["status"].contains("output") &&
+        out["status"]["output"].contains("url")) {
+      out["status"]["output"]["signedUrl"] =
+          auth.SignPath(out["status"]["output"]["url"].get<std::string>(), absl::Now());
+    }
+    return out;
+  }
+
+  // An image as the API shows it; with a signing key, its content also gets a signed URL.
+  json ImageJson(const job::ImageMeta& meta) const {
+    json out = job::ToApiJson(meta);
+    if (auth.signs_urls() && out.contains("contentUrl")) {
+      out["signedContentUrl"] = auth.SignPath(out["contentUrl"].get<std::string>(), absl::Now());
+    }
+    return out;
+  }
 
   // Wraps a handler: nothing it throws escapes into Pistache, every answer it sends is counted
   // under the route's template, and (probes and scrapes aside) it runs in a server span that
   // continues the client's traceparent, with the trace ids on its log lines.
   template <typename Fn>
   Pistache::Rest::Route::Handler Guard(std::string route, Fn fn) {
-    const bool traced =
-        route != "/healthz" && route != "/readyz" && route != "/health" && route != "/metrics";
+    const bool traced = !IsOpenRoute(route);
     return [this, fn, route, traced](const Request& req, ResponseWriter w) {
       const absl::Time start = absl::Now();
       const std::string method = Pistache::Http::methodString(req.method());
@@ -240,7 +295,7 @@ struct ApiServer::Impl {
                                                   {"span_id", span.context().SpanIdHex()}});
       }
       try {
-        (this->*fn)(req, std::move(w));
+        if (Admit(route, req, w)) (this->*fn)(req, std::move(w));
       } catch (const std::exception& e) {
         observability::LogError("handler threw", {{"error", e.what()}});
         // The writer may have been moved away; nothing more can be sent then.
@@ -346,7 +401,7 @@ struct ApiServer::Impl {
       return;
     }
     w.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/v1/images/", result->meta.id));
-    SendJson(w, result->created ? 201 : 200, job::ToApiJson(result->meta));
+    SendJson(w, result->created ? 201 : 200, ImageJson(result->meta));
   }
 
   void GetImage(const Request& req, ResponseWriter w) {
@@ -355,7 +410,7 @@ struct ApiServer::Impl {
       SendProblem(w, meta.status());
       return;
     }
-    SendJson(w, 200, job::ToApiJson(*meta));
+    SendJson(w, 200, ImageJson(*meta));
   }
 
   void GetImageContent(const Request& req, ResponseWriter w) {
@@ -421,7 +476,7 @@ struct ApiServer::Impl {
     }
     w.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/v1/jobs/", record->id));
     // A cache hit is born Succeeded: created and complete (201); otherwise accepted (202).
-    SendJson(w, record->status.cache_hit ? 201 : 202, job::ToApiJson(*record));
+    SendJson(w, record->status.cache_hit ? 201 : 202, JobJson(*record));
   }
 
   void GetJob(const Request& req, ResponseWriter w) {
@@ -441,7 +496,7 @@ struct ApiServer::Impl {
       return;
     }
     if (wait <= absl::ZeroDuration() || job::IsTerminal(record->status.phase)) {
-      SendJson(w, 200, job::ToApiJson(*record));
+      SendJson(w, 200, JobJson(*record));
       return;
     }
     LongPoll(std::move(w), *record, wait);
@@ -484,7 +539,7 @@ struct ApiServer::Impl {
     if (record.id.empty()) {
       SendProblem(*waiter.writer, errors::NotFound("JobNotFound", "the job was deleted"));
     } else {
-      SendJson(*waiter.writer, 200, job::ToApiJson(record));
+      SendJson(*waiter.writer, 200, JobJson(record));
     }
     metrics.ObserveHttpRequest("/v1/jobs/:id", "GET", t_answered,
                                absl::ToDoubleSeconds(absl::Now() - waiter.started));

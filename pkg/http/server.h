@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 
 #include "pkg/api/service.h"
+#include "pkg/auth/auth.h"
 #include "pkg/observability/metrics.h"
 #include "pkg/observability/trace.h"
 #include "pkg/state/tables.h"
@@ -28,6 +29,8 @@ struct ServerOptions {
   int64_t max_json_bytes = 1 << 20;             // job specs
   absl::Duration max_wait = absl::Seconds(60);  // ceiling of ?wait=
   std::string storage_root;  // files are served from here (relative paths from the store)
+  // API keys on every route but the probes and /metrics; signed URLs for outputs and originals.
+  auth::AuthOptions auth;
 };
 
 // Readiness: OK when this replica can serve reads and take jobs.

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/job/json.h"
 #include "pkg/storage/volume.h"
@@ -52,7 +53,8 @@ class ServerTest : public ::testing::Test {
                       .max_body_bytes = 1 << 20,
                       .max_json_bytes = 4096,
                       .max_wait = absl::Seconds(5),
-                      .storage_root = store_->root()},
+                      .storage_root = store_->root(),
+                      .auth = auth_options_},
         *service_, jobs_, [this] { return ready_; }, metrics_, tracer_);
     ASSERT_TRUE(server_->Start().ok());
     url_ = "http://127.0.0.1:" + std::to_string(server_->port());
@@ -102,6 +104,7 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<api::Service> service_;
   std::unique_ptr<ApiServer> server_;
   absl::Status ready_ = absl::OkStatus();
+  auth::AuthOptions auth_options_;  // off unless a test's fixture turns it on
   std::string url_;
 };
 
@@ -212,6 +215,91 @@ TEST_F(ServerTest, ServesOriginalsWithStrongEtags) {
 TEST_F(ServerTest, AnswersUnknownRoutesWithProblemDetails) {
   ExpectProblem(HttpGet(url_ + "/nope"), 404, "RouteNotFound");
   ExpectProblem(HttpGet(url_ + "/v1/images/" + std::string(64, 'f')), 404, "ImageNotFound");
+}
+
+// The same server with API keys and signed URLs on, as the chart runs it.
+class AuthServerTest : public ServerTest {
+ protected:
+  static constexpr char kKey[] = "pixq-test-key-0123456789";
+  static constexpr char kSigningKey[] = "signing-key-signing-key-signing-key";
+
+  AuthServerTest() {
+    auth_options_ = {.enabled = true,
+                     .api_key_sha256 = {crypto::Sha256Hex("another-key"), crypto::Sha256Hex(kKey)},
+                     .signing_key = kSigningKey,
+                     .signed_url_ttl = absl::Minutes(5)};
+  }
+
+  std::string UploadWithKey() {
+    HttpResponse r = HttpPost(url_ + "/v1/images", Png(30, 20), "image/png",
+                              {{"Authorization", std::string("Bearer ") + kKey}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    Apply();
+    return r.body;
+  }
+};
+
+TEST_F(AuthServerTest, AsksForAKeyOnEveryRouteButProbesAndMetrics) {
+  HttpResponse missing = HttpPost(url_ + "/v1/images", Png(30, 20), "image/png");
+  ExpectProblem(missing, 401, "ApiKeyMissing");
+  EXPECT_EQ(missing.Header("www-authenticate"), "Bearer realm=\"pixq\"");
+  ExpectProblem(HttpGet(url_ + "/v1/jobs/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C"), 401, "ApiKeyMissing");
+  ExpectProblem(HttpGet(url_ + "/nope"), 401, "ApiKeyMissing");  // no route list for strangers
+  EXPECT_TRUE(producer_.Sent().empty()) << "nothing was stored or published";
+  for (const char* open : {"/healthz", "/readyz", "/health", "/metrics"}) {
+    EXPECT_EQ(HttpGet(url_ + open).status, 200) << open;
+  }
+}
+
+TEST_F(AuthServerTest, RefusesAWrongKeyAndTakesTheRightOneInEitherHeader) {
+  ExpectProblem(HttpPost(url_ + "/v1/images", Png(30, 20), "image/png",
+                         {{"Authorization", "Bearer not-the-key"}}),
+                401, "ApiKeyInvalid");
+  ExpectProblem(HttpPost(url_ + "/v1/images", Png(30, 20), "image/png",
+                         {{"Authorization", std::string("Basic ") + kKey}}),
+                401, "ApiKeyMissing");
+  const json image = json::parse(UploadWithKey());
+  HttpResponse by_header =
+      HttpGet(url_ + "/v1/images/" + image["id"].get<std::string>(), {{"X-API-Key", kKey}});
+  EXPECT_EQ(by_header.status, 200) << by_header.body;
+  ExpectProblem(HttpGet(url_ + "/v1/images/" + image["id"].get<std::string>(),
+                        {{"X-API-Key", std::string(kKey) + "x"}}),
+                401, "ApiKeyInvalid");
+}
+
+TEST_F(AuthServerTest, ServesASignedUrlWithoutAKeyAndRefusesATamperedOrExpiredOne) {
+  const json image = json::parse(UploadWithKey());
+  const std::string id = image["id"];
+  ASSERT_TRUE(image.contains("signedContentUrl")) << image.dump();
+  const std::string signed_url = image["signedContentUrl"];
+  HttpResponse content = HttpGet(url_ + signed_url);
+  ASSERT_EQ(content.status, 200) << content.body;
+  EXPECT_EQ(content.body, Png(30, 20));
+  // Without the signature the same path needs a key.
+  ExpectProblem(HttpGet(url_ + "/v1/images/" + id + "/content"), 401, "ApiKeyMissing");
+
+  // One hex digit of the signature changed.
+  std::string tampered = signed_url;
+  char& last = tampered.back();
+  last = last == '0' ? '1' : '0';
+  ExpectProblem(HttpGet(url_ + tampered), 403, "SignatureInvalid");
+  // A later expiry with the old signature.
+  const size_t at = signed_url.find("expires=") + 8;
+  std::string extended = signed_url;
+  extended.replace(at, 10, "9999999999");
+  ExpectProblem(HttpGet(url_ + extended), 403, "SignatureInvalid");
+  // The signature of one image on another path.
+  std::string other = signed_url;
+  other.replace(other.find(id), id.size(), std::string(64, 'a'));
+  ExpectProblem(HttpGet(url_ + other), 403, "SignatureInvalid");
+  // Signed correctly, but long ago.
+  const auth::Authenticator signer(auth_options_);
+  const std::string old =
+      signer.SignPath("/v1/images/" + id + "/content", absl::Now() - absl::Hours(1));
+  ExpectProblem(HttpGet(url_ + old), 403, "SignatureExpired");
+  // A signature is no key for the other routes.
+  const std::string query = signed_url.substr(signed_url.find('?'));
+  ExpectProblem(HttpGet(url_ + "/v1/images/" + id + query), 401, "ApiKeyMissing");
 }
 
 }  // namespace
