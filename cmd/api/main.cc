@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include "pkg/api/readiness.h"
 #include "pkg/api/service.h"
 #include "pkg/errors/errors.h"
 #include "pkg/http/server.h"
@@ -67,6 +68,10 @@ int main(int argc, char** argv) {
       });
   if (!reader.ok()) return Fail(reader.status());
   queue::TableReader& tables = **reader;
+  // Ready once the tables hold the log as of start; from then on, checked every second, so that
+  // a broker outage turns /readyz false and refuses requests at once instead of each one waiting.
+  api::Readiness readiness([&tables](absl::Duration timeout) { return tables.CatchUp(timeout); },
+                           absl::Seconds(1), absl::Seconds(2));
 
   api::Service service(
       api::ServiceOptions{.topics = topics,
@@ -76,7 +81,8 @@ int main(int argc, char** argv) {
                           .catch_up_timeout = absl::Seconds(5),
                           .validation = {.max_steps = cfg.limits.max_steps,
                                          .max_output_dimension = cfg.limits.max_output_dimension},
-                          .max_pixels = cfg.limits.max_pixels},
+                          .max_pixels = cfg.limits.max_pixels,
+                          .admit = [&readiness] { return readiness.Admit(); }},
       **store, **producer, jobs, images,
       [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); }, metrics, **tracer);
 
@@ -92,27 +98,10 @@ int main(int argc, char** argv) {
                                    .api_key_sha256 = cfg.auth.api_key_sha256,
                                    .signing_key = cfg.auth.signing_key,
                                    .signed_url_ttl = absl::Seconds(cfg.auth.signed_url_ttl_s)}},
-      service, jobs,
-      [&tables]() -> absl::Status {
-        if (!tables.CaughtUpOnce()) {
-          return errors::Unavailable("NotReady", "the state tables are still being loaded");
-        }
-        return absl::OkStatus();
-      },
-      metrics, **tracer);
+      service, jobs, [&readiness] { return readiness.Ready(); }, metrics, **tracer);
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started);
 
-  // Ready once the tables hold the log as of start; keep trying until then.
-  std::thread initial_catch_up([&tables] {
-    while (!tables.CaughtUpOnce()) {
-      if (absl::Status s = tables.CatchUp(absl::Seconds(10)); !s.ok()) {
-        observability::LogWarn("state tables not caught up yet",
-                               {{"error", std::string(s.message())}});
-      }
-    }
-    observability::LogInfo("state tables caught up");
-  });
-  initial_catch_up.detach();
+  readiness.Start();
 
   observability::LogInfo("pixq-api listening", {{"address", cfg.http.address},
                                                 {"port", server.port()},
@@ -125,7 +114,7 @@ int main(int argc, char** argv) {
     observability::LogWarn("producer not flushed", {{"error", std::string(flushed.message())}});
   }
   (*tracer)->Flush(absl::Seconds(2));
-  // Exit without unwinding the detached catch-up thread's references.
+  // Exit without unwinding: background threads (readiness, table reader) use these locals.
   std::cout.flush();
   _exit(0);
 }

@@ -1,6 +1,9 @@
 // pixq-devbroker: the local Kafka. Starts librdkafka's mock cluster on loopback, creates pixq's
 // topics, prints the bootstrap address and writes it to a file the other processes read, then
 // runs until SIGINT or SIGTERM. Everything is kept in memory and lost when it stops.
+//
+// SIGUSR1 takes the brokers down (connections dropped and refused, data kept) and SIGUSR2 brings
+// them back: a broker outage for the reliability tests, as clients of a real cluster see one.
 
 #include <csignal>
 #include <cstdio>
@@ -55,6 +58,8 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR1);
+  sigaddset(&stop_signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto broker = pixq::queue::DevBroker::Start(brokers);
@@ -79,7 +84,15 @@ int main(int argc, char** argv) {
                                                             {"topic_prefix", prefix}});
 
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  while (sigwait(&stop_signals, &signal) == 0 && (signal == SIGUSR1 || signal == SIGUSR2)) {
+    const bool up = signal == SIGUSR2;
+    if (auto status = (*broker)->SetAllBrokersUp(up); !status.ok()) {
+      pixq::observability::LogWarn("outage not simulated",
+                                   {{"error", std::string(status.message())}});
+    } else {
+      pixq::observability::LogInfo(up ? "brokers up" : "brokers down", {});
+    }
+  }
   pixq::observability::LogInfo("stopping", {{"signal", signal}});
   std::error_code ec;
   std::filesystem::remove(bootstrap_file, ec);  // a stale address would mislead the next start

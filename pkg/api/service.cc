@@ -37,6 +37,7 @@ Service::Service(ServiceOptions options, storage::Store& store, queue::Producer&
 
 absl::Status Service::Publish(const std::string& topic, const std::string& key,
                               const std::string& value) {
+  if (options_.admit) PIXQ_RETURN_IF_ERROR(options_.admit());
   absl::Status sent =
       producer_.Send({.topic = topic, .key = key, .value = value}, options_.produce_timeout);
   if (!sent.ok()) metrics_.CountProduceError(topic);
@@ -58,6 +59,7 @@ absl::StatusOr<UploadResult> Service::UploadImage(std::string_view bytes, std::s
     metrics_.CountUpload(false, static_cast<int64_t>(bytes.size()));
     return UploadResult{.meta = *known, .created = false};
   }
+  if (options_.admit) PIXQ_RETURN_IF_ERROR(options_.admit());
   PIXQ_RETURN_IF_ERROR(store_.PutOriginal(id, bytes));
   job::ImageMeta meta{.id = id,
                       .title = Truncated(std::move(title), kMaxTitle),

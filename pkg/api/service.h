@@ -30,6 +30,10 @@ struct ServiceOptions {
   absl::Duration catch_up_timeout = absl::Seconds(5);
   job::ValidationLimits validation;
   int64_t max_pixels = 100'000'000;
+  // The backpressure gate, asked before anything is stored or produced: an error (e.g.
+  // "BrokerUnavailable" while Kafka is known unreachable, see Readiness::Admit) refuses the
+  // request at once. Unset: always admitted.
+  std::function<absl::Status()> admit;
 };
 
 // Brings the tables up to the current log end (see queue::TableReader::CatchUp).

@@ -11,6 +11,7 @@ namespace pixq::queue {
 struct DevBroker::Impl {
   rd_kafka_t* rk = nullptr;
   rd_kafka_mock_cluster_t* cluster = nullptr;
+  int brokers = 0;
 };
 
 absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(int brokers) {
@@ -27,6 +28,7 @@ absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(int brokers) {
     rd_kafka_conf_destroy(conf);
     return errors::Internal("KafkaClient", absl::StrCat("mock cluster host: ", err));
   }
+  impl->brokers = brokers;
   impl->cluster = rd_kafka_mock_cluster_new(impl->rk, brokers);
   if (impl->cluster == nullptr) {
     rd_kafka_destroy(impl->rk);
@@ -52,6 +54,20 @@ absl::Status DevBroker::CreateTopic(const std::string& name, int partitions) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return errors::Invalid("InvalidTopic",
                            absl::StrCat("create topic ", name, ": ", rd_kafka_err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DevBroker::SetAllBrokersUp(bool up) {
+  // The mock cluster numbers its brokers from 1.
+  for (int32_t id = 1; id <= impl_->brokers; ++id) {
+    const rd_kafka_resp_err_t err = up ? rd_kafka_mock_broker_set_up(impl_->cluster, id)
+                                       : rd_kafka_mock_broker_set_down(impl_->cluster, id);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return errors::Internal(
+          "KafkaClient",
+          absl::StrCat("broker ", id, up ? " up: " : " down: ", rd_kafka_err2str(err)));
+    }
   }
   return absl::OkStatus();
 }

@@ -23,6 +23,10 @@ class DevBroker final {
 
   [[nodiscard]] absl::Status CreateTopic(const std::string& name, int partitions);
 
+  // Takes every broker down (connections dropped, new ones refused) or brings them back up, with
+  // all data kept: an outage as clients of a real cluster see one, for the reliability tests.
+  [[nodiscard]] absl::Status SetAllBrokersUp(bool up);
+
   struct Impl;
 
  private:

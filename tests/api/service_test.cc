@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/job/json.h"
 #include "tests/fakes/fake_producer.h"
@@ -142,6 +143,27 @@ TEST_F(ServiceTest, DoesNotAcceptAJobKafkaDidNotAcknowledge) {
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->status.phase, job::Phase::kFailed);
   EXPECT_EQ(last->status.reason, "NotAccepted");
+}
+
+TEST_F(ServiceTest, RefusesAtOnceWhatTheGateDoesNotAdmit) {
+  absl::StatusOr<UploadResult> image = service_.UploadImage(Png(40, 30), "", "");
+  ASSERT_TRUE(image.ok());
+  ApplyPublished();
+  const size_t sent_before = producer_.Sent().size();
+  absl::Status gate = errors::Unavailable("BrokerUnavailable", "down");
+  Service gated(
+      ServiceOptions{.max_pixels = 1'000'000, .admit = [&gate] { return gate; }}, store_, producer_,
+      jobs_, images_, [](absl::Duration) { return absl::OkStatus(); }, metrics_, tracer_);
+  absl::StatusOr<UploadResult> refused = gated.UploadImage(Png(41, 30), "", "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(errors::ReasonOf(refused.status()), "BrokerUnavailable");
+  EXPECT_FALSE(store_.HasOriginal(crypto::Sha256Hex(Png(41, 30)))) << "nothing stored";
+  absl::StatusOr<job::JobRecord> job = gated.CreateJob(Spec(image->meta.id));
+  ASSERT_FALSE(job.ok());
+  EXPECT_EQ(errors::HttpStatusOf(job.status()), 503);
+  EXPECT_EQ(producer_.Sent().size(), sent_before) << "nothing produced";
+  gate = absl::OkStatus();
+  EXPECT_TRUE(gated.CreateJob(Spec(image->meta.id)).ok()) << "admitted again once it is back";
 }
 
 TEST_F(ServiceTest, RefusesAJobOnAnUnknownImage) {

@@ -32,6 +32,7 @@ class System final {
   const std::string& root() const { return dir_.path(); }
   const std::string& url() const { return url_; }
   Process& api() { return *api_; }
+  Process& broker() { return *broker_; }
   Process& worker(int i) { return *workers_.at(i); }
   int worker_count() const { return static_cast<int>(workers_.size()); }
 
