@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <queue>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -16,7 +17,9 @@
 #include "nlohmann/json.hpp"
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
+#include <pistache/peer.h>
 #include <pistache/router.h>
+#include <sys/socket.h>
 
 #include "pkg/errors/errors.h"
 #include "pkg/http/multipart.h"
@@ -175,6 +178,97 @@ struct Waiter {
   absl::Time deadline;
   absl::Time started;
   observability::Span span;  // the request's server span, ended with the answer
+};
+
+// Pistache's router, with request bodies bounded before they are read. Pistache alone answers a
+// request over its maximum size with 413 but keeps the connection and parses the rest of the body
+// as new requests: a 200 MB upload kept a core busy for over a minute. Here a Content-Length over
+// the limit is refused as soon as the headers are in, and any request that outgrows the limit
+// gets a problem+json 413 and its connection closed; the bytes still arriving are dropped unread.
+//
+// The input path is Pistache 0.0.5's Http::Handler::onInput (private there, so restated here)
+// with the two checks added. One clone per reactor thread; a peer stays on one thread, so the
+// per-peer state needs no lock.
+class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler {
+ public:
+  HTTP_PROTOTYPE(BoundedRouterHandler)
+
+  BoundedRouterHandler(const Pistache::Rest::Router& router, int64_t max_body_bytes)
+      : RouterHandler(router), max_body_bytes_(max_body_bytes) {}
+
+  void onInput(const char* buffer, size_t len,
+               const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    if (refused_.count(peer.get()) != 0) return;  // closing; what is still in flight is dropped
+    auto parser = getParser(peer);
+    Pistache::Http::Request& request = parser->request;
+    try {
+      if (!parser->feed(buffer, len)) {
+        parser->reset();
+        Refuse(peer, request.version());
+        return;
+      }
+      const Pistache::Http::Private::State state = parser->parse();
+      if (state == Pistache::Http::Private::State::Done) {
+        ResponseWriter response(request.version(), transport(), this, peer);
+        request.copyAddress(peer->address());
+        auto connection = request.headers().tryGet<Pistache::Http::Header::Connection>();
+        response.headers().add<Pistache::Http::Header::Connection>(
+            connection ? connection->control() : Pistache::Http::ConnectionControl::Close);
+        peer->setIdle(false);
+        onRequest(request, std::move(response));
+        parser->reset();
+        return;
+      }
+      // Headers read, body still coming: refuse a declared length over the limit right away.
+      auto length = request.headers().tryGet<Pistache::Http::Header::ContentLength>();
+      if (length && static_cast<int64_t>(length->value()) > max_body_bytes_) {
+        parser->reset();
+        Refuse(peer, request.version());
+      }
+    } catch (const Pistache::Http::HttpError& err) {
+      ResponseWriter response(request.version(), transport(), this, peer);
+      Send(response, err.code(), err.reason(), "text/plain");
+      parser->reset();
+    } catch (const std::exception& e) {
+      ResponseWriter response(request.version(), transport(), this, peer);
+      Send(response, 500, e.what(), "text/plain");
+      parser->reset();
+    }
+  }
+
+  void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    refused_.erase(peer.get());
+    RouterHandler::onDisconnection(peer);
+  }
+
+ private:
+  void Refuse(const std::shared_ptr<Pistache::Tcp::Peer>& peer, Pistache::Http::Version version) {
+    refused_.insert(peer.get());
+    ResponseWriter response(version, transport(), this, peer);
+    response.headers().add<Pistache::Http::Header::Connection>(
+        Pistache::Http::ConnectionControl::Close);
+    const json body = {{"type", "urn:pixq:problem:PayloadTooLarge"},
+                       {"title", ReasonPhrase(413)},
+                       {"status", 413},
+                       {"reason", "PayloadTooLarge"},
+                       {"detail", absl::StrCat("requests are limited to ", max_body_bytes_,
+                                               " bytes; the connection is closed")}};
+    const int fd = peer->fd();
+    std::shared_ptr<Pistache::Tcp::Peer> keep = peer;  // the fd stays ours until it is shut
+    try {
+      response
+          .send(Code::Request_Entity_Too_Large, body.dump(),
+                Pistache::Http::Mime::MediaType::fromString("application/problem+json"))
+          .then([fd, keep](ssize_t) { ::shutdown(fd, SHUT_RDWR); },
+                [fd, keep](std::exception_ptr) { ::shutdown(fd, SHUT_RDWR); });
+    } catch (const std::exception& e) {
+      ::shutdown(fd, SHUT_RDWR);
+    }
+    observability::LogInfo("request refused: too large", {{"limit", max_body_bytes_}});
+  }
+
+  int64_t max_body_bytes_;
+  std::set<const Pistache::Tcp::Peer*> refused_;
 };
 
 }  // namespace
@@ -627,7 +721,8 @@ absl::Status ApiServer::Start() {
                     .maxResponseSize(1 << 20);
     impl_->endpoint->init(opts);
     impl_->Routes();
-    impl_->endpoint->setHandler(impl_->router.handler());
+    impl_->endpoint->setHandler(std::make_shared<BoundedRouterHandler>(
+        impl_->router, std::max(impl_->options.max_body_bytes, impl_->options.max_json_bytes)));
     impl_->endpoint->serveThreaded();
   } catch (const std::exception& e) {
     return errors::Make(absl::StatusCode::kUnavailable, "BindFailed",

@@ -69,6 +69,12 @@ absl::StatusOr<ImageInfo> SniffJpeg(std::string_view b) {
       if (segment.size() < 5) return Corrupt("JPEG: short frame header");
       info.height = static_cast<int>(Be16(segment, 1));
       info.width = static_cast<int>(Be16(segment, 3));
+      // The image must end: entropy-coded data never holds FF D9 (an FF there is followed by 00
+      // or a restart marker), so without an end-of-image marker after the frame header the file
+      // was cut short, and a decoder would fill the missing part with grey instead of failing.
+      if (b.find("\xFF\xD9", i + length) == std::string_view::npos) {
+        return Corrupt("JPEG: truncated (no end-of-image marker)");
+      }
       return info;
     }
     i += length;

@@ -99,6 +99,23 @@ TEST(SniffTest, CallsTruncatedOrZeroSizedHeadersCorrupt) {
   EXPECT_EQ(errors::ReasonOf(Sniff(std::string("\x89PNG\r\n\x1a\n", 8)).status()), "CorruptImage");
 }
 
+TEST(SniffTest, CallsAJpegCutShortCorrupt) {
+  const std::string jpeg = Encode(testing::Photo(120, 80), ".jpg");
+  ASSERT_TRUE(Sniff(jpeg).ok());
+  // Cut anywhere after the frame header: the header is fine, the image is not all there.
+  for (size_t keep : {jpeg.size() / 2, jpeg.size() - 2, jpeg.size() - 1}) {
+    absl::StatusOr<ImageInfo> info = Sniff(std::string_view(jpeg).substr(0, keep));
+    ASSERT_FALSE(info.ok()) << keep;
+    EXPECT_EQ(errors::ReasonOf(info.status()), "CorruptImage");
+    EXPECT_NE(std::string(info.status().message()).find("truncated"), std::string::npos);
+  }
+  // Bytes after the end-of-image marker (some cameras append data) are no reason to refuse.
+  EXPECT_TRUE(Sniff(jpeg + "trailing").ok());
+  // An EXIF thumbnail's own end marker (before the frame header) does not count.
+  const std::string with_exif = testing::WithExifOrientation(jpeg, 6);
+  EXPECT_FALSE(Sniff(std::string_view(with_exif).substr(0, with_exif.size() / 2)).ok());
+}
+
 TEST(SniffTest, NeverCrashesOnPrefixesOrNoise) {
   const std::vector<std::string> images = {
       Encode(testing::Photo(50, 40), ".jpg"),

@@ -1,0 +1,140 @@
+// Poison input against the real processes: each bad upload or bad image gets its documented
+// answer (README, "Errors"), no process goes down, and the next good job succeeds.
+
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include "tests/support/http_client.h"
+#include "tests/support/system.h"
+
+namespace pixq::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kPhoto[] = "/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg";
+
+std::string Encode(const std::string& ext, const cv::Mat& image) {
+  std::vector<uchar> out;
+  cv::imencode(ext, image, out);
+  return std::string(out.begin(), out.end());
+}
+
+// A PNG whose IHDR declares width x height, with a valid CRC and a tiny (wrong) IDAT.
+std::string PngDeclaring(uint32_t width, uint32_t height) {
+  std::string png = Encode(".png", cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)));
+  auto put32 = [&png](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) png[at + i] = static_cast<char>((v >> (24 - 8 * i)) & 0xFF);
+  };
+  put32(16, width);  // IHDR data starts at 16: width, height, ...
+  put32(20, height);
+  // The CRC covers the chunk type and data (12..29).
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 12; i < 29; ++i) {
+    crc ^= static_cast<unsigned char>(png[i]);
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  put32(29, crc ^ 0xFFFFFFFFu);
+  return png;
+}
+
+class PoisonTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    system_ = new System(SystemOptions{.partitions = 2, .workers = 1});
+  }
+  static void TearDownTestSuite() {
+    delete system_;
+    system_ = nullptr;
+  }
+  static System* system_;
+
+  const std::string& url() { return system_->url(); }
+
+  HttpResponse Upload(const std::string& bytes,
+                      const std::string& type = "application/octet-stream") {
+    return HttpPost(url() + "/v1/images", bytes, type);
+  }
+
+  // Uploads `bytes` (which must be accepted) and runs a resize on them; the job's last record.
+  json RunJob(const std::string& bytes) {
+    HttpResponse up = Upload(bytes);
+    EXPECT_TRUE(up.status == 201 || up.status == 200) << up.body;
+    const json image = json::parse(up.body, nullptr, false);
+    const json spec = {{"source", {{"imageId", image.value("id", "")}}},
+                       {"steps", json::array({{{"op", "resize"}, {"width", 64}}})},
+                       {"output", {{"format", "png"}}}};
+    HttpResponse r = HttpPost(url() + "/v1/jobs", spec.dump(), "application/json");
+    EXPECT_EQ(r.status, 202) << r.body;
+    return AwaitJob(url(), json::parse(r.body)["metadata"]["id"], absl::Minutes(1));
+  }
+
+  void ExpectProblem(const HttpResponse& r, long status, const std::string& reason,
+                     const std::string& what) {
+    EXPECT_EQ(r.status, status) << what << ": " << r.body.substr(0, 300);
+    EXPECT_EQ(json::parse(r.body, nullptr, false).value("reason", ""), reason)
+        << what << ": " << r.body.substr(0, 300);
+    std::cout << what << ": " << r.status << " "
+              << json::parse(r.body, nullptr, false).value("reason", "") << "\n";
+  }
+
+  void ExpectStillWorking() {
+    EXPECT_TRUE(system_->api().Running()) << system_->api().Log();
+    EXPECT_TRUE(system_->worker(0).Running()) << system_->worker(0).Log();
+    static int n = 0;
+    const json job = RunJob(Encode(".jpg", cv::Mat(50, 80 + n++, CV_8UC3, cv::Scalar(9, 99, 199))));
+    EXPECT_EQ(job["status"]["phase"], "Succeeded") << job.dump();
+  }
+};
+
+System* PoisonTest::system_ = nullptr;
+
+TEST_F(PoisonTest, RefusesBadUploadsAtTheDoor) {
+  ExpectProblem(Upload(""), 400, "EmptyBody", "zero-byte body");
+  ExpectProblem(Upload("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1\" height=\"1\"/>",
+                       "image/svg+xml"),
+                415, "UnsupportedMediaType", "SVG");
+  std::mt19937 rng(7);
+  std::string random(4096, '\0');
+  for (char& c : random) c = static_cast<char>(rng());
+  random[0] = static_cast<char>(0xFF);
+  random[1] = static_cast<char>(0xD8);
+  random[2] = static_cast<char>(0xFF);
+  ExpectProblem(Upload(random), 400, "CorruptImage", "random bytes behind a JPEG magic number");
+  const std::string bomb = PngDeclaring(100000, 100000);
+  ASSERT_LT(bomb.size(), 1024u);
+  ExpectProblem(Upload(bomb), 422, "ImageTooLarge", "a 1 KB PNG declaring 100000 x 100000");
+  // 200 MB, four times the upload limit: refused while reading, not after buffering it all.
+  const std::string huge(200u << 20, 'x');
+  const absl::Time start = absl::Now();
+  ExpectProblem(Upload(huge, "image/jpeg"), 413, "PayloadTooLarge", "200 MB body");
+  std::cout << "200 MB body refused in " << absl::FormatDuration(absl::Now() - start) << "\n";
+  ExpectStillWorking();
+}
+
+TEST_F(PoisonTest, RefusesOrFailsImagesThatDoNotDecode) {
+  const std::string photo = Encode(".jpg", cv::imread(kPhoto, cv::IMREAD_REDUCED_COLOR_8));
+  ASSERT_GT(photo.size(), 10000u);
+  // Cut short, it would decode with its lower half grey: refused at the door instead.
+  ExpectProblem(Upload(photo.substr(0, photo.size() / 2)), 400, "CorruptImage", "truncated JPEG");
+
+  std::string bad_crc = Encode(".png", cv::Mat(64, 64, CV_8UC3, cv::Scalar(5, 6, 7)));
+  const size_t idat = bad_crc.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  bad_crc[idat + 6] = static_cast<char>(bad_crc[idat + 6] ^ 0x55);  // data changed, CRC not
+  const json crc = RunJob(bad_crc);
+  EXPECT_EQ(crc["status"]["phase"], "Failed") << crc.dump();
+  EXPECT_EQ(crc["status"]["reason"], "CorruptImage") << crc.dump();
+  std::cout << "PNG with a bad CRC: " << crc["status"]["reason"] << "\n";
+  ExpectStillWorking();
+}
+
+}  // namespace
+}  // namespace pixq::testing
