@@ -11,6 +11,8 @@ PACKAGES=(
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the libFuzzer targets (scripts/fuzz.sh): clang and its fuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev
   # real photographs (13-20 MP JPEGs under /usr/share/backgrounds) for the tests
   lomiri-wallpapers-20.04
   # kcat: a Kafka command-line client, handy against the local broker

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds pixq and runs every test: formatting, unit tests, the integration tests against real
 # processes (pixq-devbroker, pixq-api, pixq-worker), then the unit tests again under
-# AddressSanitizer and UndefinedBehaviorSanitizer. Exits non-zero on any failure.
+# AddressSanitizer and UndefinedBehaviorSanitizer, then the fuzz targets for a bounded time.
+# Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -23,3 +24,6 @@ echo "== unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 scripts/build.sh build-asan -DPIXQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure --timeout 900 -j 2 -LE integration
+
+echo "== fuzzing: libFuzzer targets (clang, ASan, UBSan), ${PIXQ_FUZZ_SECONDS:-30} s each"
+scripts/fuzz.sh build-fuzz
