@@ -5,6 +5,8 @@
 
 #include <openssl/evp.h>
 
+#include "pkg/crypto/hex.h"
+
 namespace pixq::crypto {
 
 struct Sha256::State {
@@ -29,14 +31,7 @@ std::string Sha256::HexDigest() {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int len = 0;
   EVP_DigestFinal_ex(state_->ctx, digest.data(), &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xf]);
-  }
-  return out;
+  return internal::LowerHex(digest.data(), len);
 }
 
 std::string Sha256Hex(std::string_view bytes) {
