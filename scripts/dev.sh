@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and starts the whole system locally: the local Kafka (pixq-devbroker), pixq-api on port
 # 8080 and two pixq-worker processes, with data under ./var/pixq. Ctrl-C stops every process it
-# started. Environment: PIXQ_HTTP_PORT (8080), PIXQ_WORKERS (2), PIXQ_PARTITIONS (4).
+# started. Environment: PIXQ_HTTP_PORT (8080), PIXQ_WORKERS (2), PIXQ_PARTITIONS (4),
+# PIXQ_SWEEP_INTERVAL_S (3600: how often the expiry sweep runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -43,6 +44,11 @@ for i in $(seq "$WORKERS"); do
     >"$LOGS/worker-$i.log" 2>&1 &
   pids+=($!)
 done
+
+# The expiry sweep (retention.*), as the chart's CronJob runs it: hourly unless told otherwise.
+SWEEP_EVERY="${PIXQ_SWEEP_INTERVAL_S:-3600}"
+(while sleep "$SWEEP_EVERY"; do build/cmd/worker/pixq-worker sweep; done) >>"$LOGS/sweep.log" 2>&1 &
+pids+=($!)
 
 URL="http://127.0.0.1:$PIXQ_HTTP_PORT"
 for _ in $(seq 300); do curl -fs "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -2,6 +2,9 @@
 // processor → runner (jobs in parallel, offsets in order) → group consumer → probes; on
 // SIGINT/SIGTERM stop polling, let the jobs in flight finish within the grace period, commit and
 // leave the group.
+//
+// `pixq-worker sweep`: read pixq.job-status, remove what outlived the retention (worker::Sweep),
+// report and exit; run by a timer locally and by a CronJob in the cluster.
 
 #include <atomic>
 #include <iostream>
@@ -16,10 +19,13 @@
 #include "pkg/observability/metrics.h"
 #include "pkg/queue/consumer.h"
 #include "pkg/queue/producer.h"
+#include "pkg/queue/table_reader.h"
 #include "pkg/runtime/runtime.h"
+#include "pkg/state/tables.h"
 #include "pkg/storage/volume.h"
 #include "pkg/worker/processor.h"
 #include "pkg/worker/runner.h"
+#include "pkg/worker/sweeper.h"
 
 namespace {
 
@@ -29,12 +35,51 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+// One expiry sweep; the exit code says whether it completed.
+int SweepOnce(const pixq::config::Config& cfg, pixq::storage::VolumeStore& store) {
+  using namespace pixq;
+  auto client = runtime::KafkaClient(cfg, "pixq-sweeper", absl::Seconds(30));
+  if (!client.ok()) return Fail(client.status());
+  auto producer =
+      queue::KafkaProducer::Create(*client, absl::Milliseconds(cfg.kafka.produce_timeout_ms));
+  if (!producer.ok()) return Fail(producer.status());
+  const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
+  state::JobTable jobs;
+  auto reader =
+      queue::TableReader::Start(*client, {topics.job_status}, [&jobs](const queue::Message& m) {
+        (void)jobs.Apply(m.key, m.value);  // unreadable records are not ours to expire
+      });
+  if (!reader.ok()) return Fail(reader.status());
+  if (absl::Status caught_up = (*reader)->CatchUp(absl::Seconds(120)); !caught_up.ok()) {
+    return Fail(caught_up);
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<worker::SweepReport> report = worker::Sweep(
+      jobs.Snapshot(), store, **producer,
+      worker::RetentionOptions{.job_records = absl::Seconds(cfg.retention.job_records_s),
+                               .outputs = absl::Seconds(cfg.retention.outputs_s),
+                               .topics = topics,
+                               .publish_timeout = absl::Milliseconds(cfg.kafka.produce_timeout_ms)},
+      start);
+  const int tmp_removed = store.SweepTmp(absl::Seconds(cfg.storage.tmp_max_age_s));
+  if (!report.ok()) return Fail(report.status());
+  observability::LogInfo("sweep done", {{"job_records", static_cast<int64_t>(jobs.size())},
+                                        {"job_records_expired", report->job_records_expired},
+                                        {"outputs_removed", report->outputs_removed},
+                                        {"bytes_freed", report->bytes_freed},
+                                        {"tmp_removed", tmp_removed},
+                                        {"ms", absl::ToInt64Milliseconds(absl::Now() - start)}});
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace pixq;
   runtime::BlockStopSignals();
-  runtime::Startup startup = runtime::ParseCommandLine("pixq-worker", argc, argv);
+  runtime::Startup startup = runtime::ParseCommandLine(
+      "pixq-worker", argc, argv,
+      {{"sweep", "remove job records and outputs older than the retention, then exit"}});
   if (startup.exit) return startup.exit_code;
   const config::Config& cfg = startup.config;
   observability::ConfigureLogging(
@@ -44,6 +89,7 @@ int main(int argc, char** argv) {
   auto store =
       storage::VolumeStore::Open(cfg.storage.root, absl::Seconds(cfg.storage.tmp_max_age_s));
   if (!store.ok()) return Fail(store.status());
+  if (startup.subcommand == "sweep") return SweepOnce(cfg, **store);
   auto client = runtime::KafkaClient(cfg, "pixq-worker-" + cfg.worker.name, absl::Seconds(30));
   if (!client.ok()) return Fail(client.status());
   auto producer =

@@ -129,6 +129,8 @@ const std::vector<Field>& Fields() {
             },
             [](const Config& c) { return c.auth.signing_key; }, Field::Kind::kSecret},
       PIXQ_INT_FIELD(auth, signed_url_ttl_s),
+      PIXQ_INT_FIELD(retention, job_records_s),
+      PIXQ_INT_FIELD(retention, outputs_s),
       PIXQ_STRING_FIELD(log, level),
   };
   return fields;
@@ -138,7 +140,8 @@ const std::vector<Field>& Fields() {
 #undef PIXQ_INT_FIELD
 #undef PIXQ_BOOL_FIELD
 
-constexpr const char* kSections[] = {"kafka", "storage", "http", "limits", "worker", "auth", "log"};
+constexpr const char* kSections[] = {"kafka",  "storage", "http",      "limits",
+                                     "worker", "auth",    "retention", "log"};
 
 bool IsSection(const std::string& name) {
   for (const char* s : kSections) {
@@ -280,6 +283,10 @@ absl::Status Validate(const Config& c) {
   if (!c.auth.signing_key.empty() && c.auth.signing_key.size() < 32) {
     return ConfigError("auth.signing_key", "must be at least 32 characters");
   }
+  PIXQ_RETURN_IF_ERROR(
+      Range("retention.job_records_s", c.retention.job_records_s, 0, int64_t{3650} * 86400));
+  PIXQ_RETURN_IF_ERROR(
+      Range("retention.outputs_s", c.retention.outputs_s, 0, int64_t{3650} * 86400));
   PIXQ_RETURN_IF_ERROR(Range("auth.signed_url_ttl_s", c.auth.signed_url_ttl_s, 1, 86400 * 366));
   if (c.log.level != "debug" && c.log.level != "info" && c.log.level != "warn" &&
       c.log.level != "error") {

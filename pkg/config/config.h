@@ -69,6 +69,15 @@ struct AuthConfig {
   int signed_url_ttl_s = 3600;  // how long a signed URL handed out by the API stays valid
 };
 
+// How long job records and outputs are kept; `pixq-worker sweep` removes what is older (a timer
+// locally, a CronJob in the cluster). 0: kept forever.
+struct RetentionConfig {
+  // A finished job's record, counted from when it finished (an unfinished one from its creation).
+  int64_t job_records_s = 7 * 86400;
+  // An output file, counted from its last use: written, or named by a job (a cache hit).
+  int64_t outputs_s = 30 * 86400;
+};
+
 struct LogConfig {
   std::string level = "info";  // debug | info | warn | error
 };
@@ -80,6 +89,7 @@ struct Config {
   LimitsConfig limits;
   WorkerConfig worker;
   AuthConfig auth;
+  RetentionConfig retention;
   LogConfig log;
 };
 

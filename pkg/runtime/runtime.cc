@@ -28,9 +28,15 @@ sigset_t StopSignals() {
 
 }  // namespace
 
-Startup ParseCommandLine(const std::string& name, int argc, char** argv) {
+Startup ParseCommandLine(const std::string& name, int argc, char** argv,
+                         const std::vector<std::pair<std::string, std::string>>& subcommands) {
   Startup startup;
   CLI::App app{name};
+  app.require_subcommand(0, 1);
+  for (const auto& [command, description] : subcommands) {
+    // The binary's own options may also follow the subcommand.
+    app.add_subcommand(command, description)->fallthrough();
+  }
   std::string config_path;
   bool print_config = false;
   bool check_config = false;
@@ -54,6 +60,7 @@ Startup ParseCommandLine(const std::string& name, int argc, char** argv) {
     return startup;
   }
   startup.config = *std::move(loaded);
+  for (const CLI::App* command : app.get_subcommands()) startup.subcommand = command->get_name();
   if (print_config) {
     std::cout << config::Render(startup.config);
     startup.exit = true;

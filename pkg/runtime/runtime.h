@@ -6,6 +6,8 @@
 
 #include <csignal>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -19,13 +21,17 @@ namespace pixq::runtime {
 // (help printed, --print-config or --check-config done, or an error reported on stderr).
 struct Startup {
   config::Config config;
+  std::string subcommand;  // the one given, "" for none
   bool exit = false;
   int exit_code = 0;
 };
 
-// Parses --config, --print-config and --check-config for the binary `name`, loads and validates
-// the configuration (file, then PIXQ_* environment). A bad value is reported naming its key.
-[[nodiscard]] Startup ParseCommandLine(const std::string& name, int argc, char** argv);
+// Parses --config, --print-config and --check-config for the binary `name`, and at most one of
+// `subcommands` (name, description), loads and validates the configuration (file, then PIXQ_*
+// environment). A bad value is reported naming its key.
+[[nodiscard]] Startup ParseCommandLine(
+    const std::string& name, int argc, char** argv,
+    const std::vector<std::pair<std::string, std::string>>& subcommands = {});
 
 // The client options for the configured cluster. When kafka.bootstrap_servers is empty, reads
 // kafka.bootstrap_file (written by pixq-devbroker), waiting up to `wait` for it to appear.

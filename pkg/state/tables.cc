@@ -78,6 +78,14 @@ size_t JobTable::size() const {
   return records_.size();
 }
 
+std::vector<job::JobRecord> JobTable::Snapshot() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<job::JobRecord> out;
+  out.reserve(records_.size());
+  for (const auto& [id, record] : records_) out.push_back(record);
+  return out;
+}
+
 absl::Status ImageTable::Apply(const std::string& id, const std::optional<std::string>& value) {
   if (!value.has_value()) {
     std::unique_lock<std::shared_mutex> lock(mu_);

@@ -42,6 +42,9 @@ class JobTable final {
 
   [[nodiscard]] size_t size() const;
 
+  // Every record, copied (for the expiry sweep, which reads them all once).
+  [[nodiscard]] std::vector<job::JobRecord> Snapshot() const;
+
  private:
   mutable std::shared_mutex mu_;
   std::map<std::string, job::JobRecord, std::less<>> records_;

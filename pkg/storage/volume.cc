@@ -278,4 +278,22 @@ int VolumeStore::SweepTmp(absl::Duration max_age) {
   return removed;
 }
 
+std::vector<VolumeStore::StoredOutput> VolumeStore::ListOutputs() const {
+  std::vector<StoredOutput> out;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(fs::path(root_) / "outputs", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    const std::string relative = fs::relative(it->path(), root_, ec).string();
+    if (ec || !ValidateRelativePath(relative).ok()) continue;
+    struct stat st;
+    if (::stat(it->path().c_str(), &st) != 0) continue;
+    out.push_back({.relative_path = relative,
+                   .key = relative.substr(std::string_view("outputs/").size() + 3, 64),
+                   .bytes = static_cast<int64_t>(st.st_size),
+                   .modified = absl::TimeFromTimespec(st.st_mtim)});
+  }
+  return out;
+}
+
 }  // namespace pixq::storage

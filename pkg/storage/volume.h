@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -39,6 +40,15 @@ class VolumeStore final : public Store {
 
   // Removes files in tmp/ older than `max_age`; returns how many.
   int SweepTmp(absl::Duration max_age);
+
+  struct StoredOutput {
+    std::string relative_path;  // outputs/<aa>/<key>.<ext>
+    std::string key;            // the output key
+    int64_t bytes = 0;
+    absl::Time modified;
+  };
+  // Every file under outputs/ with the shape this store writes (others are left alone).
+  [[nodiscard]] std::vector<StoredOutput> ListOutputs() const;
 
  private:
   explicit VolumeStore(std::string root) : root_(std::move(root)) {}

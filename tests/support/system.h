@@ -43,12 +43,14 @@ class System final {
   // Whether every worker has logged a non-empty partition assignment as its latest one.
   bool AllWorkersOwnPartitions() const;
 
+  // The environment the API and the workers get (storage root, Kafka bootstrap file, options.env),
+  // for starting another pixq process against this system.
+  std::map<std::string, std::string> Env() const;
+
   // The JSON log lines of a process whose "message" is `message`.
   static std::vector<nlohmann::json> LogLines(const Process& process, const std::string& message);
 
  private:
-  std::map<std::string, std::string> Env() const;
-
   SystemOptions options_;
   TempDir dir_;
   std::string bootstrap_file_;
