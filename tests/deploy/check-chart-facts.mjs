@@ -5,12 +5,20 @@
 // worker.shutdown_grace_s; the autoscaler's ceiling at the jobs topic's partition count and its
 // trigger on the workers' own consumer group; the ingress body size above http.max_body_bytes;
 // every reference (ConfigMap, Secret, claim, Service and monitor selectors, port names) resolved;
-// the alert rules and dashboards exactly those of observability/.
+// the alert rules and dashboards exactly those of observability/; the retention CronJob rendered
+// exactly when retention.enabled, running `pixq-worker sweep` as the worker runs (image, file,
+// Secret, volume at storage.root, read-write) with no ports or probes, one run at a time, its
+// deadlines and history set; every pod (the sweeper's too) under a NetworkPolicy that lets it
+// reach DNS and the Kafka ports of kafka.bootstrap_servers, and the sweeper behind no Service or
+// PodDisruptionBudget.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import YAML from "yaml";
-import { chart, harness, renderAll, repo } from "./lib.mjs";
+import {
+  chart, harness, helm, helmTemplateArgs, parseDocuments, podTemplates, renderAll, repo, scenarioValues,
+  scenarios,
+} from "./lib.mjs";
 
 const t = harness("the rendered manifests keep the deployment contract");
 const alerts = YAML.parse(readFileSync(join(repo, "observability/alerts/pixq-alerts.yaml"), "utf8"));
@@ -47,9 +55,9 @@ function checkSource({ name, scenario, docs }) {
   const prefix = config.kafka.topic_prefix ?? "pixq.";
   const group = config.kafka.consumer_group ?? "pixq-workers";
 
-  // Every pod: the security context and volumes DESIGN.md asks for.
-  const pods = [...deployments.map((d) => [d.metadata.name, d.spec.template.spec]),
-    ...of("Pod").map((p) => [p.metadata.name, p.spec])];
+  // Every pod (the Deployments', the CronJob's and the test's): the security context and volumes
+  // DESIGN.md asks for.
+  const pods = podTemplates(docs).map(({ owner, pod }) => [`${owner.kind} ${owner.metadata.name}`, pod]);
   for (const [podName, pod] of pods) {
     const where = (what) => say(`${podName}: ${what}`);
     t.check(pod.securityContext?.runAsNonRoot === true, where("runAsNonRoot is not true"));
@@ -138,14 +146,92 @@ function checkSource({ name, scenario, docs }) {
     t.check(deployments.some((d) => matches(pdb.spec.selector.matchLabels, d.spec.template.metadata.labels)),
       say(`PodDisruptionBudget ${pdb.metadata.name} selects no pods`));
   }
+  // Network policies: each selects pods, opens only their ports, and lets them reach DNS and
+  // Kafka; once there are any, every long-running or scheduled pod is under one.
+  const workloads = podTemplates(docs).filter((p) => p.owner.kind !== "Pod");
+  const kafkaPorts = [...new Set(config.kafka.bootstrap_servers.split(",").map((hp) => Number(hp.split(":").pop())))];
+  const allows = (rules, port, protocol = "TCP") => rules.some((r) =>
+    !r.ports || r.ports.some((p) => p.port === port && (p.protocol ?? "TCP") === protocol));
   for (const np of of("NetworkPolicy")) {
-    const target = deployments.find((d) => matches(np.spec.podSelector.matchLabels, d.spec.template.metadata.labels));
+    const target = workloads.find((w) => matches(np.spec.podSelector.matchLabels, w.labels));
     t.check(target, say(`NetworkPolicy ${np.metadata.name} selects no pods`));
     for (const rule of np.spec.ingress ?? []) {
       for (const p of rule.ports ?? []) {
-        t.check(target?.spec.template.spec.containers[0].ports.some((cp) => cp.name === p.port),
+        t.check(target?.pod.containers[0].ports?.some((cp) => cp.name === p.port),
           say(`NetworkPolicy ${np.metadata.name}: ingress port ${p.port} is no container port`));
       }
+    }
+  }
+  if (of("NetworkPolicy").length > 0) {
+    for (const { owner, labels } of workloads) {
+      const policies = of("NetworkPolicy").filter((np) => matches(np.spec.podSelector.matchLabels, labels));
+      const where = (what) => say(`${owner.kind} ${owner.metadata.name}: ${what}`);
+      if (!t.check(policies.length > 0, where("no NetworkPolicy selects its pods"))) continue;
+      const egress = policies.flatMap((np) => np.spec.egress ?? []);
+      t.check(allows(egress, 53, "UDP") && allows(egress, 53, "TCP"), where("no egress to DNS"));
+      for (const port of kafkaPorts) {
+        t.check(allows(egress, port), where(`no egress to Kafka's port ${port} (kafka.bootstrap_servers)`));
+      }
+    }
+  }
+
+  // The retention CronJob: there exactly when enabled, and `pixq-worker sweep` run as the
+  // worker is (same image, configuration file, Secret and volume).
+  const values = scenario ? scenarioValues(scenario) : undefined;
+  const cronJobs = of("CronJob");
+  const retentionOn = values ? values.retention.enabled : true;
+  t.check(cronJobs.length === (retentionOn ? 1 : 0),
+    say(`${cronJobs.length} CronJob, expected ${retentionOn ? 1 : 0} (retention.enabled ${retentionOn})`));
+  for (const cj of cronJobs) {
+    const where = (what) => say(`CronJob ${cj.metadata.name}: ${what}`);
+    const spec = cj.spec;
+    const job = spec.jobTemplate.spec;
+    const pod = job.template.spec;
+    const workerPod = worker.spec.template.spec;
+    const [sweep, ...others] = pod.containers;
+    const workerContainer = workerPod.containers[0];
+    t.check(cj.metadata.name.length <= 52, where("name longer than 52 characters (its Jobs add 11)"));
+    t.check(job.template.metadata.labels["app.kubernetes.io/component"] === "retention",
+      where("pods not labelled component retention"));
+    if (values) {
+      t.check(spec.schedule === values.retention.schedule, where(`schedule is not ${values.retention.schedule}`));
+      t.check((spec.timeZone ?? "") === values.retention.timeZone, where("timeZone is not retention.timeZone"));
+    }
+    t.check(spec.concurrencyPolicy === "Forbid", where("concurrencyPolicy is not Forbid"));
+    t.check(Number.isInteger(spec.startingDeadlineSeconds) && spec.startingDeadlineSeconds > 0,
+      where("no startingDeadlineSeconds"));
+    t.check(Number.isInteger(spec.successfulJobsHistoryLimit) && Number.isInteger(spec.failedJobsHistoryLimit),
+      where("no successful/failed Jobs history limits"));
+    t.check(Number.isInteger(job.backoffLimit), where("no backoffLimit"));
+    t.check(job.activeDeadlineSeconds > 120,
+      where("activeDeadlineSeconds not above the 120 s the sweeper may take to read the job-status topic"));
+    t.check(["Never", "OnFailure"].includes(pod.restartPolicy), where(`restartPolicy ${pod.restartPolicy}`));
+    t.check(others.length === 0 && !pod.initContainers, where("more than the sweep container"));
+    t.check(sweep.args?.[0] === "sweep" && sweep.args.join(" ") === "sweep --config /etc/pixq/pixq.yaml",
+      where(`args are not sweep --config /etc/pixq/pixq.yaml: ${sweep.args}`));
+    t.check(sweep.command === undefined, where("overrides the image's entrypoint"));
+    t.check(sweep.image === workerContainer.image && sweep.imagePullPolicy === workerContainer.imagePullPolicy,
+      where(`image ${sweep.image} is not the worker's ${workerContainer.image}`));
+    t.check(!sweep.ports && !sweep.livenessProbe && !sweep.readinessProbe && !sweep.startupProbe,
+      where("has ports or probes"));
+    t.check(pod.serviceAccountName === workerPod.serviceAccountName, where("not the worker's service account"));
+    t.check(isDeepStrictEqual(pod.imagePullSecrets, workerPod.imagePullSecrets), where("not the worker's pull secrets"));
+    const volume = (p, n) => p.volumes.find((v) => v.name === n);
+    t.check(isDeepStrictEqual(volume(pod, "config"), volume(workerPod, "config")), where("not the worker's ConfigMap"));
+    t.check(volume(pod, "data")?.persistentVolumeClaim?.claimName === claimName, where(`not on claim ${claimName}`));
+    t.check(!volume(pod, "data").persistentVolumeClaim.readOnly, where("the claim is mounted read-only"));
+    const data = sweep.volumeMounts.find((m) => m.name === "data");
+    t.check(data?.mountPath === config.storage.root && !data.readOnly,
+      where(`volume not read-write at storage.root ${config.storage.root}`));
+    const secretRefs = (c) => (c.env ?? []).filter((e) => e.valueFrom?.secretKeyRef)
+      .map((e) => JSON.stringify([e.name, e.valueFrom.secretKeyRef]));
+    for (const ref of secretRefs(workerContainer)) {
+      t.check(secretRefs(sweep).includes(ref), where(`lacks the worker's Secret variable ${ref}`));
+    }
+    for (const other of [...of("Service"), ...of("PodDisruptionBudget")]) {
+      const selector = other.spec.selector?.matchLabels ?? other.spec.selector;
+      t.check(!matches(selector, job.template.metadata.labels),
+        where(`its pods are selected by ${other.kind} ${other.metadata.name}`));
     }
   }
   for (const sm of of("ServiceMonitor")) {
@@ -186,4 +272,14 @@ function checkSource({ name, scenario, docs }) {
 const sources = renderAll();
 for (const source of sources) checkSource(source);
 console.log(`${sources.length} sources checked (${sources.map((s) => s.name).join(", ")})`);
+
+// The longest name the chart makes (fullnameOverride is cut at 50) still leaves the CronJob's
+// Jobs a valid name.
+const defaults = scenarios.find((s) => s.name === "defaults");
+const long = helm(helmTemplateArgs(defaults, ["--set", `fullnameOverride=${"x".repeat(60)}`]));
+if (t.check(long.ok, `helm template with a long fullnameOverride failed: ${long.stderr}`)) {
+  const cj = parseDocuments(long.stdout, "long name").find((d) => d.kind === "CronJob");
+  t.check(cj && cj.metadata.name.length <= 52, `CronJob name ${cj?.metadata.name} is longer than 52 characters`);
+  console.log(`longest CronJob name: ${cj.metadata.name} (${cj.metadata.name.length} characters)`);
+}
 t.finish();

@@ -1,9 +1,10 @@
 // The config contract between the deployment and the binaries. For every chart scenario and
-// every kustomize overlay, each Deployment's container is run as the pod would run it: its
-// binary with its args, the ConfigMap's file where the pod mounts it, and its environment (the
-// Secret's values where the chart renders the Secret, valid stand-ins where the Secret is made
-// outside it, and the service-link variables Kubernetes adds unless the pod turns them off),
-// plus --check-config. A values change the binaries would reject fails here.
+// every kustomize overlay, each Deployment's container and the retention CronJob's container
+// (`pixq-worker sweep`) is run as the pod would run it: the binary of its image with its args,
+// the ConfigMap's file where the pod mounts it, and its environment (the Secret's values where
+// the chart renders the Secret, valid stand-ins where the Secret is made outside it, and the
+// service-link variables Kubernetes adds unless the pod turns them off), plus --check-config.
+// A values change the binaries (the sweeper included) would reject fails here.
 // Also: the schema's config keys are exactly the binaries' keys less those the chart sets, and
 // values.yaml's config defaults are the binaries' defaults but where the chart means to differ.
 //
@@ -12,7 +13,9 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { chart, harness, helm, helmTemplateArgs, parseDocuments, renderAll, run, scenarios } from "./lib.mjs";
+import {
+  chart, harness, helm, helmTemplateArgs, parseDocuments, podTemplates, renderAll, run, scenarios,
+} from "./lib.mjs";
 
 const [apiBin, workerBin, workDir, flag] = process.argv.slice(2);
 if (!workDir) {
@@ -20,7 +23,9 @@ if (!workDir) {
   process.exit(2);
 }
 mkdirSync(workDir, { recursive: true });
-const binaries = { api: apiBin, worker: workerBin };
+// The binary an image runs: the image's name without registry, path and tag.
+const binaries = { "pixq-api": apiBin, "pixq-worker": workerBin };
+const imageName = (image) => image.replace(/[:@].*$/, "").replace(/^.*\//, "");
 const t = harness("the binaries accept the rendered configuration");
 
 // Stand-ins for Secrets made outside the chart (existingSecret, the prod overlay's pixq-auth).
@@ -74,17 +79,18 @@ const NEIGHBOUR = {
   spec: { clusterIP: "10.96.0.20", ports: [{ name: "tcp-client", port: 9092, protocol: "TCP" }] },
 };
 
-// Runs every Deployment's container of one rendered source; returns [{ label, ok, output }].
+// Runs every Deployment's and CronJob's container of one rendered source; returns
+// [{ label, kind, ok, output }].
 function checkSource(name, docs) {
   const results = [];
   const services = [...docs.filter((d) => d.kind === "Service"), NEIGHBOUR];
-  for (const dep of docs.filter((d) => d.kind === "Deployment")) {
-    const pod = dep.spec.template.spec;
+  for (const { owner, pod } of podTemplates(docs).filter((p) => p.owner.kind !== "Pod")) {
     for (const container of pod.containers) {
-      const label = `${name} ${dep.metadata.name}/${container.name}`;
-      const binary = binaries[container.name];
+      const label = `${name} ${owner.kind} ${owner.metadata.name}/${container.name}`;
+      const push = (ok, output) => results.push({ label, kind: owner.kind, ok, output });
+      const binary = binaries[imageName(container.image)];
       if (!binary) {
-        results.push({ label, ok: false, output: `no binary for container ${container.name}` });
+        push(false, `no binary for image ${container.image}`);
         continue;
       }
       // The config file: the ConfigMap behind the volume mounted at the path in the args.
@@ -97,7 +103,7 @@ function checkSource(name, docs) {
       const fileName = configArg > 0 && mount ? args[configArg].slice(mount.mountPath.length + 1) : "";
       const text = configMap?.data?.[fileName];
       if (text === undefined) {
-        results.push({ label, ok: false, output: `no ConfigMap file for --config ${args[configArg]}` });
+        push(false, `no ConfigMap file for --config ${args[configArg]}`);
         continue;
       }
       const file = join(workDir, `${label.replace(/[^A-Za-z0-9]+/g, "-")}.yaml`);
@@ -119,24 +125,34 @@ function checkSource(name, docs) {
         }
       }
       if (missing) {
-        results.push({ label, ok: false, output: `no value for secret keys${missing}` });
+        push(false, `no value for secret keys${missing}`);
         continue;
       }
       const result = run(binary, [...args, "--check-config"], { env });
-      results.push({ label, ok: result.ok, output: `${result.stdout}${result.stderr}`.trim() });
+      push(result.ok, `${result.stdout}${result.stderr}`.trim());
     }
   }
   return results;
 }
 
 let containers = 0;
+let sweepers = 0;
 for (const { name, docs } of renderAll()) {
-  for (const r of checkSource(name, docs)) {
+  const results = checkSource(name, docs);
+  for (const r of results) {
     containers += 1;
     t.check(r.ok, `${r.label}: ${r.output}`);
   }
+  // The CronJob's container is checked wherever it is rendered (chart_facts checks that it is
+  // rendered exactly when retention.enabled).
+  const cronJobs = docs.filter((d) => d.kind === "CronJob").length;
+  const checked = results.filter((r) => r.kind === "CronJob");
+  t.check(checked.length === cronJobs, `${name}: ${checked.length} CronJob containers checked of ${cronJobs}`);
+  sweepers += checked.filter((r) => r.ok).length;
+  console.log(`${name}: ${results.filter((r) => r.ok).map((r) => r.label.slice(name.length + 1)).join(", ")}`);
 }
-console.log(`${containers} containers (both binaries, every scenario and overlay) accept their configuration`);
+console.log(`${containers} containers (both binaries and the sweeper, every scenario and overlay) ` +
+  `accept their configuration; ${sweepers} of them \`pixq-worker sweep\``);
 
 // Keys: the binaries' (from --print-config) against the schema's config section.
 const CHART_SETS = new Set([
@@ -190,18 +206,34 @@ if (flag === "--self-test") {
   const unknownKey = helm(helmTemplateArgs(defaults, ["--skip-schema-validation", "--set", "config.http.prot=8081"]));
   // (The schema refuses a malformed hash too; it is skipped here to reach the binaries.)
   const badHash = helm(helmTemplateArgs(defaults, ["--skip-schema-validation", "--set", "auth.apiKeySha256[0]=0123"]));
+  // A retention out of the binaries' range (the schema refuses it too).
+  const badRetention = helm(helmTemplateArgs(defaults,
+    ["--skip-schema-validation", "--set", "config.retention.outputs_s=400000000"]));
   for (const [label, rendered, expected] of [
     ["unknown config key", unknownKey, "http.prot"],
     ["malformed key hash", badHash, "auth.api_key_sha256"],
     ["service links on", withLinks, "PIXQ_KAFKA_"],
+    ["retention out of range", badRetention, "retention.outputs_s"],
   ]) {
     if (!t.check(rendered.ok, `self-test: ${label}: helm template failed: ${rendered.stderr}`)) continue;
     const results = checkSource(`self-test ${label}`, parseDocuments(rendered.stdout, label));
     const refused = results.filter((r) => !r.ok && r.output.includes(expected));
-    if (t.check(refused.length === results.length && results.length === 2,
-      `self-test: ${label}: not refused by both binaries: ${JSON.stringify(results)}`)) {
-      console.log(`self-test: ${label} refused: ${refused[0].output.split("\n")[0]}`);
+    if (t.check(refused.length === results.length && results.length === 3,
+      `self-test: ${label}: not refused by the API, the worker and the sweeper: ${JSON.stringify(results)}`)) {
+      console.log(`self-test: ${label} refused (3 of 3): ${refused[0].output.split("\n")[0]}`);
     }
+  }
+  // The sweeper is run with the CronJob's own environment: without the key hashes the worker
+  // has, it alone is refused.
+  const docs = parseDocuments(helm(helmTemplateArgs(defaults)).stdout, "defaults");
+  const sweep = docs.find((d) => d.kind === "CronJob").spec.jobTemplate.spec.template.spec.containers[0];
+  sweep.env = sweep.env.filter((e) => e.name !== "PIXQ_AUTH_API_KEY_SHA256");
+  const results = checkSource("self-test sweeper without the Secret", docs);
+  const refused = results.filter((r) => !r.ok);
+  if (t.check(refused.length === 1 && refused[0].kind === "CronJob" &&
+    refused[0].output.includes("auth.api_key_sha256"),
+  `self-test: a sweeper without the Secret's key hashes was not refused alone: ${JSON.stringify(results)}`)) {
+    console.log(`self-test: sweeper without the Secret refused: ${refused[0].output.split("\n")[0]}`);
   }
 }
 t.finish();

@@ -28,6 +28,7 @@ const TYPES = {
   "v1/PersistentVolumeClaim": ["kubernetes-types/core/v1", "PersistentVolumeClaim"],
   "v1/Pod": ["kubernetes-types/core/v1", "Pod"],
   "apps/v1/Deployment": ["kubernetes-types/apps/v1", "Deployment"],
+  "batch/v1/CronJob": ["kubernetes-types/batch/v1", "CronJob"],
   "autoscaling/v2/HorizontalPodAutoscaler": ["kubernetes-types/autoscaling/v2", "HorizontalPodAutoscaler"],
   "policy/v1/PodDisruptionBudget": ["kubernetes-types/policy/v1", "PodDisruptionBudget"],
   "networking.k8s.io/v1/Ingress": ["kubernetes-types/networking/v1", "Ingress"],
@@ -125,7 +126,11 @@ if (flag === "--self-test") {
   scaled.spec.maxReplicaCount = "12"; // string for an integer, in a CRD
   const monitor = structuredClone(entries.find((e) => e.doc.kind === "ServiceMonitor").doc);
   monitor.spec.endpoints[0].intervall = "30s"; // misspelt field, in a CRD
-  const broken = { misspelt: deployment, wrongType, probe, scaled, monitor };
+  const cronJob = structuredClone(byKind("CronJob"));
+  cronJob.spec.jobTemplate.spec.template.spec.containers[0].arg = ["sweep"]; // misspelt, deep in a CronJob
+  const cronJobType = structuredClone(byKind("CronJob"));
+  cronJobType.spec.concurrencyPolicy = false; // boolean for a string
+  const broken = { misspelt: deployment, wrongType, probe, cronJob, cronJobType, scaled, monitor };
   const dir = join(workDir, "self-test");
   const brokenEntries = Object.entries(broken).map(([file, doc]) => ({ file, doc }));
   const noType = writeProject(dir, [

@@ -3,7 +3,7 @@
 // helm and kubectl run hermetically: an empty kubeconfig and Helm homes in a temporary folder, so
 // neither can reach a cluster or a chart repository.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,7 +32,8 @@ export const scenarios = [
     values: "default-values.yaml",
     apiVersions: [],
     kinds: { Deployment: 2, HorizontalPodAutoscaler: 2, ScaledObject: 0, ServiceMonitor: 0, Secret: 1,
-      PersistentVolumeClaim: 1, ConfigMap: 3, NetworkPolicy: 2, PodDisruptionBudget: 2, Pod: 1 },
+      PersistentVolumeClaim: 1, ConfigMap: 3, NetworkPolicy: 3, PodDisruptionBudget: 2, Pod: 1,
+      CronJob: 1 },
   },
   {
     name: "defaults-on-a-cluster-with-keda-and-prometheus-operator",
@@ -69,17 +70,37 @@ export const scenarios = [
     values: "autoscaling-off-values.yaml",
     apiVersions: [KEDA],
     kinds: { HorizontalPodAutoscaler: 0, ScaledObject: 0, NetworkPolicy: 0, ServiceAccount: 0,
-      ConfigMap: 1 },
+      ConfigMap: 1, CronJob: 1 },
+  },
+  {
+    name: "retention-off",
+    values: "retention-off-values.yaml",
+    apiVersions: [],
+    kinds: { CronJob: 0, NetworkPolicy: 2, Deployment: 2 },
   },
   {
     name: "production",
     values: "production-values.yaml",
     apiVersions: [],
-    kinds: { ServiceMonitor: 2, PrometheusRule: 1, HorizontalPodAutoscaler: 2 },
+    kinds: { ServiceMonitor: 2, PrometheusRule: 1, HorizontalPodAutoscaler: 2, CronJob: 1 },
   },
 ];
 
 export const overlays = ["dev", "prod"];
+
+// The values a scenario renders with: the chart's values.yaml with its ci/ file merged over it
+// (maps merged key by key, anything else replaced, as Helm does).
+export function scenarioValues(scenario) {
+  const merge = (base, over) => {
+    if (!isMap(base) || !isMap(over)) return over === undefined ? base : over;
+    const out = { ...base };
+    for (const [k, v] of Object.entries(over)) out[k] = merge(base[k], v);
+    return out;
+  };
+  const isMap = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  const read = (file) => YAML.parse(readFileSync(file, "utf8")) ?? {};
+  return merge(read(join(chart, "values.yaml")), read(join(chart, "ci", scenario.values)));
+}
 
 let homes;
 function hermeticEnv() {
@@ -148,6 +169,16 @@ export function renderOverlay(overlay) {
   const result = run(kubectlBin, ["kustomize", join(kustomizeRoot, "overlays", overlay)]);
   if (!result.ok) throw new Error(`kubectl kustomize ${overlay} failed:\n${result.stderr}`);
   return parseDocuments(result.stdout, `overlay ${overlay}`);
+}
+
+// The pods a source runs: [{ owner, pod }] for each Deployment's and CronJob's pod template
+// (owner is the Deployment or CronJob), and each bare Pod (the helm test hook).
+export function podTemplates(docs) {
+  return [
+    ...docs.filter((d) => d.kind === "Deployment").map((d) => ({ owner: d, template: d.spec.template })),
+    ...docs.filter((d) => d.kind === "CronJob").map((d) => ({ owner: d, template: d.spec.jobTemplate.spec.template })),
+    ...docs.filter((d) => d.kind === "Pod").map((d) => ({ owner: d, template: d })),
+  ].map(({ owner, template }) => ({ owner, labels: template.metadata?.labels ?? {}, pod: template.spec }));
 }
 
 // Every rendered source: the chart under each scenario and each kustomize overlay.

@@ -167,3 +167,8 @@ the same file, in which auth.enabled needs keys.
 - name: tmp
   mountPath: /tmp
 {{- end -}}
+
+{{/* The retention CronJob's name: at most 52 characters, as the Jobs it makes add 11. */}}
+{{- define "pixq.retentionName" -}}
+{{- printf "%s-retention" (include "pixq.fullname" . | trunc 42 | trimSuffix "-") -}}
+{{- end -}}
