@@ -76,20 +76,24 @@ int SweepOnce(const pixq::config::Config& cfg, pixq::storage::VolumeStore& store
 
 int main(int argc, char** argv) {
   using namespace pixq;
-  runtime::BlockStopSignals();
   runtime::Startup startup = runtime::ParseCommandLine(
       "pixq-worker", argc, argv,
       {{"sweep", "remove job records and outputs older than the retention, then exit"}});
   if (startup.exit) return startup.exit_code;
   const config::Config& cfg = startup.config;
+  const bool sweep = startup.subcommand == "sweep";
   observability::ConfigureLogging(
-      "pixq-worker",
+      sweep ? "pixq-sweeper" : "pixq-worker",
       observability::ParseLevel(cfg.log.level).value_or(observability::Level::kInfo));
 
   auto store =
       storage::VolumeStore::Open(cfg.storage.root, absl::Seconds(cfg.storage.tmp_max_age_s));
   if (!store.ok()) return Fail(store.status());
-  if (startup.subcommand == "sweep") return SweepOnce(cfg, **store);
+  // A sweep can be cut short at any point and run again, so SIGTERM simply ends it.
+  if (sweep) return SweepOnce(cfg, **store);
+  // The worker instead finishes its jobs on SIGTERM: the stop signals are blocked before any
+  // thread starts, and waited for by one thread below.
+  runtime::BlockStopSignals();
   auto client = runtime::KafkaClient(cfg, "pixq-worker-" + cfg.worker.name, absl::Seconds(30));
   if (!client.ok()) return Fail(client.status());
   auto producer =
