@@ -30,7 +30,7 @@
 namespace {
 
 int Fail(const absl::Status& status) {
-  pixq::observability::LogError("cannot start", {{"error", std::string(status.message())}});
+  pixq::observability::LogError("failed", {{"error", std::string(status.message())}});
   std::cerr << "pixq-worker: " << status.message() << "\n";
   return 1;
 }
@@ -130,6 +130,9 @@ int main(int argc, char** argv) {
           .group_id = cfg.kafka.consumer_group,
           .topics = {topics.jobs},
           .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
+          // No polling while jobs drain (shutdown, revocation): the group must wait that long
+          // plus the longest job, or it drops this member and its last commit is refused.
+          .max_poll_interval = absl::Seconds(cfg.worker.shutdown_grace_s) + absl::Minutes(5),
           .on_assign =
               [name, &metrics](const std::vector<std::pair<std::string, int32_t>>& owned) {
                 std::vector<int32_t> ids;

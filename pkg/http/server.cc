@@ -5,7 +5,6 @@
 #include <map>
 #include <mutex>
 #include <queue>
-#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -198,7 +197,7 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
 
   void onInput(const char* buffer, size_t len,
                const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
-    if (refused_.count(peer.get()) != 0) return;  // closing; what is still in flight is dropped
+    if (peer->tryGetData(kRefused) != nullptr) return;  // closing; what still arrives is dropped
     auto parser = getParser(peer);
     Pistache::Http::Request& request = parser->request;
     try {
@@ -226,24 +225,23 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
         Refuse(peer, request.version());
       }
     } catch (const Pistache::Http::HttpError& err) {
+      // A request Pistache cannot parse (bad request line, bad header).
       ResponseWriter response(request.version(), transport(), this, peer);
-      Send(response, err.code(), err.reason(), "text/plain");
+      SendProblem(response, errors::Invalid("MalformedRequest", err.reason()));
       parser->reset();
     } catch (const std::exception& e) {
       ResponseWriter response(request.version(), transport(), this, peer);
-      Send(response, 500, e.what(), "text/plain");
+      SendProblem(response, errors::Internal("InternalError", e.what()));
       parser->reset();
     }
   }
 
-  void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
-    refused_.erase(peer.get());
-    RouterHandler::onDisconnection(peer);
-  }
-
  private:
+  // Marks a connection being closed, on the connection itself (gone with it, however it goes).
+  static constexpr char kRefused[] = "pixq.refused";
+
   void Refuse(const std::shared_ptr<Pistache::Tcp::Peer>& peer, Pistache::Http::Version version) {
-    refused_.insert(peer.get());
+    peer->putData(kRefused, std::make_shared<bool>(true));
     ResponseWriter response(version, transport(), this, peer);
     response.headers().add<Pistache::Http::Header::Connection>(
         Pistache::Http::ConnectionControl::Close);
@@ -253,22 +251,24 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
                        {"reason", "PayloadTooLarge"},
                        {"detail", absl::StrCat("requests are limited to ", max_body_bytes_,
                                                " bytes; the connection is closed")}};
-    const int fd = peer->fd();
-    std::shared_ptr<Pistache::Tcp::Peer> keep = peer;  // the fd stays ours until it is shut
+    // Once the answer is written the socket is shut down, and Pistache, seeing it end, removes
+    // the connection. Shut through the Peer only while it is alive: its fd may be reused after.
+    std::weak_ptr<Pistache::Tcp::Peer> weak = peer;
+    auto shut = [weak] {
+      if (auto alive = weak.lock()) ::shutdown(alive->fd(), SHUT_RDWR);
+    };
     try {
       response
           .send(Code::Request_Entity_Too_Large, body.dump(),
                 Pistache::Http::Mime::MediaType::fromString("application/problem+json"))
-          .then([fd, keep](ssize_t) { ::shutdown(fd, SHUT_RDWR); },
-                [fd, keep](std::exception_ptr) { ::shutdown(fd, SHUT_RDWR); });
+          .then([shut](ssize_t) { shut(); }, [shut](std::exception_ptr) { shut(); });
     } catch (const std::exception& e) {
-      ::shutdown(fd, SHUT_RDWR);
+      shut();
     }
     observability::LogInfo("request refused: too large", {{"limit", max_body_bytes_}});
   }
 
   int64_t max_body_bytes_;
-  std::set<const Pistache::Tcp::Peer*> refused_;
 };
 
 }  // namespace
@@ -524,7 +524,10 @@ struct ApiServer::Impl {
                       const std::string& etag_value, const std::string& mime) {
     const std::string etag = absl::StrCat("\"", etag_value, "\"");
     SetHeader<ETagHeader>(w, etag);
-    SetHeader<CacheControlHeader>(w, "public, max-age=31536000, immutable");
+    // With auth on, the bytes are for key holders (or one signed URL's holder, until it expires):
+    // no shared cache may keep them for others.
+    SetHeader<CacheControlHeader>(w, auth.enabled() ? "private, max-age=31536000, immutable"
+                                                    : "public, max-age=31536000, immutable");
     if (auto inm = HeaderValue(req, "If-None-Match"); inm && inm->find(etag) != std::string::npos) {
       t_answered = 304;
       try {
@@ -709,8 +712,8 @@ absl::Status ApiServer::Start() {
     Pistache::Address address(impl_->options.address,
                               Pistache::Port(static_cast<uint16_t>(impl_->options.port)));
     impl_->endpoint = std::make_unique<Pistache::Http::Endpoint>(address);
-    // Pistache stops reading at this size (answering 413 itself); a little headroom lets bodies
-    // just over the upload limit reach the handler and get a problem+json answer instead.
+    // The whole request may not exceed this (headers included); BoundedRouterHandler refuses a
+    // larger body with a problem+json 413. The headroom is for the headers and multipart framing.
     const size_t max_request = static_cast<size_t>(std::max(impl_->options.max_body_bytes,
                                                             impl_->options.max_json_bytes)) +
                                64 * 1024;

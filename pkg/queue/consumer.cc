@@ -1,5 +1,6 @@
 #include "pkg/queue/consumer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -131,6 +132,9 @@ absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Create(const Clien
        {"auto.offset.reset", "earliest"},
        {"partition.assignment.strategy", "cooperative-sticky"},
        {"session.timeout.ms", std::to_string(session_ms)},
+       {"max.poll.interval.ms",
+        std::to_string(std::clamp<int64_t>(absl::ToInt64Milliseconds(group.max_poll_interval),
+                                           session_ms, 86'400'000))},
        {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(session_ms / 3, 100))},
        // Statistics (with each partition's consumer_lag) only when someone reads them.
        {"statistics.interval.ms",

@@ -25,6 +25,9 @@ struct GroupOptions {
   std::string group_id = "pixq-workers";
   std::vector<std::string> topics;
   absl::Duration session_timeout = absl::Seconds(6);
+  // The longest the application may go without polling (librdkafka's max.poll.interval.ms) before
+  // it is dropped from the group: longer than any job, and than a drain on shutdown or revocation.
+  absl::Duration max_poll_interval = absl::Minutes(5);
   // Called (on the polling thread) after each rebalance with the partitions now owned.
   std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_assign;
   // Called (on the polling thread) when partitions are taken away, before they are released:

@@ -16,10 +16,17 @@ std::optional<int64_t> OffsetTracker::Finished(const Partition& partition, int64
   if (it == partitions_.end() || it->second.running.erase(offset) == 0) return std::nullopt;
   State& s = it->second;
   s.highest_finished = std::max(s.highest_finished, offset);
-  const int64_t next = s.running.empty() ? s.highest_finished + 1 : *s.running.begin();
+  int64_t next = s.running.empty() ? s.highest_finished + 1 : *s.running.begin();
+  if (!s.held.empty()) next = std::min(next, *s.held.begin());
   if (next <= s.stored) return std::nullopt;
   s.stored = next;
   return next;
+}
+
+void OffsetTracker::Held(const Partition& partition, int64_t offset) {
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end() || it->second.running.erase(offset) == 0) return;
+  it->second.held.insert(offset);
 }
 
 size_t OffsetTracker::Running(const Partition& partition) const {

@@ -26,7 +26,12 @@ class OffsetTracker final {
   // consume, as Kafka commits it) when it moved forward, else nullopt.
   [[nodiscard]] std::optional<int64_t> Finished(const Partition& partition, int64_t offset);
 
-  // Jobs started and not finished, on one partition or on all.
+  // The job at `offset` ended without a durable result: it no longer runs, but the stored offset
+  // stays below it until the partition is forgotten (it is delivered again after a restart or a
+  // rebalance).
+  void Held(const Partition& partition, int64_t offset);
+
+  // Jobs started and not finished, on one partition or on all (held ones are not running).
   [[nodiscard]] size_t Running(const Partition& partition) const;
   [[nodiscard]] size_t Running() const;
 
@@ -36,6 +41,7 @@ class OffsetTracker final {
  private:
   struct State {
     std::set<int64_t> running;
+    std::set<int64_t> held;
     int64_t highest_finished = -1;
     int64_t stored = -1;
   };

@@ -86,6 +86,8 @@ void Runner::Work() {
           observability::LogWarn("offset not stored", {{"error", std::string(stored.message())}});
         }
       }
+    } else {
+      offsets_.Held({message.topic, message.partition}, message.offset);
     }
     --busy_;
     job_done_.notify_all();

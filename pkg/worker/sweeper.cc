@@ -12,12 +12,13 @@
 namespace pixq::worker {
 namespace {
 
-// When a record was last relevant: when its job finished, else when it was created.
-absl::Time RecordTime(const job::JobRecord& record) {
+// When a record was last relevant: when its job finished, else when it was created. A record
+// whose time cannot be read counts as relevant now: the sweep keeps what it cannot date.
+absl::Time RecordTime(const job::JobRecord& record, absl::Time now) {
   const std::string& at =
       record.status.finished_at.empty() ? record.created_at : record.status.finished_at;
   const int64_t ms = job::Rfc3339ToUnixMillis(at);
-  return ms > 0 ? absl::FromUnixMillis(ms) : absl::InfinitePast();
+  return ms > 0 ? absl::FromUnixMillis(ms) : now;
 }
 
 }  // namespace
@@ -33,13 +34,26 @@ absl::StatusOr<SweepReport> Sweep(const std::vector<job::JobRecord>& records,
   std::map<std::string, absl::Time> last_use;
   std::vector<const job::JobRecord*> expired;
   for (const job::JobRecord& record : records) {
-    const absl::Time at = RecordTime(record);
+    const absl::Time at = RecordTime(record, now);
     if (expire_records && at < now - options.job_records) {
       expired.push_back(&record);
       continue;
     }
     absl::Time& use = last_use.try_emplace(record.output_key, absl::InfinitePast()).first->second;
     use = std::max(use, at);
+  }
+
+  // Forget the records first: if that fails, no job the API still knows loses its output.
+  for (const job::JobRecord* record : expired) {
+    absl::Status sent =
+        producer.Send({.topic = options.topics.job_status, .key = record->id, .tombstone = true},
+                      options.publish_timeout);
+    if (!sent.ok()) {
+      return errors::Unavailable(
+          "StatusNotPublished",
+          absl::StrCat("tombstone for ", record->id, " not acknowledged: ", sent.message()));
+    }
+    ++report.job_records_expired;
   }
 
   if (expire_outputs) {
@@ -55,17 +69,6 @@ absl::StatusOr<SweepReport> Sweep(const std::vector<job::JobRecord>& records,
     }
   }
 
-  for (const job::JobRecord* record : expired) {
-    absl::Status sent =
-        producer.Send({.topic = options.topics.job_status, .key = record->id, .tombstone = true},
-                      options.publish_timeout);
-    if (!sent.ok()) {
-      return errors::Unavailable(
-          "StatusNotPublished",
-          absl::StrCat("tombstone for ", record->id, " not acknowledged: ", sent.message()));
-    }
-    ++report.job_records_expired;
-  }
   return report;
 }
 

@@ -159,9 +159,9 @@ TEST(WorkerFaultsTest, SigkillLosesNoJobAndLeavesNoPartialFile) {
     EXPECT_EQ(out.cols, job["status"]["output"]["width"].get<int>());
     ++decoded;
   }
-  // The killed worker may have left a file it was writing; the store's start-up sweep and the
-  // atomic rename mean no output is ever partial, and tmp/ holds nothing once the jobs are done
-  // and the survivors have started (files older than storage.tmp_max_age_s are swept).
+  // Outputs are written to an unnamed file (O_TMPFILE) and linked into place only when complete,
+  // so the kill leaves no partial output and nothing in tmp/ (on a file system without O_TMPFILE
+  // the store falls back to named temporaries, swept at start-up after storage.tmp_max_age_s).
   const std::map<std::string, int> runs = Completions(system);
   int redelivered = 0;
   for (const std::string& id : ids) {

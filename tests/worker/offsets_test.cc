@@ -72,6 +72,19 @@ TEST(OffsetTrackerTest, ForgetsARevokedPartition) {
   EXPECT_EQ(t.Finished(kP0, 7), 8);
 }
 
+TEST(OffsetTrackerTest, AHeldJobStopsTheOffsetButIsNotRunning) {
+  OffsetTracker t;
+  t.Started(kP0, 10);
+  t.Started(kP0, 11);
+  t.Held(kP0, 10);  // ended without a durable result
+  EXPECT_EQ(t.Running(kP0), 1u) << "nothing waits for a held job";
+  EXPECT_EQ(t.Finished(kP0, 11), std::nullopt) << "10 must be delivered again";
+  t.Started(kP0, 12);
+  EXPECT_EQ(t.Finished(kP0, 12), std::nullopt);
+  t.Forget(kP0);  // revoked: the new owner starts from 10
+  EXPECT_EQ(t.Running(), 0u);
+}
+
 TEST(OffsetTrackerTest, NeverMovesBackwards) {
   OffsetTracker t;
   t.Started(kP0, 50);

@@ -123,13 +123,28 @@ TEST_F(SweeperTest, LeavesFilesItDidNotWriteAlone) {
   EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/outputs/zz/notes.txt"));
 }
 
-TEST_F(SweeperTest, FailsWhenATombstoneIsNotAcknowledged) {
+TEST_F(SweeperTest, FailsWhenATombstoneIsNotAcknowledgedAndThenRemovesNothing) {
+  // The job is still known to the API (its tombstone was refused), so its output must stay.
+  const std::string output = Output('8', kNow - absl::Hours(24 * 40));
   producer_.FailTopic("pixq.job-status");
   absl::StatusOr<SweepReport> report =
-      Sweep({Record("old", "k", kNow - absl::Hours(24 * 9), kNow - absl::Hours(24 * 9))}, *store_,
-            producer_, options_, kNow);
+      Sweep({Record("old", output, kNow - absl::Hours(24 * 40), kNow - absl::Hours(24 * 40))},
+            *store_, producer_, options_, kNow);
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(errors::ReasonOf(report.status()), "StatusNotPublished");
+  EXPECT_TRUE(Exists(output));
+}
+
+TEST_F(SweeperTest, KeepsARecordAndItsOutputWhenItsTimeCannotBeRead) {
+  const std::string output = Output('9', kNow - absl::Hours(24 * 40));
+  job::JobRecord undated = Record("undated", output, kNow, kNow);
+  undated.created_at = "yesterday";
+  undated.status.finished_at = "not a time";
+  absl::StatusOr<SweepReport> report = Sweep({undated}, *store_, producer_, options_, kNow);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->job_records_expired, 0);
+  EXPECT_TRUE(Tombstoned().empty());
+  EXPECT_TRUE(Exists(output));
 }
 
 }  // namespace
