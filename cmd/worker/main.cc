@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "pkg/errors/errors.h"
+#include "pkg/fetch/fetcher.h"
 #include "pkg/http/probe_server.h"
 #include "pkg/imaging/pipeline.h"
 #include "pkg/observability/log.h"
@@ -72,6 +73,19 @@ int SweepOnce(const pixq::config::Config& cfg, pixq::storage::VolumeStore& store
   return 0;
 }
 
+absl::StatusOr<std::unique_ptr<pixq::fetch::Fetcher>> FetcherFrom(const pixq::config::Config& cfg) {
+  absl::StatusOr<pixq::fetch::AddressPolicy> policy =
+      pixq::fetch::AddressPolicy::FromStrings(cfg.fetch.allow);
+  if (!policy.ok()) return policy.status();
+  return std::make_unique<pixq::fetch::HttpFetcher>(
+      pixq::fetch::FetchOptions{.connect_timeout = absl::Milliseconds(cfg.fetch.connect_timeout_ms),
+                                .timeout = absl::Milliseconds(cfg.fetch.timeout_ms),
+                                .max_bytes = cfg.fetch.max_bytes,
+                                .max_redirects = cfg.fetch.max_redirects,
+                                .policy = *std::move(policy),
+                                .user_agent = "pixq-worker"});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,7 +117,7 @@ int main(int argc, char** argv) {
   const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
   const std::string name = cfg.worker.name;
   observability::Metrics metrics{observability::MetricsRole::kWorker};
-  metrics.DeclareTopics({topics.job_status});
+  metrics.DeclareTopics({topics.job_status, topics.images, topics.retry, topics.dlq});
   auto tracer = observability::TracerFromEnv("pixq-worker", metrics);
   if (!tracer.ok()) return Fail(tracer.status());
 
@@ -115,20 +129,30 @@ int main(int argc, char** argv) {
   imaging::SetOpenCvThreads(cpus / concurrency);
   std::atomic<bool> stopping{false};  // SIGTERM: stop taking work
   std::atomic<bool> give_up{false};   // the grace is over: stop retrying status publishes
+  auto fetcher = FetcherFrom(cfg);
+  if (!fetcher.ok()) return Fail(fetcher.status());
+  const worker::RetryPolicy retry{.max_attempts = cfg.retry.max_attempts,
+                                  .backoff = absl::Milliseconds(cfg.retry.backoff_ms),
+                                  .max_backoff = absl::Milliseconds(cfg.retry.max_backoff_ms)};
   worker::JobProcessor processor(
       worker::ProcessorOptions{.topics = topics,
                                .worker_name = name,
-                               .publish_timeout = absl::Milliseconds(cfg.kafka.produce_timeout_ms)},
-      pipeline, **store, **producer, metrics, **tracer, give_up);
+                               .publish_timeout = absl::Milliseconds(cfg.kafka.produce_timeout_ms),
+                               .retry = retry,
+                               .max_pixels = cfg.limits.max_pixels},
+      pipeline, **store, **fetcher, **producer, metrics, **tracer, give_up);
   worker::Runner runner(worker::RunnerOptions{.concurrency = concurrency,
-                                              .grace = absl::Seconds(cfg.worker.shutdown_grace_s)},
+                                              .grace = absl::Seconds(cfg.worker.shutdown_grace_s),
+                                              .retry_topic = topics.retry,
+                                              .max_defer = retry.max_backoff},
                         processor, metrics);
 
   auto consumer = queue::GroupConsumer::Create(
       *client,
       queue::GroupOptions{
           .group_id = cfg.kafka.consumer_group,
-          .topics = {topics.jobs},
+          // The work first: its lag is what the autoscaler and the dashboards read.
+          .topics = {topics.jobs, topics.retry},
           .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
           // No polling while jobs drain (shutdown, revocation): the group must wait that long
           // plus the longest job, or it drops this member and its last commit is refused.

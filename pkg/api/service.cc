@@ -84,12 +84,11 @@ absl::StatusOr<job::ImageMeta> Service::GetImage(const std::string& id) {
 
 absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
                                                   const observability::SpanContext* parent) {
-  if (!spec.source.url.empty()) {
-    return errors::Make(absl::StatusCode::kUnimplemented, "UrlSourceUnsupported",
-                        "URL sources are not available yet; upload the image and use its imageId");
-  }
+  // A URL source is downloaded by the worker (behind the SSRF guard): its image, and so its
+  // output key, are known only then.
+  const bool from_url = !spec.source.url.empty();
   const std::string& image_id = spec.source.image_id;
-  if (!images_.Get(image_id) || !store_.HasOriginal(image_id)) {
+  if (!from_url && (!images_.Get(image_id) || !store_.HasOriginal(image_id))) {
     // Another replica may have taken the upload a moment ago.
     PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
     if (!images_.Get(image_id) || !store_.HasOriginal(image_id)) {
@@ -101,12 +100,13 @@ absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
   job::JobRecord record;
   record.id = job::NewJobId();
   record.created_at = job::NowRfc3339();
-  record.output_key = job::OutputKey(image_id, spec);
+  if (!from_url) record.output_key = job::OutputKey(image_id, spec);
   record.spec = std::move(spec);
 
   const std::string path =
       store_.OutputPath(record.output_key, job::FormatExtension(record.spec.output.format));
-  if (std::optional<job::OutputInfo> output = jobs_.FindOutput(record.output_key);
+  if (std::optional<job::OutputInfo> output =
+          from_url ? std::nullopt : jobs_.FindOutput(record.output_key);
       output && store_.Exists(path)) {
     // The same image with the same steps and output was made before: born Succeeded.
     record.status.phase = job::Phase::kSucceeded;

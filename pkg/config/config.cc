@@ -16,6 +16,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "pkg/errors/errors.h"
+#include "pkg/fetch/address.h"
 
 extern char** environ;
 
@@ -131,6 +132,22 @@ const std::vector<Field>& Fields() {
       PIXQ_INT_FIELD(auth, signed_url_ttl_s),
       PIXQ_INT_FIELD(retention, job_records_s),
       PIXQ_INT_FIELD(retention, outputs_s),
+      PIXQ_INT_FIELD(fetch, connect_timeout_ms),
+      PIXQ_INT_FIELD(fetch, timeout_ms),
+      PIXQ_INT_FIELD(fetch, max_bytes),
+      PIXQ_INT_FIELD(fetch, max_redirects),
+      Field{"fetch", "allow",
+            [](Config& c, const std::string&, const std::string& text) {
+              c.fetch.allow.clear();
+              for (absl::string_view v : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+                c.fetch.allow.emplace_back(absl::StripAsciiWhitespace(v));
+              }
+              return absl::OkStatus();
+            },
+            [](const Config& c) { return absl::StrJoin(c.fetch.allow, ","); }, Field::Kind::kList},
+      PIXQ_INT_FIELD(retry, max_attempts),
+      PIXQ_INT_FIELD(retry, backoff_ms),
+      PIXQ_INT_FIELD(retry, max_backoff_ms),
       PIXQ_STRING_FIELD(log, level),
   };
   return fields;
@@ -140,8 +157,8 @@ const std::vector<Field>& Fields() {
 #undef PIXQ_INT_FIELD
 #undef PIXQ_BOOL_FIELD
 
-constexpr const char* kSections[] = {"kafka",  "storage", "http",      "limits",
-                                     "worker", "auth",    "retention", "log"};
+constexpr const char* kSections[] = {"kafka", "storage",   "http",  "limits", "worker",
+                                     "auth",  "retention", "fetch", "retry",  "log"};
 
 bool IsSection(const std::string& name) {
   for (const char* s : kSections) {
@@ -288,6 +305,21 @@ absl::Status Validate(const Config& c) {
   PIXQ_RETURN_IF_ERROR(
       Range("retention.outputs_s", c.retention.outputs_s, 0, int64_t{3650} * 86400));
   PIXQ_RETURN_IF_ERROR(Range("auth.signed_url_ttl_s", c.auth.signed_url_ttl_s, 1, 86400 * 366));
+  PIXQ_RETURN_IF_ERROR(Range("fetch.connect_timeout_ms", c.fetch.connect_timeout_ms, 100, 60000));
+  PIXQ_RETURN_IF_ERROR(Range("fetch.timeout_ms", c.fetch.timeout_ms, 100, 600000));
+  PIXQ_RETURN_IF_ERROR(Range("fetch.max_bytes", c.fetch.max_bytes, 1024, int64_t{4} << 30));
+  PIXQ_RETURN_IF_ERROR(Range("fetch.max_redirects", c.fetch.max_redirects, 0, 10));
+  for (const std::string& range : c.fetch.allow) {
+    if (!fetch::ParseCidr(range).ok()) {
+      return ConfigError(
+          "fetch.allow",
+          absl::StrCat("\"", range, "\" is not an address or a range like 10.0.0.0/8"));
+    }
+  }
+  PIXQ_RETURN_IF_ERROR(Range("retry.max_attempts", c.retry.max_attempts, 1, 100));
+  PIXQ_RETURN_IF_ERROR(Range("retry.backoff_ms", c.retry.backoff_ms, 10, 3600000));
+  PIXQ_RETURN_IF_ERROR(
+      Range("retry.max_backoff_ms", c.retry.max_backoff_ms, c.retry.backoff_ms, 86400000));
   if (c.log.level != "debug" && c.log.level != "info" && c.log.level != "warn" &&
       c.log.level != "error") {
     return ConfigError(

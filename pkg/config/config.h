@@ -78,6 +78,27 @@ struct RetentionConfig {
   int64_t outputs_s = 30 * 86400;
 };
 
+// URL sources and webhook calls (pkg/fetch): limits, and the SSRF guard's exceptions.
+struct FetchConfig {
+  int connect_timeout_ms = 5000;  // 100..60000
+  int timeout_ms = 30000;         // the whole transfer, 100..600000
+  int64_t max_bytes = 50 << 20;   // a download larger than this fails (SourceTooLarge)
+  int max_redirects = 3;          // 0..10
+  // Address ranges a download may reach although they are not public ("10.1.0.0/16", "fd00::/8",
+  // "127.0.0.1"); everything else private, loopback, link-local etc. is refused. In the
+  // environment: PIXQ_FETCH_ALLOW="range,range".
+  std::vector<std::string> allow;
+};
+
+// Transient failures (a download timing out, an origin answering 503) are tried again later on
+// <prefix>jobs.retry, after a backoff doubling from backoff_ms up to max_backoff_ms; after
+// max_attempts attempts in all the job fails and goes to <prefix>jobs.dlq.
+struct RetryConfig {
+  int max_attempts = 5;        // 1..100; 1: never retried
+  int backoff_ms = 1000;       // 10..3600000
+  int max_backoff_ms = 60000;  // backoff_ms..86400000
+};
+
 struct LogConfig {
   std::string level = "info";  // debug | info | warn | error
 };
@@ -90,6 +111,8 @@ struct Config {
   WorkerConfig worker;
   AuthConfig auth;
   RetentionConfig retention;
+  FetchConfig fetch;
+  RetryConfig retry;
   LogConfig log;
 };
 

@@ -57,8 +57,11 @@ bool IsSha256Hex(std::string_view id) {
   return true;
 }
 
-std::string NowRfc3339() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+std::string NowRfc3339() { return UnixMillisToRfc3339(absl::ToUnixMillis(absl::Now())); }
+
+std::string UnixMillisToRfc3339(int64_t millis) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(millis),
+                          absl::UTCTimeZone());
 }
 
 int64_t NowUnixMillis() { return absl::ToUnixMillis(absl::Now()); }

@@ -19,6 +19,8 @@ namespace pixq::job {
 
 // The current time in RFC 3339 with milliseconds, UTC: "2026-11-22T10:00:00.123Z".
 [[nodiscard]] std::string NowRfc3339();
+// The same form for a time given in milliseconds since the Unix epoch.
+[[nodiscard]] std::string UnixMillisToRfc3339(int64_t millis);
 
 // Milliseconds since the Unix epoch.
 [[nodiscard]] int64_t NowUnixMillis();

@@ -396,6 +396,7 @@ json StatusToJson(const JobStatus& status, bool api_form, const std::string& job
             {"reason", NullIfEmpty(status.reason)},
             {"message", NullIfEmpty(status.message)},
             {"cacheHit", status.cache_hit},
+            {"imageId", NullIfEmpty(status.image_id)},
             {"startedAt", NullIfEmpty(status.started_at)},
             {"finishedAt", NullIfEmpty(status.finished_at)},
             {"timings",
@@ -578,6 +579,7 @@ absl::StatusOr<JobRecord> RecordFromJson(std::string_view text) {
     status.reason = StrOr(st, "reason");
     status.message = StrOr(st, "message");
     status.cache_hit = st.value("cacheHit", false);
+    status.image_id = StrOr(st, "imageId");
     status.started_at = StrOr(st, "startedAt");
     status.finished_at = StrOr(st, "finishedAt");
     status.worker = StrOr(st, "worker");

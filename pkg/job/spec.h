@@ -110,7 +110,9 @@ struct Timings {
 struct JobStatus {
   Phase phase = Phase::kPending;
   int attempts = 0;
-  std::string reason;   // stable, machine-readable; empty unless Failed
+  // Stable, machine-readable; set when Failed, and on a Pending job whose last attempt failed
+  // with a transient error and that waits for its next one (the attempt count says how many).
+  std::string reason;
   std::string message;  // for people
   std::optional<OutputInfo> output;
   bool cache_hit = false;
@@ -118,6 +120,9 @@ struct JobStatus {
   std::string finished_at;  // RFC 3339, empty when not finished
   Timings timings;
   std::string worker;  // which worker process ran it (its name), empty before Running
+  // The image the job read, once known: for a URL source, the downloaded image (now in the
+  // catalogue under this id).
+  std::string image_id;
 };
 
 // The record kept per job on pixq.job-status: everything needed to answer GET /v1/jobs/{id}.

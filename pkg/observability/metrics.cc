@@ -205,6 +205,10 @@ void Metrics::ObserveJob(const JobObservation& job) {
   impl_->bytes->Add({{"direction", "out"}}).Increment(static_cast<double>(job.bytes_out));
 }
 
+void Metrics::CountDeadLettered() {
+  if (impl_->dead_lettered) impl_->dead_lettered->Add({}).Increment();
+}
+
 void Metrics::CountSpansDropped(int64_t spans) {
   impl_->spans_dropped_counter.Increment(static_cast<double>(spans));
 }

@@ -18,7 +18,7 @@ namespace pixq::observability {
 
 // What a worker reports about one finished job.
 struct JobObservation {
-  std::string result;  // "succeeded" | "failed"
+  std::string result;  // "succeeded" | "failed" | "retried" (failed transiently, tried again)
   std::string reason;  // empty when succeeded
   std::string format;  // output format
   double queue_seconds = 0;
@@ -62,6 +62,7 @@ class Metrics final {
   // Worker.
   void ObserveJob(const JobObservation& job);
   void AddJobsInFlight(int delta);
+  void CountDeadLettered();
   void SetConsumerLag(int32_t partition, int64_t messages);
   // Drops the lag of partitions no longer owned (after a rebalance), so they are not reported
   // twice, by two workers.

@@ -79,8 +79,8 @@ class Rebalancer final : public RdKafka::RebalanceCb {
 // librdkafka's events for one consumer: statistics become lag reports, the rest goes to the log.
 class ConsumerEvents final : public RdKafka::EventCb {
  public:
-  explicit ConsumerEvents(std::function<void(int32_t, int64_t)> on_lag)
-      : on_lag_(std::move(on_lag)) {}
+  ConsumerEvents(std::string topic, std::function<void(int32_t, int64_t)> on_lag)
+      : topic_(std::move(topic)), on_lag_(std::move(on_lag)) {}
 
   void event_cb(RdKafka::Event& event) override {
     if (event.type() != RdKafka::Event::EVENT_STATS) {
@@ -93,7 +93,7 @@ class ConsumerEvents final : public RdKafka::EventCb {
     const nlohmann::json stats = nlohmann::json::parse(event.str(), nullptr, false);
     if (!stats.is_object() || !stats.contains("topics")) return;
     for (const auto& [topic, t] : stats["topics"].items()) {
-      if (!t.contains("partitions")) continue;
+      if (topic != topic_ || !t.contains("partitions")) continue;
       for (const auto& [id, p] : t["partitions"].items()) {
         const int64_t lag = p.value("consumer_lag", int64_t{-1});
         const int32_t partition = std::atoi(id.c_str());
@@ -103,6 +103,7 @@ class ConsumerEvents final : public RdKafka::EventCb {
   }
 
  private:
+  std::string topic_;
   std::function<void(int32_t, int64_t)> on_lag_;
 };
 
@@ -140,7 +141,8 @@ absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Create(const Clien
        {"statistics.interval.ms",
         group.on_lag ? std::to_string(absl::ToInt64Milliseconds(group.stats_interval)) : "0"}});
   if (!conf.ok()) return conf.status();
-  impl->events = std::make_unique<ConsumerEvents>(std::move(group.on_lag));
+  impl->events = std::make_unique<ConsumerEvents>(
+      group.topics.empty() ? std::string() : group.topics.front(), std::move(group.on_lag));
   impl->rebalancer = std::make_unique<Rebalancer>(
       impl->assigned, impl->joined, std::move(group.on_assign), std::move(group.on_revoke));
   std::string err;
@@ -200,6 +202,32 @@ absl::Status GroupConsumer::StoreOffset(const std::string& topic, int32_t partit
                                      RdKafka::err2str(code)));
   }
   return absl::OkStatus();
+}
+
+absl::Status GroupConsumer::Defer(const Message& message) {
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(message.topic, message.partition, message.offset));
+  std::vector<RdKafka::TopicPartition*> partitions = {tp.get()};
+  if (RdKafka::ErrorCode code = impl_->consumer->pause(partitions); code != RdKafka::ERR_NO_ERROR) {
+    return internal::ToStatus(code, "pause");
+  }
+  // Paused first, so nothing more is fetched; the seek then drops what was fetched already.
+  if (RdKafka::ErrorCode code = impl_->consumer->seek(*tp, 5000); code != RdKafka::ERR_NO_ERROR) {
+    (void)impl_->consumer->resume(partitions);
+    return internal::ToStatus(code, "seek");
+  }
+  return absl::OkStatus();
+}
+
+void GroupConsumer::Resume(const std::string& topic, int32_t partition) {
+  std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic, partition));
+  std::vector<RdKafka::TopicPartition*> partitions = {tp.get()};
+  if (RdKafka::ErrorCode code = impl_->consumer->resume(partitions);
+      code != RdKafka::ERR_NO_ERROR) {
+    observability::LogWarn(
+        "kafka resume failed",
+        {{"topic", topic}, {"partition", partition}, {"error", RdKafka::err2str(code)}});
+  }
 }
 
 void GroupConsumer::Close() {

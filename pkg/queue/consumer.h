@@ -34,7 +34,7 @@ struct GroupOptions {
   // offsets stored until it returns are committed for them.
   std::function<void(const std::vector<std::pair<std::string, int32_t>>&)> on_revoke;
   // Called every `stats_interval` (on a librdkafka thread) with the lag, in messages, of each
-  // partition this member owns. Not called when unset.
+  // partition of the first topic that this member owns. Not called when unset.
   std::function<void(int32_t partition, int64_t lag)> on_lag;
   absl::Duration stats_interval = absl::Seconds(5);
 };
@@ -53,6 +53,14 @@ class GroupConsumer final {
   // Stores `next` (the offset of the next record to consume) for the partition. Thread-safe.
   // Errors: "OffsetNotStored" (typically: the partition is no longer ours).
   [[nodiscard]] absl::Status StoreOffset(const std::string& topic, int32_t partition, int64_t next);
+
+  // Stops fetching from `message`'s partition and rewinds it to `message`, which (with those
+  // after it) is delivered again after Resume. For work that may not start yet (a retry before
+  // its time) without holding up other partitions. Polling thread only.
+  // Errors: "KafkaError" when the partition cannot be paused or rewound (no longer ours).
+  [[nodiscard]] absl::Status Defer(const Message& message);
+  // Fetches from the partition again. Polling thread only.
+  void Resume(const std::string& topic, int32_t partition);
 
   // Commits what was stored and leaves the group. Idempotent; the destructor calls it.
   void Close();

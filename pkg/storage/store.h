@@ -43,6 +43,8 @@ class Store {
 
   [[nodiscard]] virtual bool Exists(std::string_view relative_path) const = 0;
   [[nodiscard]] virtual absl::StatusOr<int64_t> SizeOf(std::string_view relative_path) const = 0;
+  // The whole file. Errors: kNotFound when it does not exist.
+  [[nodiscard]] virtual absl::StatusOr<std::string> Read(std::string_view relative_path) const = 0;
   // A missing file is not an error.
   [[nodiscard]] virtual absl::Status Remove(std::string_view relative_path) = 0;
 };

@@ -69,6 +69,32 @@ bool AnonymousTmpWorks(const std::string& tmp_dir) {
   return linked;
 }
 
+// The whole file at `path`. Errors: kNotFound ("NotFound") when it does not exist; "IoError".
+absl::StatusOr<std::string> ReadWhole(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return errors::NotFound("NotFound", absl::StrCat("no file ", path));
+    return IoError("open " + path, errno);
+  }
+  struct stat st;
+  std::string bytes;
+  if (::fstat(fd, &st) == 0) bytes.reserve(static_cast<size_t>(st.st_size));
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return IoError("read " + path, err);
+    }
+    bytes.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return bytes;
+}
+
 }  // namespace
 
 bool IsHexId(std::string_view id) {
@@ -186,32 +212,17 @@ absl::Status VolumeStore::PutOriginal(std::string_view id, std::string_view byte
 
 absl::StatusOr<std::string> VolumeStore::ReadOriginal(std::string_view id) const {
   PIXQ_RETURN_IF_ERROR(ValidateId(id));
-  const std::string path = AbsolutePath(OriginalRelativePath(id));
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) {
-      return errors::NotFound("ImageNotFound",
-                              absl::StrCat("no original for image ", errors::Sv(id)));
-    }
-    return IoError("open " + path, errno);
+  absl::StatusOr<std::string> bytes = ReadWhole(AbsolutePath(OriginalRelativePath(id)));
+  if (absl::IsNotFound(bytes.status())) {
+    return errors::NotFound("ImageNotFound",
+                            absl::StrCat("no original for image ", errors::Sv(id)));
   }
-  struct stat st;
-  std::string bytes;
-  if (::fstat(fd, &st) == 0) bytes.reserve(static_cast<size_t>(st.st_size));
-  char buffer[1 << 16];
-  while (true) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return IoError("read " + path, err);
-    }
-    bytes.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
   return bytes;
+}
+
+absl::StatusOr<std::string> VolumeStore::Read(std::string_view relative_path) const {
+  PIXQ_RETURN_IF_ERROR(ValidateRelativePath(relative_path));
+  return ReadWhole(AbsolutePath(relative_path));
 }
 
 bool VolumeStore::HasOriginal(std::string_view id) const {

@@ -36,6 +36,7 @@ class VolumeStore final : public Store {
   std::string OutputPath(std::string_view key, std::string_view ext) const override;
   bool Exists(std::string_view relative_path) const override;
   absl::StatusOr<int64_t> SizeOf(std::string_view relative_path) const override;
+  absl::StatusOr<std::string> Read(std::string_view relative_path) const override;
   absl::Status Remove(std::string_view relative_path) override;
 
   // Removes files in tmp/ older than `max_age`; returns how many.

@@ -6,21 +6,31 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
 
+#include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
+#include "pkg/imaging/sniff.h"
 #include "pkg/job/ids.h"
 #include "pkg/job/json.h"
 #include "pkg/observability/log.h"
 
 namespace pixq::worker {
 
+absl::Duration RetryPolicy::BackoffAfter(int attempt) const {
+  absl::Duration wait = backoff;
+  for (int i = 1; i < attempt && wait < max_backoff; ++i) wait *= 2;
+  return std::min(wait, max_backoff);
+}
+
 JobProcessor::JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline,
-                           storage::Store& store, queue::Producer& producer,
-                           observability::Metrics& metrics, observability::Tracer& tracer,
-                           const std::atomic<bool>& give_up)
+                           storage::Store& store, fetch::Fetcher& fetcher,
+                           queue::Producer& producer, observability::Metrics& metrics,
+                           observability::Tracer& tracer, const std::atomic<bool>& give_up)
     : options_(std::move(options)),
       pipeline_(pipeline),
       store_(store),
+      fetcher_(fetcher),
       producer_(producer),
       metrics_(metrics),
       tracer_(tracer),
@@ -28,20 +38,139 @@ JobProcessor::JobProcessor(ProcessorOptions options, const imaging::Pipeline& pi
 
 absl::Status JobProcessor::PublishUntilAcknowledged(const std::string& id,
                                                     const std::string& value) {
+  return SendUntilAcknowledged({.topic = options_.topics.job_status, .key = id, .value = value});
+}
+
+absl::Status JobProcessor::SendUntilAcknowledged(const queue::OutgoingMessage& message) {
   absl::Duration backoff = absl::Milliseconds(100);
   while (true) {
-    absl::Status sent = producer_.Send(
-        {.topic = options_.topics.job_status, .key = id, .value = value}, options_.publish_timeout);
+    absl::Status sent = producer_.Send(message, options_.publish_timeout);
     if (sent.ok()) return sent;
-    metrics_.CountProduceError(options_.topics.job_status);
-    observability::LogWarn("status not published, retrying",
-                           {{"job_id", id}, {"error", std::string(sent.message())}});
+    metrics_.CountProduceError(message.topic);
+    observability::LogWarn("not published, retrying", {{"topic", message.topic},
+                                                       {"job_id", message.key},
+                                                       {"error", std::string(sent.message())}});
     if (give_up_.load()) {
       return errors::Unavailable("StatusNotPublished", std::string(sent.message()));
     }
     std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
+}
+
+absl::StatusOr<std::string> JobProcessor::AddToCatalogue(std::string_view bytes,
+                                                         const std::string& url) {
+  absl::StatusOr<imaging::ImageInfo> info = imaging::Sniff(bytes);
+  if (!info.ok()) return info.status();
+  const int64_t pixels = static_cast<int64_t>(info->width) * info->height;
+  if (pixels > options_.max_pixels) {
+    return errors::Invalid("ImageTooLarge",
+                           absl::StrCat("the image has ", info->width, "x", info->height, " = ",
+                                        pixels, " pixels; the limit is ", options_.max_pixels));
+  }
+  const std::string id = crypto::Sha256Hex(bytes);
+  // Known already (an upload, or an earlier download of the same bytes): the catalogue has it.
+  if (store_.HasOriginal(id)) return id;
+  PIXQ_RETURN_IF_ERROR(store_.PutOriginal(id, bytes));
+  // The file name is the URL's last path segment: metadata only, never a path here.
+  const std::string path = fetch::RedactedUrl(url);
+  const size_t scheme = path.find("://");
+  const size_t slash = path.rfind('/');
+  std::string filename =
+      slash != std::string::npos && slash > scheme + 2 ? path.substr(slash + 1) : std::string();
+  if (filename.size() > 255) filename.resize(255);
+  const job::ImageMeta meta{.id = id,
+                            .title = filename,
+                            .filename = filename,
+                            .format = info->format,
+                            .width = info->DisplayWidth(),
+                            .height = info->DisplayHeight(),
+                            .bytes = static_cast<int64_t>(bytes.size()),
+                            .created_at = job::NowRfc3339()};
+  // Until this is acknowledged the image is not in the catalogue: the attempt fails, transiently.
+  absl::Status sent = producer_.Send(
+      {.topic = options_.topics.images, .key = id, .value = job::ToJson(meta).dump()},
+      options_.publish_timeout);
+  if (!sent.ok()) {
+    metrics_.CountProduceError(options_.topics.images);
+    // Without its announcement the next download would take the file for a known image.
+    (void)store_.RemoveOriginal(id);
+    return errors::Unavailable("ImageNotPublished", std::string(sent.message()));
+  }
+  return id;
+}
+
+absl::StatusOr<JobProcessor::Source> JobProcessor::LoadSource(job::JobRecord& record) {
+  Source source;
+  if (record.spec.source.url.empty()) {
+    absl::StatusOr<std::string> bytes = store_.ReadOriginal(record.spec.source.image_id);
+    if (!bytes.ok()) return bytes.status();
+    source.bytes = *std::move(bytes);
+    record.status.image_id = record.spec.source.image_id;
+  } else {
+    absl::StatusOr<fetch::Response> response = fetcher_.Get(record.spec.source.url);
+    if (!response.ok()) return response.status();
+    absl::StatusOr<std::string> id = AddToCatalogue(response->body, record.spec.source.url);
+    if (!id.ok()) return id.status();
+    source.bytes = std::move(response->body);
+    source.downloaded = true;
+    record.status.image_id = *id;
+  }
+  record.output_key = job::OutputKey(record.status.image_id, record.spec);
+  return source;
+}
+
+std::optional<job::OutputInfo> JobProcessor::ExistingOutput(const job::JobRecord& record) {
+  const std::string path =
+      store_.OutputPath(record.output_key, job::FormatExtension(record.spec.output.format));
+  if (!store_.Exists(path)) return std::nullopt;
+  absl::StatusOr<std::string> bytes = store_.Read(path);
+  if (!bytes.ok()) return std::nullopt;
+  absl::StatusOr<imaging::ImageInfo> info = imaging::Sniff(*bytes);
+  if (!info.ok()) return std::nullopt;  // not what it should be: made again, replacing it
+  return job::OutputInfo{.path = path,
+                         .format = info->format,
+                         .width = info->width,
+                         .height = info->height,
+                         .bytes = static_cast<int64_t>(bytes->size())};
+}
+
+absl::Status JobProcessor::RunPipeline(std::string_view bytes, job::JobRecord& record,
+                                       observability::JobObservation& observed,
+                                       const observability::SpanContext& parent) {
+  auto child = [&](const std::string& name, absl::Time start, absl::Time end) {
+    tracer_.StartSpan(name, observability::SpanKind::kInternal, &parent, start).End(end);
+  };
+  job::JobStatus& status = record.status;
+  absl::StatusOr<imaging::Result> result =
+      pipeline_.Run(bytes, record.spec.steps, record.spec.output);
+  if (!result.ok()) return result.status();
+  child("decode", result->decode.start, result->decode.end);
+  for (const imaging::Interval& step : result->steps) {
+    child(step.name, step.start, step.end);
+    observed.steps.emplace_back(step.name, absl::ToDoubleSeconds(step.duration()));
+  }
+  child("encode", result->encode.start, result->encode.end);
+  status.timings.decode_ms = absl::ToInt64Milliseconds(result->decode.duration());
+  status.timings.process_ms =
+      result->steps.empty()
+          ? 0
+          : absl::ToInt64Milliseconds(result->steps.back().end - result->steps.front().start);
+  status.timings.encode_ms = absl::ToInt64Milliseconds(result->encode.duration());
+  const absl::Time store_start = absl::Now();
+  absl::StatusOr<std::string> path =
+      store_.PutOutput(record.output_key, job::FormatExtension(result->format), result->bytes);
+  const absl::Time store_end = absl::Now();
+  child("store", store_start, store_end);
+  status.timings.store_ms = absl::ToInt64Milliseconds(store_end - store_start);
+  if (!path.ok()) return path.status();
+  observed.bytes_out = static_cast<int64_t>(result->bytes.size());
+  status.output = job::OutputInfo{.path = *path,
+                                  .format = result->format,
+                                  .width = result->width,
+                                  .height = result->height,
+                                  .bytes = static_cast<int64_t>(result->bytes.size())};
+  return absl::OkStatus();
 }
 
 absl::Status JobProcessor::Process(const queue::Message& message) {
@@ -58,7 +187,7 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
   const std::string& id = record.id;
   job::JobStatus& status = record.status;
   int attempt = 1;
-  if (auto header = message.HeaderValue("pixq-attempt")) {
+  if (auto header = message.HeaderValue(kAttemptHeader)) {
     if (!absl::SimpleAtoi(*header, &attempt) || attempt < 1) attempt = 1;
   }
 
@@ -105,7 +234,7 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
       });
 
   const absl::Time fetch_start = absl::Now();
-  absl::StatusOr<std::string> source = store_.ReadOriginal(record.spec.source.image_id);
+  absl::StatusOr<Source> source = LoadSource(record);
   const absl::Time fetch_end = absl::Now();
   child("fetch", fetch_start, fetch_end);
   status.timings.fetch_ms = absl::ToInt64Milliseconds(fetch_end - fetch_start);
@@ -113,53 +242,66 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
   observability::JobObservation observed;
   absl::Status outcome = source.status();
   if (outcome.ok()) {
-    observed.bytes_in = static_cast<int64_t>(source->size());
-    absl::StatusOr<imaging::Result> result =
-        pipeline_.Run(*source, record.spec.steps, record.spec.output);
-    outcome = result.status();
-    if (result.ok()) {
-      child("decode", result->decode.start, result->decode.end);
-      for (const imaging::Interval& step : result->steps) {
-        child(step.name, step.start, step.end);
-        observed.steps.emplace_back(step.name, absl::ToDoubleSeconds(step.duration()));
-      }
-      child("encode", result->encode.start, result->encode.end);
-      status.timings.decode_ms = absl::ToInt64Milliseconds(result->decode.duration());
-      status.timings.process_ms =
-          result->steps.empty()
-              ? 0
-              : absl::ToInt64Milliseconds(result->steps.back().end - result->steps.front().start);
-      status.timings.encode_ms = absl::ToInt64Milliseconds(result->encode.duration());
-      const absl::Time store_start = absl::Now();
-      absl::StatusOr<std::string> path =
-          store_.PutOutput(record.output_key, job::FormatExtension(result->format), result->bytes);
-      const absl::Time store_end = absl::Now();
-      child("store", store_start, store_end);
-      status.timings.store_ms = absl::ToInt64Milliseconds(store_end - store_start);
-      outcome = path.status();
-      if (path.ok()) {
-        observed.bytes_out = static_cast<int64_t>(result->bytes.size());
-        status.output = job::OutputInfo{.path = *path,
-                                        .format = result->format,
-                                        .width = result->width,
-                                        .height = result->height,
-                                        .bytes = static_cast<int64_t>(result->bytes.size())};
-      }
+    observed.bytes_in = static_cast<int64_t>(source->bytes.size());
+    // A downloaded image may be one whose output was made before (the same bytes from another
+    // URL, or a second job on the same URL): nothing to do but say so.
+    if (std::optional<job::OutputInfo> existing =
+            source->downloaded ? ExistingOutput(record) : std::nullopt) {
+      status.cache_hit = true;
+      status.output = *existing;
+    } else {
+      outcome = RunPipeline(source->bytes, record, observed, consume.context());
     }
   }
 
-  status.finished_at = job::NowRfc3339();
+  // A transient failure with attempts left goes back to the queue, after a backoff.
+  const bool transient = !outcome.ok() && errors::IsRetriable(outcome);
+  const bool again = transient && attempt < options_.retry.max_attempts;
   if (outcome.ok()) {
     status.phase = job::Phase::kSucceeded;
+    status.finished_at = job::NowRfc3339();
   } else {
-    status.phase = job::Phase::kFailed;
     status.reason = errors::ReasonOf(outcome);
     status.message = std::string(outcome.message());
     consume.SetAttribute("pixq.reason", status.reason);
     consume.SetError(status.message);
   }
+  if (again) {
+    const absl::Duration wait = options_.retry.BackoffAfter(attempt);
+    const int64_t not_before = absl::ToUnixMillis(absl::Now() + wait);
+    status.phase = job::Phase::kPending;
+    status.message = absl::StrCat("attempt ", attempt, " of ", options_.retry.max_attempts,
+                                  " failed (", status.message, "); the next one starts after ",
+                                  job::UnixMillisToRfc3339(not_before));
+    PIXQ_RETURN_IF_ERROR(SendUntilAcknowledged(
+        {.topic = options_.topics.retry,
+         .key = id,
+         .value = job::ToJson(record).dump(),
+         .headers = {{kAttemptHeader, std::to_string(attempt + 1)},
+                     {kNotBeforeHeader, std::to_string(not_before)},
+                     {"traceparent", observability::FormatTraceparent(consume.context())}}}));
+  } else if (!outcome.ok()) {
+    status.phase = job::Phase::kFailed;
+    status.finished_at = job::NowRfc3339();
+    if (transient) {
+      // Out of attempts: the job, its last error and its attempts go to the dead-letter topic,
+      // from where an operator can replay it once the cause is fixed.
+      status.message = absl::StrCat("gave up after ", attempt, " attempts: ", status.message);
+      const nlohmann::json letter = {
+          {"job", job::ToJson(record)},
+          {"attempts", attempt},
+          {"error", {{"reason", status.reason}, {"message", std::string(outcome.message())}}},
+          {"failedAt", status.finished_at}};
+      PIXQ_RETURN_IF_ERROR(
+          SendUntilAcknowledged({.topic = options_.topics.dlq,
+                                 .key = id,
+                                 .value = letter.dump(),
+                                 .headers = {{kAttemptHeader, std::to_string(attempt)}}}));
+      metrics_.CountDeadLettered();
+    }
+  }
   consume.SetAttribute("pixq.phase", std::string(job::PhaseName(status.phase)));
-  observed.result = outcome.ok() ? "succeeded" : "failed";
+  observed.result = outcome.ok() ? "succeeded" : again ? "retried" : "failed";
   observed.reason = status.reason;
   observed.format = job::FormatName(record.spec.output.format);
   observed.queue_seconds = static_cast<double>(status.timings.queue_ms) / 1000;
@@ -169,7 +311,9 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
   observed.encode_seconds = static_cast<double>(status.timings.encode_ms) / 1000;
   observed.store_seconds = static_cast<double>(status.timings.store_ms) / 1000;
   metrics_.ObserveJob(observed);
-  observability::LogInfo(outcome.ok() ? "job succeeded" : "job failed",
+  observability::LogInfo(outcome.ok() ? "job succeeded"
+                         : again      ? "job attempt failed, retrying later"
+                                      : "job failed",
                          {{"phase", job::PhaseName(status.phase)},
                           {"reason", status.reason},
                           {"attempt", attempt},

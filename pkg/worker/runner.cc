@@ -2,6 +2,9 @@
 
 #include <thread>
 
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+
 #include "pkg/observability/log.h"
 
 namespace pixq::worker {
@@ -31,8 +34,10 @@ int Runner::Run(queue::GroupConsumer& consumer, const std::atomic<bool>& stoppin
         continue;
       }
     }
+    ResumeDue(consumer);
     std::optional<queue::Message> message = consumer.Poll(absl::Milliseconds(250));
     if (!message) continue;
+    if (message->topic == options_.retry_topic && DeferIfEarly(consumer, *message)) continue;
     std::lock_guard<std::mutex> lock(mu_);
     offsets_.Started({message->topic, message->partition}, message->offset);
     queue_.push_back(*std::move(message));
@@ -56,6 +61,38 @@ int Runner::Run(queue::GroupConsumer& consumer, const std::atomic<bool>& stoppin
     }
   }
   return abandoned;
+}
+
+bool Runner::DeferIfEarly(queue::GroupConsumer& consumer, const queue::Message& message) {
+  const OffsetTracker::Partition partition{message.topic, message.partition};
+  // Fetched before the partition was paused: it comes again, in order, after the resume.
+  if (deferred_.count(partition) != 0) return true;
+  int64_t not_before_ms = 0;
+  const std::optional<std::string> header = message.HeaderValue(kNotBeforeHeader);
+  if (!header || !absl::SimpleAtoi(*header, &not_before_ms)) return false;
+  const absl::Time now = absl::Now();
+  const absl::Time not_before =
+      std::min(absl::FromUnixMillis(not_before_ms), now + options_.max_defer);
+  if (not_before <= now) return false;
+  if (absl::Status deferred = consumer.Defer(message); !deferred.ok()) {
+    // Not ours any more, most likely; its new owner will wait for it instead.
+    observability::LogWarn("retry not deferred", {{"error", std::string(deferred.message())}});
+    return true;
+  }
+  deferred_[partition] = not_before;
+  return true;
+}
+
+void Runner::ResumeDue(queue::GroupConsumer& consumer) {
+  const absl::Time now = absl::Now();
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    consumer.Resume(it->first.first, it->first.second);
+    it = deferred_.erase(it);
+  }
 }
 
 void Runner::Work() {
@@ -107,7 +144,11 @@ void Runner::OnRevoke(const std::vector<std::pair<std::string, int32_t>>& partit
     observability::LogWarn("partitions revoked with jobs still running; they will run again",
                            {{"jobs", left}});
   }
-  for (const auto& p : partitions) offsets_.Forget(p);
+  for (const auto& p : partitions) {
+    offsets_.Forget(p);
+    // A paused partition is handed back unpaused: whoever owns it next reads it as usual.
+    if (deferred_.erase(p) != 0 && consumer_ != nullptr) consumer_->Resume(p.first, p.second);
+  }
 }
 
 }  // namespace pixq::worker

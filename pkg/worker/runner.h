@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -26,6 +27,11 @@ namespace pixq::worker {
 struct RunnerOptions {
   int concurrency = 1;
   absl::Duration grace = absl::Seconds(30);
+  // Messages on this topic carry a not-before time (kNotBeforeHeader): one that arrives early is
+  // deferred, its partition paused and rewound until then, so that it holds up nothing else.
+  std::string retry_topic;
+  // A not-before further away than this (another clock, a bad header) counts as this far.
+  absl::Duration max_defer = absl::Minutes(1);
 };
 
 class Runner final {
@@ -43,6 +49,10 @@ class Runner final {
 
  private:
   void Work();
+  // Whether `message` (from the retry topic) may not start yet; then it has been deferred.
+  bool DeferIfEarly(queue::GroupConsumer& consumer, const queue::Message& message);
+  // Resumes the deferred partitions whose time has come.
+  void ResumeDue(queue::GroupConsumer& consumer);
   // Waits until `done` holds (with mu_ held) or the grace runs out; returns whether it held.
   template <typename Pred>
   bool WaitForJobs(std::unique_lock<std::mutex>& lock, Pred done);
@@ -59,6 +69,8 @@ class Runner final {
   OffsetTracker offsets_;
   int busy_ = 0;  // taken from the queue and not finished
   bool closed_ = false;
+  // Retry partitions paused until a time (polling thread only).
+  std::map<OffsetTracker::Partition, absl::Time> deferred_;
 };
 
 }  // namespace pixq::worker

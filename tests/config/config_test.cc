@@ -103,6 +103,33 @@ TEST(ConfigTest, NamesTheKeyOfEveryBadValue) {
             "PIXQ_KAFKA_PROPERTIES: must be k=v,k=v; got \"novalue\"");
 }
 
+TEST(ConfigTest, ReadsTheFetchAndRetrySettings) {
+  absl::StatusOr<Config> c = LoadFromString(
+      "fetch: {timeout_ms: 2000, max_redirects: 1, allow: [127.0.0.1, 10.0.0.0/8, 'fd00::/8']}\n"
+      "retry: {max_attempts: 3, backoff_ms: 200, max_backoff_ms: 1000}\n",
+      {{"PIXQ_FETCH_MAX_BYTES", "4096"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->fetch.timeout_ms, 2000);
+  EXPECT_EQ(c->fetch.max_redirects, 1);
+  EXPECT_EQ(c->fetch.max_bytes, 4096);
+  EXPECT_EQ(c->fetch.allow, (std::vector<std::string>{"127.0.0.1", "10.0.0.0/8", "fd00::/8"}));
+  EXPECT_EQ(c->retry.max_attempts, 3);
+  EXPECT_EQ(c->retry.backoff_ms, 200);
+  EXPECT_EQ(c->retry.max_backoff_ms, 1000);
+  absl::StatusOr<Config> back = LoadFromString(Render(*c), {});
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->fetch.allow, c->fetch.allow);
+
+  EXPECT_EQ(ErrorOf("fetch: {allow: [localhost]}"),
+            "fetch.allow: \"localhost\" is not an address or a range like 10.0.0.0/8");
+  EXPECT_EQ(ErrorOf("fetch: {allow: [10.0.0.0/40]}"),
+            "fetch.allow: \"10.0.0.0/40\" is not an address or a range like 10.0.0.0/8");
+  EXPECT_EQ(ErrorOf("fetch: {max_redirects: 11}"), "fetch.max_redirects: must be 0..10, got 11");
+  EXPECT_EQ(ErrorOf("retry: {max_attempts: 0}"), "retry.max_attempts: must be 1..100, got 0");
+  EXPECT_EQ(ErrorOf("retry: {backoff_ms: 500, max_backoff_ms: 100}"),
+            "retry.max_backoff_ms: must be 500..86400000, got 100");
+}
+
 TEST(ConfigTest, RefusesUnknownKeysAndSections) {
   EXPECT_EQ(ErrorOf("kafka: {bootstarp_servers: x}"), "kafka.bootstarp_servers: unknown key");
   EXPECT_EQ(ErrorOf("database: {url: x}"), "database: unknown section");

@@ -58,6 +58,12 @@ class MemoryStore final : public storage::Store {
     if (it == files_.end()) return errors::NotFound("NotFound", "no file");
     return static_cast<int64_t>(it->second.size());
   }
+  absl::StatusOr<std::string> Read(std::string_view relative_path) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(std::string(relative_path));
+    if (it == files_.end()) return errors::NotFound("NotFound", "no file");
+    return it->second;
+  }
   absl::Status Remove(std::string_view relative_path) override {
     PIXQ_RETURN_IF_ERROR(storage::ValidateRelativePath(relative_path));
     std::lock_guard<std::mutex> lock(mu_);

@@ -4,14 +4,14 @@
 // OTLP/HTTP JSON POSTs to /v1/traces and keeps every span it was sent. It can be made slow, to
 // show that exporting never holds up the exporting process.
 
-#include <condition_variable>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+
+#include "tests/support/origin.h"
 
 namespace pixq::testing {
 
@@ -26,28 +26,21 @@ class Collector final {
  public:
   // Listens on a free port on 127.0.0.1; each answer is delayed by `delay`.
   explicit Collector(absl::Duration delay = absl::ZeroDuration());
-  ~Collector();
   Collector(const Collector&) = delete;
   Collector& operator=(const Collector&) = delete;
 
   std::string endpoint() const;  // http://127.0.0.1:<port>
   std::vector<ReceivedSpan> Spans() const;
   int requests() const;
-  std::vector<std::string> paths() const;
+  std::vector<std::string> paths() const;  // "POST /v1/traces", one per request
 
  private:
-  void Serve();
-  void Handle(int fd);
+  OriginReply Receive(const OriginRequest& request);
 
   absl::Duration delay_;
-  int listen_fd_ = -1;
-  int port_ = 0;
-  bool stop_ = false;
   mutable std::mutex mu_;
   std::vector<ReceivedSpan> spans_;
-  std::vector<std::string> paths_;
-  int requests_ = 0;
-  std::thread thread_;
+  Origin origin_;  // last: it calls Receive until it is destroyed, first
 };
 
 }  // namespace pixq::testing

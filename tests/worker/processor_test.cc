@@ -8,6 +8,7 @@
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/job/json.h"
+#include "tests/fakes/fake_fetcher.h"
 #include "tests/fakes/fake_producer.h"
 #include "tests/fakes/memory_store.h"
 
@@ -24,8 +25,11 @@ class ProcessorTest : public ::testing::Test {
  protected:
   ProcessorTest()
       : pipeline_(imaging::Limits{}),
-        processor_(ProcessorOptions{.worker_name = "w-test"}, pipeline_, store_, producer_,
-                   metrics_, tracer_, stopping_) {}
+        processor_(ProcessorOptions{.worker_name = "w-test",
+                                    .retry = {.max_attempts = 3,
+                                              .backoff = absl::Seconds(2),
+                                              .max_backoff = absl::Seconds(10)}},
+                   pipeline_, store_, fetcher_, producer_, metrics_, tracer_, stopping_) {}
 
   // A job as pixq-api would have queued it.
   queue::Message JobMessage(const std::string& image_id, const std::string& spec_json) {
@@ -41,6 +45,21 @@ class ProcessorTest : public ::testing::Test {
                           .key = record.id,
                           .value = job::ToJson(record).dump(),
                           .headers = {{"pixq-attempt", "1"}}};
+  }
+
+  // A job whose source is a URL, on its `attempt`th delivery.
+  queue::Message UrlJobMessage(const std::string& url, int attempt = 1) {
+    job::JobRecord record;
+    record.id = "j_01HV3K9Q6Y0S4W7T1F2D5G8B9D";
+    record.created_at = "2026-11-22T10:00:00.000Z";
+    record.spec = *job::ParseJobSpec(
+        R"({"source":{"url":")" + url + R"("},"steps":[{"op":"resize","width":50}]})", {});
+    return queue::Message{.topic = attempt == 1 ? "pixq.jobs" : "pixq.jobs.retry",
+                          .partition = 0,
+                          .offset = 9,
+                          .key = record.id,
+                          .value = job::ToJson(record).dump(),
+                          .headers = {{"pixq-attempt", std::to_string(attempt)}}};
   }
 
   std::vector<job::JobRecord> Statuses() {
@@ -59,6 +78,7 @@ class ProcessorTest : public ::testing::Test {
 
   testing::MemoryStore store_;
   testing::FakeProducer producer_;
+  testing::FakeFetcher fetcher_;
   std::atomic<bool> stopping_{false};
   observability::Metrics metrics_{observability::MetricsRole::kWorker};
   observability::Tracer tracer_{observability::TracingOptions{}, nullptr};
@@ -142,6 +162,136 @@ TEST_F(ProcessorTest, ReportsAnErrorWhenTheFinalStatusCannotBePublished) {
   ASSERT_FALSE(done.ok());
   EXPECT_EQ(errors::ReasonOf(done), "StatusNotPublished");
   EXPECT_TRUE(errors::IsRetriable(done));
+}
+
+TEST_F(ProcessorTest, DownloadsAUrlSourceIntoTheCatalogueAndRunsTheJob) {
+  const std::string bytes = Jpeg(200, 100);
+  const std::string id = crypto::Sha256Hex(bytes);
+  fetcher_.Serve("https://images.example/cats/tabby.jpg?size=big", bytes);
+  ASSERT_TRUE(
+      processor_.Process(UrlJobMessage("https://images.example/cats/tabby.jpg?size=big")).ok());
+
+  EXPECT_TRUE(store_.HasOriginal(id));
+  const auto images = producer_.SentTo("pixq.images");
+  ASSERT_EQ(images.size(), 1u);
+  EXPECT_EQ(images[0].key, id);
+  const nlohmann::json meta = nlohmann::json::parse(images[0].value);
+  EXPECT_EQ(meta["filename"], "tabby.jpg");
+  EXPECT_EQ(meta["width"], 200);
+  const std::vector<job::JobRecord> statuses = Statuses();
+  ASSERT_EQ(statuses.size(), 2u);
+  const job::JobRecord& done = statuses[1];
+  ASSERT_EQ(done.status.phase, job::Phase::kSucceeded) << done.status.message;
+  EXPECT_EQ(done.status.image_id, id);
+  EXPECT_EQ(done.output_key, job::OutputKey(id, done.spec));
+  EXPECT_FALSE(done.status.cache_hit);
+  ASSERT_TRUE(done.status.output.has_value());
+  EXPECT_EQ(done.status.output->width, 50);
+}
+
+TEST_F(ProcessorTest, TheSameBytesAgainAreACacheHitAndNotAnnouncedTwice) {
+  const std::string bytes = Jpeg(120, 80);
+  fetcher_.Serve("http://a.example/one.jpg", bytes);
+  fetcher_.Serve("http://b.example/copy.jpg", bytes);
+  ASSERT_TRUE(processor_.Process(UrlJobMessage("http://a.example/one.jpg")).ok());
+  ASSERT_TRUE(processor_.Process(UrlJobMessage("http://b.example/copy.jpg")).ok());
+  EXPECT_EQ(producer_.SentTo("pixq.images").size(), 1u);
+  const std::vector<job::JobRecord> statuses = Statuses();
+  ASSERT_EQ(statuses.size(), 4u);
+  const job::JobStatus& first = statuses[1].status;
+  const job::JobStatus& second = statuses[3].status;
+  ASSERT_EQ(second.phase, job::Phase::kSucceeded) << second.message;
+  EXPECT_FALSE(first.cache_hit);
+  EXPECT_TRUE(second.cache_hit);
+  ASSERT_TRUE(first.output && second.output);
+  EXPECT_EQ(second.output->path, first.output->path);
+  EXPECT_EQ(second.output->width, first.output->width);
+  EXPECT_EQ(second.output->height, first.output->height);
+  EXPECT_EQ(second.output->bytes, first.output->bytes);
+}
+
+TEST_F(ProcessorTest, ATransientFailureGoesToTheRetryTopicWithABackoff) {
+  fetcher_.Script("http://flaky.example/a.jpg",
+                  {errors::Unavailable("SourceUnavailable", "answered HTTP 503")});
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(processor_.Process(UrlJobMessage("http://flaky.example/a.jpg", 2)).ok());
+  const auto retries = producer_.SentTo("pixq.jobs.retry");
+  ASSERT_EQ(retries.size(), 1u);
+  const queue::OutgoingMessage& retry = retries[0];
+  EXPECT_EQ(retry.key, "j_01HV3K9Q6Y0S4W7T1F2D5G8B9D");
+  std::map<std::string, std::string> headers;
+  for (const auto& h : retry.headers) headers[h.key] = h.value;
+  EXPECT_EQ(headers["pixq-attempt"], "3");
+  // Attempt 2 failed: the wait is 2 s × 2.
+  const absl::Time not_before = absl::FromUnixMillis(std::stoll(headers["pixq-not-before"]));
+  EXPECT_GE(not_before, before + absl::Seconds(4) - absl::Milliseconds(1));
+  EXPECT_LE(not_before, absl::Now() + absl::Seconds(4));
+  EXPECT_FALSE(headers["traceparent"].empty());
+  EXPECT_TRUE(job::RecordFromJson(retry.value).ok());
+
+  const std::vector<job::JobRecord> statuses = Statuses();
+  ASSERT_EQ(statuses.size(), 2u);
+  const job::JobStatus& waiting = statuses[1].status;
+  EXPECT_EQ(waiting.phase, job::Phase::kPending);
+  EXPECT_EQ(waiting.attempts, 2);
+  EXPECT_EQ(waiting.reason, "SourceUnavailable");
+  EXPECT_NE(waiting.message.find("attempt 2 of 3 failed"), std::string::npos) << waiting.message;
+  EXPECT_TRUE(producer_.SentTo("pixq.jobs.dlq").empty());
+  EXPECT_NE(metrics_.Render().find("result=\"retried\""), std::string::npos);
+}
+
+TEST_F(ProcessorTest, TheLastAttemptGoesToTheDeadLetterTopicAndFails) {
+  fetcher_.Script("http://down.example/a.jpg",
+                  {errors::Unavailable("SourceUnavailable", "connection refused")});
+  ASSERT_TRUE(processor_.Process(UrlJobMessage("http://down.example/a.jpg", 3)).ok());
+  EXPECT_TRUE(producer_.SentTo("pixq.jobs.retry").empty());
+  const auto letters = producer_.SentTo("pixq.jobs.dlq");
+  ASSERT_EQ(letters.size(), 1u);
+  const nlohmann::json letter = nlohmann::json::parse(letters[0].value);
+  EXPECT_EQ(letter["attempts"], 3);
+  EXPECT_EQ(letter["error"]["reason"], "SourceUnavailable");
+  EXPECT_EQ(letter["job"]["metadata"]["id"], "j_01HV3K9Q6Y0S4W7T1F2D5G8B9D");
+  const std::vector<job::JobRecord> statuses = Statuses();
+  ASSERT_EQ(statuses.size(), 2u);
+  EXPECT_EQ(statuses[1].status.phase, job::Phase::kFailed);
+  EXPECT_EQ(statuses[1].status.attempts, 3);
+  EXPECT_EQ(statuses[1].status.reason, "SourceUnavailable");
+  EXPECT_NE(statuses[1].status.message.find("gave up after 3 attempts"), std::string::npos);
+  EXPECT_NE(metrics_.Render().find("pixq_jobs_dead_lettered_total 1"), std::string::npos);
+}
+
+TEST_F(ProcessorTest, APermanentFailureFailsAtOnce) {
+  fetcher_.Script("http://127.0.0.1/secret",
+                  {errors::Make(absl::StatusCode::kFailedPrecondition, "SourceForbidden",
+                                "connecting to 127.0.0.1 (loopback) is not allowed")});
+  ASSERT_TRUE(processor_.Process(UrlJobMessage("http://127.0.0.1/secret")).ok());
+  EXPECT_TRUE(producer_.SentTo("pixq.jobs.retry").empty());
+  EXPECT_TRUE(producer_.SentTo("pixq.jobs.dlq").empty());
+  const std::vector<job::JobRecord> statuses = Statuses();
+  ASSERT_EQ(statuses.size(), 2u);
+  EXPECT_EQ(statuses[1].status.phase, job::Phase::kFailed);
+  EXPECT_EQ(statuses[1].status.reason, "SourceForbidden");
+  EXPECT_EQ(statuses[1].status.attempts, 1);
+}
+
+TEST_F(ProcessorTest, ADownloadThatIsNotAnImageFailsAndIsNotStored) {
+  fetcher_.Serve("http://x.example/page.html", "<html>not an image</html>");
+  ASSERT_TRUE(processor_.Process(UrlJobMessage("http://x.example/page.html")).ok());
+  EXPECT_TRUE(producer_.SentTo("pixq.images").empty());
+  const std::vector<job::JobRecord> statuses = Statuses();
+  ASSERT_EQ(statuses.size(), 2u);
+  EXPECT_EQ(statuses[1].status.phase, job::Phase::kFailed);
+  EXPECT_EQ(statuses[1].status.reason, "UnsupportedMediaType");
+}
+
+TEST(RetryPolicyTest, DoublesTheWaitUpToTheCeiling) {
+  const RetryPolicy policy{
+      .max_attempts = 10, .backoff = absl::Milliseconds(500), .max_backoff = absl::Seconds(3)};
+  EXPECT_EQ(policy.BackoffAfter(1), absl::Milliseconds(500));
+  EXPECT_EQ(policy.BackoffAfter(2), absl::Seconds(1));
+  EXPECT_EQ(policy.BackoffAfter(3), absl::Seconds(2));
+  EXPECT_EQ(policy.BackoffAfter(4), absl::Seconds(3));
+  EXPECT_EQ(policy.BackoffAfter(60), absl::Seconds(3));
 }
 
 }  // namespace
