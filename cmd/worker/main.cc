@@ -139,7 +139,10 @@ int main(int argc, char** argv) {
                                .worker_name = name,
                                .publish_timeout = absl::Milliseconds(cfg.kafka.produce_timeout_ms),
                                .retry = retry,
-                               .max_pixels = cfg.limits.max_pixels},
+                               .max_pixels = cfg.limits.max_pixels,
+                               .webhook = {.secret = cfg.webhook.secret,
+                                           .max_attempts = cfg.webhook.max_attempts,
+                                           .backoff = absl::Milliseconds(cfg.webhook.backoff_ms)}},
       pipeline, **store, **fetcher, **producer, metrics, **tracer, give_up);
   worker::Runner runner(worker::RunnerOptions{.concurrency = concurrency,
                                               .grace = absl::Seconds(cfg.worker.shutdown_grace_s),

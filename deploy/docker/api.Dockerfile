@@ -3,16 +3,21 @@
 # tests/deploy checks that the runtime stage installs every shared library the binary needs.
 
 # Build stage: Debian 12 with the toolchain and the -dev packages scripts/setup.sh installs
-# (those the binaries link; no test data, no Prometheus).
+# (those the binaries link; no test data, no Prometheus), and npm for the Redoc bundle that the
+# binary embeds for GET /docs.
 FROM debian:12 AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config \
       libpistache-dev librdkafka-dev libopencv-dev prometheus-cpp-dev libyaml-cpp-dev libabsl-dev \
       nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libgtest-dev libgmock-dev \
+      nodejs npm \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# Redoc, exactly as locked in pkg/http/redoc/package-lock.json (npm checks each package's hash);
+# no install scripts run. Only its bundle goes into the binary, and nothing of npm into the image.
+RUN npm ci --prefix pkg/http/redoc --ignore-scripts --no-audit --no-fund --loglevel=error
 # Only this binary's target, not the tests; stripped, since debug symbols stay in the build.
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null \
     && ninja -C /build pixq-api \

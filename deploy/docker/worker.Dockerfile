@@ -14,7 +14,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 # Only this binary's target, not the tests; stripped, since debug symbols stay in the build.
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null \
+# pixq-worker links pkg/http for its probe server only: no /docs page, so no Redoc to embed.
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPIXQ_DOCS_PAGE=OFF >/dev/null \
     && ninja -C /build pixq-worker \
     && install -D -s /build/cmd/worker/pixq-worker /out/usr/local/bin/pixq-worker
 

@@ -148,6 +148,14 @@ const std::vector<Field>& Fields() {
       PIXQ_INT_FIELD(retry, max_attempts),
       PIXQ_INT_FIELD(retry, backoff_ms),
       PIXQ_INT_FIELD(retry, max_backoff_ms),
+      Field{"webhook", "secret",
+            [](Config& c, const std::string&, const std::string& text) {
+              c.webhook.secret = text;
+              return absl::OkStatus();
+            },
+            [](const Config& c) { return c.webhook.secret; }, Field::Kind::kSecret},
+      PIXQ_INT_FIELD(webhook, max_attempts),
+      PIXQ_INT_FIELD(webhook, backoff_ms),
       PIXQ_STRING_FIELD(log, level),
   };
   return fields;
@@ -157,8 +165,8 @@ const std::vector<Field>& Fields() {
 #undef PIXQ_INT_FIELD
 #undef PIXQ_BOOL_FIELD
 
-constexpr const char* kSections[] = {"kafka", "storage",   "http",  "limits", "worker",
-                                     "auth",  "retention", "fetch", "retry",  "log"};
+constexpr const char* kSections[] = {"kafka",     "storage", "http",  "limits",  "worker", "auth",
+                                     "retention", "fetch",   "retry", "webhook", "log"};
 
 bool IsSection(const std::string& name) {
   for (const char* s : kSections) {
@@ -320,6 +328,8 @@ absl::Status Validate(const Config& c) {
   PIXQ_RETURN_IF_ERROR(Range("retry.backoff_ms", c.retry.backoff_ms, 10, 3600000));
   PIXQ_RETURN_IF_ERROR(
       Range("retry.max_backoff_ms", c.retry.max_backoff_ms, c.retry.backoff_ms, 86400000));
+  PIXQ_RETURN_IF_ERROR(Range("webhook.max_attempts", c.webhook.max_attempts, 1, 10));
+  PIXQ_RETURN_IF_ERROR(Range("webhook.backoff_ms", c.webhook.backoff_ms, 10, 60000));
   if (c.log.level != "debug" && c.log.level != "info" && c.log.level != "warn" &&
       c.log.level != "error") {
     return ConfigError(

@@ -99,6 +99,16 @@ struct RetryConfig {
   int max_backoff_ms = 60000;  // backoff_ms..86400000
 };
 
+// The callbackUrl of a job: its final JSON POSTed when it ends, signed, behind the SSRF guard
+// (fetch.*), tried max_attempts times with a doubling backoff.
+struct WebhookConfig {
+  // HMAC-SHA256 key; the body's signature goes in X-Pixq-Signature-256: sha256=<hex>. Empty: not
+  // signed. Secret: redacted by Render. PIXQ_WEBHOOK_SECRET.
+  std::string secret;
+  int max_attempts = 3;   // 1..10
+  int backoff_ms = 1000;  // 10..60000, doubling per attempt
+};
+
 struct LogConfig {
   std::string level = "info";  // debug | info | warn | error
 };
@@ -113,6 +123,7 @@ struct Config {
   RetentionConfig retention;
   FetchConfig fetch;
   RetryConfig retry;
+  WebhookConfig webhook;
   LogConfig log;
 };
 
@@ -127,7 +138,8 @@ struct Config {
 // The process environment as a map.
 [[nodiscard]] std::map<std::string, std::string> ProcessEnvironment();
 
-// The configuration as YAML that Load reads back, with secrets (auth.signing_key, and
+// The configuration as YAML that Load reads back, with secrets (auth.signing_key,
+// webhook.secret, and
 // kafka.properties values whose keys contain password, secret, sasl or key) shown as "<redacted>".
 [[nodiscard]] std::string Render(const Config& config);
 

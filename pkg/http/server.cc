@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "pkg/errors/errors.h"
+#include "pkg/http/assets.h"
 #include "pkg/http/multipart.h"
 #include "pkg/job/ids.h"
 #include "pkg/job/json.h"
@@ -54,6 +55,9 @@ PIXQ_RESPONSE_HEADER(ETagHeader, "ETag")
 PIXQ_RESPONSE_HEADER(CacheControlHeader, "Cache-Control")
 PIXQ_RESPONSE_HEADER(RetryAfterHeader, "Retry-After")
 PIXQ_RESPONSE_HEADER(WwwAuthenticateHeader, "WWW-Authenticate")
+PIXQ_RESPONSE_HEADER(ContentSecurityPolicyHeader, "Content-Security-Policy")
+PIXQ_RESPONSE_HEADER(ContentTypeOptionsHeader, "X-Content-Type-Options")
+PIXQ_RESPONSE_HEADER(ReferrerPolicyHeader, "Referrer-Policy")
 
 #undef PIXQ_RESPONSE_HEADER
 
@@ -167,6 +171,13 @@ std::string ContentTypeOf(const Request& req) {
 
 std::string ImageMime(job::Format format) { return job::FormatMimeType(format); }
 
+// The /docs page may load only what pixq-api serves itself: its script, the description it
+// renders, and the styles and search worker Redoc makes on the page. Nothing from elsewhere.
+constexpr char kDocsContentSecurityPolicy[] =
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' "
+    "'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 // A long-poll in flight: answered exactly once, by a status change or by its deadline.
 struct Waiter {
   std::mutex mu;
@@ -273,6 +284,24 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
 
 }  // namespace
 
+std::string OpenApiPath(std::string_view pistache_path) {
+  std::string out;
+  out.reserve(pistache_path.size() + 2);
+  size_t i = 0;
+  while (i < pistache_path.size()) {
+    const size_t end = std::min(pistache_path.find('/', i), pistache_path.size());
+    const std::string_view segment = pistache_path.substr(i, end - i);
+    if (!segment.empty() && segment.front() == ':') {
+      absl::StrAppend(&out, "{", errors::Sv(segment.substr(1)), "}");
+    } else {
+      out.append(segment);
+    }
+    if (end < pistache_path.size()) out.push_back('/');
+    i = end + 1;
+  }
+  return out;
+}
+
 absl::StatusOr<absl::Duration> ParseWait(std::string_view text, absl::Duration max) {
   std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(errors::Sv(text)));
   absl::Duration d;
@@ -317,21 +346,46 @@ struct ApiServer::Impl {
         metrics(m),
         tracer(t) {}
 
-  // Probes and scrapes are open: kubelet and Prometheus carry no key.
-  static bool IsOpenRoute(const std::string& route) {
-    return route == "/healthz" || route == "/readyz" || route == "/health" || route == "/metrics";
-  }
-  // Routes whose URL may carry a signature instead of a key, so it can be handed on.
-  static bool IsSignableRoute(const std::string& route) {
-    return route == "/v1/jobs/:id/output" || route == "/v1/images/:id/content";
+  using Handler = void (Impl::*)(const Request&, ResponseWriter);
+
+  struct Route {
+    Pistache::Http::Method method;
+    const char* path;
+    Handler handler;
+    RouteAccess access;
+  };
+
+  // Every route, each once: registered from here, and listed by RegisteredRoutes() for the test
+  // that holds pkg/http/openapi.json to them. Probes and scrapes are open (kubelet and Prometheus
+  // carry no key), and so are the API description and its page; originals and outputs may be
+  // fetched with a signed URL instead of a key, so that their URL can be handed on.
+  static const std::vector<Route>& Table() {
+    using Pistache::Http::Method;
+    static const std::vector<Route> kRoutes = {
+        {Method::Post, "/v1/images", &Impl::UploadImage, RouteAccess::kKey},
+        {Method::Get, "/v1/images/:id", &Impl::GetImage, RouteAccess::kKey},
+        {Method::Get, "/v1/images/:id/content", &Impl::GetImageContent,
+         RouteAccess::kKeyOrSignature},
+        {Method::Post, "/v1/jobs", &Impl::CreateJob, RouteAccess::kKey},
+        {Method::Get, "/v1/jobs/:id", &Impl::GetJob, RouteAccess::kKey},
+        {Method::Get, "/v1/jobs/:id/output", &Impl::GetJobOutput, RouteAccess::kKeyOrSignature},
+        {Method::Get, "/healthz", &Impl::Healthz, RouteAccess::kOpen},
+        {Method::Get, "/readyz", &Impl::Readyz, RouteAccess::kOpen},
+        {Method::Get, "/health", &Impl::Health, RouteAccess::kOpen},
+        {Method::Get, "/metrics", &Impl::Metrics, RouteAccess::kOpen},
+        {Method::Get, "/openapi.json", &Impl::OpenApi, RouteAccess::kOpen},
+        {Method::Get, "/docs", &Impl::Docs, RouteAccess::kOpen},
+        {Method::Get, "/docs/redoc.standalone.js", &Impl::DocsScript, RouteAccess::kOpen},
+    };
+    return kRoutes;
   }
 
   // Whether the request may go on; answers it (401/403) when not.
-  bool Admit(const std::string& route, const Request& req, ResponseWriter& w) {
-    if (!auth.enabled() || IsOpenRoute(route)) return true;
+  bool Admit(RouteAccess access, const Request& req, ResponseWriter& w) {
+    if (!auth.enabled() || access == RouteAccess::kOpen) return true;
     absl::Status admitted;
     auto signature = QueryParam(req, "signature");
-    if (signature && IsSignableRoute(route)) {
+    if (signature && access == RouteAccess::kKeyOrSignature) {
       admitted = auth.CheckSignature(req.resource(), QueryParam(req, "expires").value_or(""),
                                      *signature, absl::Now());
     } else {
@@ -363,12 +417,11 @@ struct ApiServer::Impl {
   }
 
   // Wraps a handler: nothing it throws escapes into Pistache, every answer it sends is counted
-  // under the route's template, and (probes and scrapes aside) it runs in a server span that
-  // continues the client's traceparent, with the trace ids on its log lines.
-  template <typename Fn>
-  Pistache::Rest::Route::Handler Guard(std::string route, Fn fn) {
-    const bool traced = !IsOpenRoute(route);
-    return [this, fn, route, traced](const Request& req, ResponseWriter w) {
+  // under the route's template, and (open routes aside: probes, scrapes, docs) it runs in a server
+  // span that continues the client's traceparent, with the trace ids on its log lines.
+  Pistache::Rest::Route::Handler Guard(std::string route, RouteAccess access, Handler fn) {
+    const bool traced = access != RouteAccess::kOpen;
+    return [this, fn, route, access, traced](const Request& req, ResponseWriter w) {
       const absl::Time start = absl::Now();
       const std::string method = Pistache::Http::methodString(req.method());
       t_answered = 0;
@@ -389,7 +442,7 @@ struct ApiServer::Impl {
                                                   {"span_id", span.context().SpanIdHex()}});
       }
       try {
-        if (Admit(route, req, w)) (this->*fn)(req, std::move(w));
+        if (Admit(access, req, w)) (this->*fn)(req, std::move(w));
       } catch (const std::exception& e) {
         observability::LogError("handler threw", {{"error", e.what()}});
         // The writer may have been moved away; nothing more can be sent then.
@@ -406,19 +459,11 @@ struct ApiServer::Impl {
   }
 
   void Routes() {
-    using Pistache::Rest::Routes::Get;
-    using Pistache::Rest::Routes::Post;
-    Post(router, "/v1/images", Guard("/v1/images", &Impl::UploadImage));
-    Get(router, "/v1/images/:id", Guard("/v1/images/:id", &Impl::GetImage));
-    Get(router, "/v1/images/:id/content", Guard("/v1/images/:id/content", &Impl::GetImageContent));
-    Post(router, "/v1/jobs", Guard("/v1/jobs", &Impl::CreateJob));
-    Get(router, "/v1/jobs/:id", Guard("/v1/jobs/:id", &Impl::GetJob));
-    Get(router, "/v1/jobs/:id/output", Guard("/v1/jobs/:id/output", &Impl::GetJobOutput));
-    Get(router, "/healthz", Guard("/healthz", &Impl::Healthz));
-    Get(router, "/readyz", Guard("/readyz", &Impl::Readyz));
-    Get(router, "/health", Guard("/health", &Impl::Health));
-    Get(router, "/metrics", Guard("/metrics", &Impl::Metrics));
-    router.addNotFoundHandler(Guard("unmatched", &Impl::NoRoute));
+    for (const Route& route : Table()) {
+      router.addRoute(route.method, route.path, Guard(route.path, route.access, route.handler));
+    }
+    // With auth on, a key is asked for before a missing route is reported.
+    router.addNotFoundHandler(Guard("unmatched", RouteAccess::kKey, &Impl::NoRoute));
   }
 
   void NoRoute(const Request& req, ResponseWriter w) {
@@ -429,6 +474,41 @@ struct ApiServer::Impl {
   void Metrics(const Request&, ResponseWriter w) {
     metrics.SetReady(ready().ok());
     Send(w, 200, metrics.Render(), "text/plain; version=0.0.4");
+  }
+
+  // --- the API description and its page ---------------------------------------------------
+
+  void OpenApi(const Request& req, ResponseWriter w) {
+    ServeAsset(req, std::move(w), OpenApiJson(), "application/json");
+  }
+
+  void Docs(const Request& req, ResponseWriter w) {
+    SetHeader<ContentSecurityPolicyHeader>(w, kDocsContentSecurityPolicy);
+    SetHeader<ReferrerPolicyHeader>(w, "no-referrer");
+    ServeAsset(req, std::move(w), DocsPage(), "text/html; charset=utf-8");
+  }
+
+  void DocsScript(const Request& req, ResponseWriter w) {
+    ServeAsset(req, std::move(w), http::DocsScript(), "text/javascript; charset=utf-8");
+  }
+
+  // A built-in file: strong ETag, revalidated on every use (it changes with the binary), 304 on
+  // a matching If-None-Match.
+  void ServeAsset(const Request& req, ResponseWriter w, const Asset& asset,
+                  const std::string& mime) {
+    const std::string etag = absl::StrCat("\"", errors::Sv(asset.sha256), "\"");
+    SetHeader<ETagHeader>(w, etag);
+    SetHeader<CacheControlHeader>(w, "no-cache");
+    SetHeader<ContentTypeOptionsHeader>(w, "nosniff");
+    if (auto inm = HeaderValue(req, "If-None-Match"); inm && inm->find(etag) != std::string::npos) {
+      t_answered = 304;
+      try {
+        w.send(Code::Not_Modified);
+      } catch (const std::exception&) {
+      }
+      return;
+    }
+    Send(w, 200, std::string(asset.bytes), mime);
   }
 
   // --- probes -----------------------------------------------------------------------------
@@ -707,6 +787,16 @@ ApiServer::ApiServer(ServerOptions options, api::Service& service, state::JobTab
 
 ApiServer::~ApiServer() { Shutdown(); }
 
+std::vector<RouteInfo> ApiServer::RegisteredRoutes() {
+  std::vector<RouteInfo> routes;
+  for (const Impl::Route& route : Impl::Table()) {
+    routes.push_back({.method = Pistache::Http::methodString(route.method),
+                      .path = route.path,
+                      .access = route.access});
+  }
+  return routes;
+}
+
 absl::Status ApiServer::Start() {
   try {
     Pistache::Address address(impl_->options.address,
@@ -721,7 +811,9 @@ absl::Status ApiServer::Start() {
                     .threads(impl_->options.threads)
                     .flags(Pistache::Tcp::Options::ReuseAddr)
                     .maxRequestSize(max_request)
-                    .maxResponseSize(1 << 20);
+                    // Answers are small but for the built-in docs script (files go out with
+                    // sendfile, outside this buffer).
+                    .maxResponseSize(std::max<size_t>(1 << 20, DocsScript().bytes.size() + 4096));
     impl_->endpoint->init(opts);
     impl_->Routes();
     impl_->endpoint->setHandler(std::make_shared<BoundedRouterHandler>(

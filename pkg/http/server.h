@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -33,6 +35,20 @@ struct ServerOptions {
   auth::AuthOptions auth;
 };
 
+// Who may call a route when auth is on (auth::AuthOptions::enabled); with auth off, anyone.
+enum class RouteAccess {
+  kOpen,            // no key: the probes, /metrics, the API description and its docs page
+  kKey,             // an API key (Authorization: Bearer, or X-API-Key)
+  kKeyOrSignature,  // an API key, or a signed URL (?expires=&signature=) that can be handed on
+};
+
+// A route pixq-api serves.
+struct RouteInfo {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // in Pistache's syntax: "/v1/jobs/:id"
+  RouteAccess access = RouteAccess::kKey;
+};
+
 // Readiness: OK when this replica can serve reads and take jobs.
 using ReadyFn = std::function<absl::Status()>;
 
@@ -49,11 +65,19 @@ class ApiServer final {
   // Stops accepting, answers the long-polls in flight with the current state, and stops.
   void Shutdown();
 
+  // Every route the server registers, in the order it registers them; requests matching none get
+  // a problem+json 404 (RouteNotFound). The API description served at GET /openapi.json
+  // (pkg/http/openapi.json) describes exactly these, with their access; tests/http checks it.
+  [[nodiscard]] static std::vector<RouteInfo> RegisteredRoutes();
+
   struct Impl;
 
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// A Pistache route path in OpenAPI's syntax: "/v1/jobs/:id" is "/v1/jobs/{id}".
+[[nodiscard]] std::string OpenApiPath(std::string_view pistache_path);
 
 // Parses a ?wait= value: "10s", "1500ms", "2m", or a bare number of seconds. Capped at `max`.
 // Errors: "InvalidArgument" naming the parameter.

@@ -106,7 +106,8 @@ struct Metrics::Impl {
   // A worker.
   Family<Counter>* jobs_completed =
       For(MetricsRole::kWorker, BuildCounter(), "pixq_jobs_completed_total",
-          "Jobs finished by a worker, by result (succeeded, failed), reason and output format");
+          "Jobs finished by a worker, by result (succeeded, failed, retried), reason and output "
+          "format");
   Family<Histogram>* queue_wait =
       For(MetricsRole::kWorker, BuildHistogram(), "pixq_job_queue_wait_seconds",
           "Time from a job's creation to a worker starting it");
@@ -126,6 +127,9 @@ struct Metrics::Impl {
   Family<Counter>* dead_lettered =
       For(MetricsRole::kWorker, BuildCounter(), "pixq_jobs_dead_lettered_total",
           "Jobs sent to the dead-letter topic after their last attempt");
+  Family<Counter>* webhooks =
+      For(MetricsRole::kWorker, BuildCounter(), "pixq_webhook_deliveries_total",
+          "Job callbacks (callbackUrl), by result: delivered, or failed after the last attempt");
   Gauge* in_flight_gauge = in_flight ? &in_flight->Add({}) : nullptr;
 
   std::mutex lag_mu;
@@ -145,6 +149,7 @@ Metrics::Metrics(MetricsRole role) : impl_(std::make_unique<Impl>(role)) {
     impl_->queue_wait->Add({}, DurationBuckets());
     for (const char* direction : {"in", "out"}) impl_->bytes->Add({{"direction", direction}});
     impl_->dead_lettered->Add({});
+    for (const char* result : {"delivered", "failed"}) impl_->webhooks->Add({{"result", result}});
   }
 }
 
@@ -203,6 +208,11 @@ void Metrics::ObserveJob(const JobObservation& job) {
   }
   impl_->bytes->Add({{"direction", "in"}}).Increment(static_cast<double>(job.bytes_in));
   impl_->bytes->Add({{"direction", "out"}}).Increment(static_cast<double>(job.bytes_out));
+}
+
+void Metrics::CountWebhook(bool delivered) {
+  if (impl_->webhooks)
+    impl_->webhooks->Add({{"result", delivered ? "delivered" : "failed"}}).Increment();
 }
 
 void Metrics::CountDeadLettered() {

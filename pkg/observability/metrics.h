@@ -63,6 +63,7 @@ class Metrics final {
   void ObserveJob(const JobObservation& job);
   void AddJobsInFlight(int delta);
   void CountDeadLettered();
+  void CountWebhook(bool delivered);
   void SetConsumerLag(int32_t partition, int64_t messages);
   // Drops the lag of partitions no longer owned (after a rebalance), so they are not reported
   // twice, by two workers.

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 
+#include "pkg/crypto/hmac.h"
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/imaging/sniff.h"
@@ -320,7 +321,58 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
                           {"duration_ms", status.timings.fetch_ms + status.timings.decode_ms +
                                               status.timings.process_ms + status.timings.encode_ms +
                                               status.timings.store_ms}});
-  return PublishUntilAcknowledged(id, job::ToJson(record).dump());
+  PIXQ_RETURN_IF_ERROR(PublishUntilAcknowledged(id, job::ToJson(record).dump()));
+  // The status is durable; now tell whoever asked. Before the offset is stored, so a crash here
+  // means the job runs and calls again rather than not calling at all.
+  if (!record.spec.callback_url.empty() && status.phase != job::Phase::kPending) {
+    Notify(record, consume.context());
+  }
+  return absl::OkStatus();
+}
+
+void JobProcessor::Notify(const job::JobRecord& record, const observability::SpanContext& parent) {
+  observability::Span span =
+      tracer_.StartSpan("webhook", observability::SpanKind::kClient, &parent);
+  const std::string url = fetch::RedactedUrl(record.spec.callback_url);
+  span.SetAttribute("http.request.method", std::string("POST"));
+  span.SetAttribute("url.full", url);
+  const std::string body = job::ToApiJson(record).dump();
+  const bool succeeded = record.status.phase == job::Phase::kSucceeded;
+  fetch::Headers headers = {{"Content-Type", "application/json"},
+                            {"X-Pixq-Job-Id", record.id},
+                            {"X-Pixq-Event", succeeded ? "job.succeeded" : "job.failed"},
+                            {"traceparent", observability::FormatTraceparent(span.context())}};
+  if (!options_.webhook.secret.empty()) {
+    headers.emplace_back("X-Pixq-Signature-256",
+                         "sha256=" + crypto::HmacSha256Hex(options_.webhook.secret, body));
+  }
+  absl::Status last;
+  absl::Duration wait = options_.webhook.backoff;
+  for (int attempt = 1; attempt <= options_.webhook.max_attempts; ++attempt) {
+    absl::StatusOr<fetch::Response> answer = fetcher_.Post(record.spec.callback_url, body, headers);
+    if (answer.ok() || attempt == options_.webhook.max_attempts ||
+        !errors::IsRetriable(answer.status()) || give_up_.load()) {
+      span.SetAttribute("pixq.attempt", int64_t{attempt});  // the last one made
+    }
+    if (answer.ok()) {
+      span.SetAttribute("http.response.status_code", int64_t{answer->status});
+      metrics_.CountWebhook(true);
+      observability::LogInfo("webhook delivered", {{"url", url}, {"attempt", attempt}});
+      return;
+    }
+    last = answer.status();
+    // A permanent refusal (the guard, a 4xx) will not change; a shutdown does not wait.
+    if (!errors::IsRetriable(last) || give_up_.load() || attempt == options_.webhook.max_attempts) {
+      break;
+    }
+    std::this_thread::sleep_for(absl::ToChronoMilliseconds(wait));
+    wait *= 2;
+  }
+  span.SetError(std::string(last.message()));
+  metrics_.CountWebhook(false);
+  observability::LogWarn(
+      "webhook not delivered",
+      {{"url", url}, {"reason", errors::ReasonOf(last)}, {"error", std::string(last.message())}});
 }
 
 }  // namespace pixq::worker

@@ -45,6 +45,17 @@ struct RetryPolicy {
   [[nodiscard]] absl::Duration BackoffAfter(int attempt) const;
 };
 
+// Calls to a job's callbackUrl when it ends: the job's JSON (as GET /v1/jobs/{id} shows it),
+// POSTed with X-Pixq-Signature-256: sha256=<HMAC-SHA256 of the body under `secret`> (omitted when
+// `secret` is empty), X-Pixq-Job-Id and X-Pixq-Event: job.succeeded | job.failed; tried
+// `max_attempts` times, waiting `backoff` doubling between them. A job delivered again (after a
+// crash) calls again: receivers should be idempotent on the job id.
+struct WebhookOptions {
+  std::string secret;
+  int max_attempts = 3;
+  absl::Duration backoff = absl::Seconds(1);
+};
+
 struct ProcessorOptions {
   queue::Topics topics = queue::Topics::WithPrefix("pixq.");
   std::string worker_name = "worker";
@@ -53,6 +64,7 @@ struct ProcessorOptions {
   // A downloaded image larger than this (width × height, from its header) is refused before it
   // is stored: "ImageTooLarge", as for an upload.
   int64_t max_pixels = 100'000'000;
+  WebhookOptions webhook;
 };
 
 // The headers of a job message (on pixq.jobs and pixq.jobs.retry).
@@ -87,6 +99,8 @@ class JobProcessor final {
                            const observability::SpanContext& parent);
   // The output that exists already under the record's output key, if any.
   std::optional<job::OutputInfo> ExistingOutput(const job::JobRecord& record);
+  // POSTs the finished job to its callbackUrl (a "webhook" span under `parent`).
+  void Notify(const job::JobRecord& record, const observability::SpanContext& parent);
   // Sends `message` until Kafka acknowledges it, or until told to give up.
   absl::Status SendUntilAcknowledged(const queue::OutgoingMessage& message);
   absl::Status PublishUntilAcknowledged(const std::string& id, const std::string& value);

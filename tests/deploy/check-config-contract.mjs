@@ -162,6 +162,7 @@ const CHART_SETS = new Set([
   "worker.name", // the pod's hostname, the binary's default
   "auth.api_key_sha256", // from the Secret
   "auth.signing_key", // from the Secret
+  "webhook.secret", // from the Secret (auth.webhookSecret)
 ]);
 // values.yaml's config values that differ from the binaries' defaults on purpose.
 const CHART_DIFFERS = { "auth.enabled": true };

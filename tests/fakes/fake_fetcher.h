@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "pkg/errors/errors.h"
 #include "pkg/fetch/fetcher.h"
@@ -37,11 +38,27 @@ class FakeFetcher final : public fetch::Fetcher {
     return outcome;
   }
 
+  struct Post {
+    std::string url;
+    std::string body;
+    fetch::Headers headers;
+  };
+
+  // Every POST answers 204 unless `url` was scripted (Script), then as scripted.
   absl::StatusOr<fetch::Response> Post(std::string_view url, std::string_view body,
-                                       const fetch::Headers&) override {
+                                       const fetch::Headers& headers) override {
     std::lock_guard<std::mutex> lock(mu_);
-    posts_.emplace_back(std::string(url), std::string(body));
-    return fetch::Response{.status = 204};
+    posts_.push_back({std::string(url), std::string(body), headers});
+    auto it = scripts_.find(std::string(url));
+    if (it == scripts_.end() || it->second.empty()) return fetch::Response{.status = 204};
+    absl::StatusOr<fetch::Response> outcome = it->second.front();
+    if (it->second.size() > 1) it->second.pop_front();
+    return outcome;
+  }
+
+  std::vector<struct Post> Posts() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return posts_;
   }
 
   int Requests(const std::string& url) const {
@@ -54,7 +71,7 @@ class FakeFetcher final : public fetch::Fetcher {
   mutable std::mutex mu_;
   std::map<std::string, std::deque<absl::StatusOr<fetch::Response>>> scripts_;
   std::map<std::string, int> requests_;
-  std::vector<std::pair<std::string, std::string>> posts_;
+  std::vector<struct Post> posts_;
 };
 
 }  // namespace pixq::testing

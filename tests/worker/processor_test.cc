@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include "pkg/crypto/hmac.h"
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/job/json.h"
@@ -28,7 +29,10 @@ class ProcessorTest : public ::testing::Test {
         processor_(ProcessorOptions{.worker_name = "w-test",
                                     .retry = {.max_attempts = 3,
                                               .backoff = absl::Seconds(2),
-                                              .max_backoff = absl::Seconds(10)}},
+                                              .max_backoff = absl::Seconds(10)},
+                                    .webhook = {.secret = "hook-secret",
+                                                .max_attempts = 3,
+                                                .backoff = absl::Milliseconds(1)}},
                    pipeline_, store_, fetcher_, producer_, metrics_, tracer_, stopping_) {}
 
   // A job as pixq-api would have queued it.
@@ -282,6 +286,40 @@ TEST_F(ProcessorTest, ADownloadThatIsNotAnImageFailsAndIsNotStored) {
   ASSERT_EQ(statuses.size(), 2u);
   EXPECT_EQ(statuses[1].status.phase, job::Phase::kFailed);
   EXPECT_EQ(statuses[1].status.reason, "UnsupportedMediaType");
+}
+
+TEST_F(ProcessorTest, CallsTheCallbackWithTheSignedJobAndRetriesATransientRefusal) {
+  const std::string id = StoreImage(Jpeg(80, 60));
+  const std::string hook = "https://hooks.example/pixq";
+  fetcher_.Script(hook, {errors::Unavailable("SourceUnavailable", "answered HTTP 503"),
+                         fetch::Response{.status = 200}});
+  ASSERT_TRUE(
+      processor_
+          .Process(JobMessage(id, R"("steps":[{"op":"flip"}],"callbackUrl":")" + hook + R"(")"))
+          .ok());
+  const auto posts = fetcher_.Posts();
+  ASSERT_EQ(posts.size(), 2u);
+  std::map<std::string, std::string> headers(posts[1].headers.begin(), posts[1].headers.end());
+  EXPECT_EQ(headers["X-Pixq-Signature-256"],
+            "sha256=" + crypto::HmacSha256Hex("hook-secret", posts[1].body));
+  EXPECT_EQ(headers["X-Pixq-Event"], "job.succeeded");
+  const nlohmann::json body = nlohmann::json::parse(posts[1].body);
+  EXPECT_EQ(body["status"]["phase"], "Succeeded");
+  EXPECT_EQ(body["status"]["output"]["url"], "/v1/jobs/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C/output");
+  EXPECT_NE(metrics_.Render().find("pixq_webhook_deliveries_total{result=\"delivered\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(ProcessorTest, DoesNotRetryACallbackThatIsRefusedForGood) {
+  const std::string id = StoreImage(Jpeg(80, 60));
+  const std::string hook = "http://10.0.0.5/hook";
+  fetcher_.Script(hook, {errors::Make(absl::StatusCode::kFailedPrecondition, "SourceForbidden",
+                                      "10.0.0.5 (private) is not allowed")});
+  ASSERT_TRUE(
+      processor_.Process(JobMessage(id, R"("steps":[],"callbackUrl":")" + hook + R"(")")).ok());
+  EXPECT_EQ(fetcher_.Posts().size(), 1u);
+  EXPECT_NE(metrics_.Render().find("pixq_webhook_deliveries_total{result=\"failed\"} 1"),
+            std::string::npos);
 }
 
 TEST(RetryPolicyTest, DoublesTheWaitUpToTheCeiling) {

@@ -1,0 +1,501 @@
+// The API description (pkg/http/openapi.json, served at GET /openapi.json) is the contract: it
+// lists exactly the routes the server registers, with the access each has, and every answer the
+// server gives is one it lists, in a media type it lists. Hermetic: the server runs on fakes.
+//
+// With PIXQ_OPENAPI_SAMPLES_DIR set, the real answers are also written there (one JSON file per
+// test), and tests/openapi/validate.mjs checks their bodies against the description's schemas.
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include "pkg/crypto/sha256.h"
+#include "pkg/errors/errors.h"
+#include "pkg/http/assets.h"
+#include "pkg/http/server.h"
+#include "pkg/job/json.h"
+#include "pkg/storage/volume.h"
+#include "tests/fakes/fake_producer.h"
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+namespace pixq::http {
+namespace {
+
+using nlohmann::json;
+using testing::HttpGet;
+using testing::HttpPost;
+using testing::HttpPostForm;
+using testing::HttpResponse;
+
+const json& Spec() {
+  static const json spec = json::parse(OpenApiJson().bytes);
+  return spec;
+}
+
+// Follows a local "$ref" ("#/components/...") to what it names.
+const json& Resolve(const json& node) {
+  if (!node.is_object() || !node.contains("$ref")) return node;
+  const json::json_pointer pointer(node["$ref"].get<std::string>().substr(1));
+  return Resolve(Spec().at(pointer));
+}
+
+const std::vector<std::string>& HttpMethods() {
+  static const std::vector<std::string> methods = {"get",   "put",     "post",  "delete",
+                                                   "patch", "options", "trace", "head"};
+  return methods;
+}
+
+std::string Describe(const std::set<std::string>& set) { return absl::StrJoin(set, "\n  "); }
+
+// "GET /v1/jobs/{id}" for every route the server registers, and for every operation described.
+std::set<std::string> RegisteredOperations() {
+  std::set<std::string> out;
+  for (const RouteInfo& route : ApiServer::RegisteredRoutes()) {
+    out.insert(route.method + " " + OpenApiPath(route.path));
+  }
+  return out;
+}
+
+std::set<std::string> DescribedOperations() {
+  std::set<std::string> out;
+  for (const auto& [path, item] : Spec().at("paths").items()) {
+    for (const std::string& method : HttpMethods()) {
+      if (item.contains(method)) out.insert(absl::AsciiStrToUpper(method) + " " + path);
+    }
+  }
+  return out;
+}
+
+const json& Operation(const std::string& method, const std::string& openapi_path) {
+  return Spec().at("paths").at(openapi_path).at(absl::AsciiStrToLower(method));
+}
+
+TEST(OpenApiTest, DescribesEveryRegisteredRouteAndNoOther) {
+  const std::set<std::string> registered = RegisteredOperations();
+  const std::set<std::string> described = DescribedOperations();
+  ASSERT_FALSE(registered.empty());
+  std::set<std::string> undescribed, unregistered;
+  std::set_difference(registered.begin(), registered.end(), described.begin(), described.end(),
+                      std::inserter(undescribed, undescribed.end()));
+  std::set_difference(described.begin(), described.end(), registered.begin(), registered.end(),
+                      std::inserter(unregistered, unregistered.end()));
+  EXPECT_TRUE(undescribed.empty())
+      << "routes the server registers that pkg/http/openapi.json does not describe:\n  "
+      << Describe(undescribed);
+  EXPECT_TRUE(unregistered.empty())
+      << "operations pkg/http/openapi.json describes that the server does not register:\n  "
+      << Describe(unregistered);
+  EXPECT_EQ(ApiServer::RegisteredRoutes().size(), registered.size()) << "a route registered twice";
+}
+
+TEST(OpenApiTest, DescribesWhoMayCallEachRoute) {
+  for (const RouteInfo& route : ApiServer::RegisteredRoutes()) {
+    const std::string path = OpenApiPath(route.path);
+    if (!Spec()["paths"].contains(path)) continue;  // reported by the test above
+    const json& operation = Operation(route.method, path);
+    // An operation's own `security` replaces the document's.
+    const json& security =
+        operation.contains("security") ? operation["security"] : Spec()["security"];
+    std::set<std::string> schemes;
+    for (const json& requirement : security) {
+      ASSERT_EQ(requirement.size(), 1u) << "one scheme per alternative: " << path;
+      schemes.insert(requirement.begin().key());
+    }
+    std::set<std::string> expected;
+    switch (route.access) {
+      case RouteAccess::kOpen:
+        break;
+      case RouteAccess::kKey:
+        expected = {"apiKeyHeader", "bearerAuth"};
+        break;
+      case RouteAccess::kKeyOrSignature:
+        expected = {"apiKeyHeader", "bearerAuth", "signedUrl"};
+        break;
+    }
+    EXPECT_EQ(schemes, expected) << route.method << " " << path;
+    const bool documents_401 = operation["responses"].contains("401");
+    EXPECT_EQ(documents_401, route.access != RouteAccess::kOpen) << route.method << " " << path;
+    const bool documents_403 = operation["responses"].contains("403");
+    EXPECT_EQ(documents_403, route.access == RouteAccess::kKeyOrSignature)
+        << route.method << " " << path;
+  }
+}
+
+TEST(OpenApiTest, WritesPistachePathParametersAsTemplates) {
+  EXPECT_EQ(OpenApiPath("/v1/jobs/:id"), "/v1/jobs/{id}");
+  EXPECT_EQ(OpenApiPath("/v1/jobs/:id/output"), "/v1/jobs/{id}/output");
+  EXPECT_EQ(OpenApiPath("/v1/images/:id/:variant"), "/v1/images/{id}/{variant}");
+  EXPECT_EQ(OpenApiPath("/healthz"), "/healthz");
+  EXPECT_EQ(OpenApiPath("/docs/redoc.standalone.js"), "/docs/redoc.standalone.js");
+  EXPECT_EQ(OpenApiPath("/"), "/");
+}
+
+TEST(OpenApiTest, EmbedsTheRepositoryFilesByteForByte) {
+  const std::string source = PIXQ_SOURCE_DIR;
+  EXPECT_EQ(OpenApiJson().bytes, testing::ReadFile(source + "/pkg/http/openapi.json"))
+      << "rebuild: the embedded description is not pkg/http/openapi.json";
+  EXPECT_EQ(DocsPage().bytes, testing::ReadFile(source + "/pkg/http/docs.html"));
+  for (const Asset* asset : {&OpenApiJson(), &DocsPage(), &DocsScript()}) {
+    EXPECT_EQ(asset->sha256, crypto::Sha256Hex(asset->bytes));
+  }
+  // Redoc's bundle, with its licence in front and nothing from a CDN.
+  EXPECT_GT(DocsScript().bytes.size(), 500'000u);
+  EXPECT_EQ(DocsScript().bytes.find("/*! Redoc "), 0u);
+  EXPECT_NE(DocsScript().bytes.find("The MIT License"), std::string_view::npos);
+  EXPECT_EQ(DocsScript().bytes.find("cdn.redoc.ly"), std::string_view::npos);
+  EXPECT_FALSE(RedocVersion().empty());
+}
+
+TEST(OpenApiTest, IsOpenApi31ForThisVersionOfPixq) {
+  EXPECT_EQ(Spec()["openapi"], "3.1.0");
+  EXPECT_EQ(Spec()["info"]["version"], PIXQ_VERSION) << "the project's version (CMakeLists.txt)";
+}
+
+TEST(OpenApiTest, DocsPageLoadsNothingFromElsewhere) {
+  const std::string_view page = DocsPage().bytes;
+  for (std::string_view external : {"http:", "https:", "//"}) {
+    // "//" as in a scheme-relative URL; the page has no comment lines that start so.
+    EXPECT_EQ(page.find(std::string(" src=\"") + std::string(external)), std::string_view::npos);
+    EXPECT_EQ(page.find(std::string(" href=\"") + std::string(external)), std::string_view::npos);
+    EXPECT_EQ(page.find(std::string(" spec-url=\"") + std::string(external)),
+              std::string_view::npos);
+  }
+  EXPECT_NE(page.find("spec-url=\"openapi.json\""), std::string_view::npos);
+  EXPECT_NE(page.find("src=\"docs/redoc.standalone.js\""), std::string_view::npos);
+}
+
+std::string Png(int width, int height) {
+  std::vector<uchar> out;
+  cv::imencode(".png", cv::Mat(height, width, CV_8UC3, cv::Scalar(1, 2, 3)), out);
+  return std::string(out.begin(), out.end());
+}
+
+// The real server on fakes, with auth and signed URLs on (as the chart runs it, and so that
+// every field and answer the description lists can appear). Each answer goes through Check().
+class RealAnswersTest : public ::testing::Test {
+ protected:
+  static constexpr char kKey[] = "openapi-test-key-0123456789";
+
+  void SetUp() override {
+    auto store = storage::VolumeStore::Open(dir_.path(), absl::Hours(1));
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    service_ = std::make_unique<api::Service>(
+        api::ServiceOptions{.max_pixels = 10'000'000}, *store_, producer_, jobs_, images_,
+        [this](absl::Duration) {
+          Apply();
+          return absl::OkStatus();
+        },
+        metrics_, tracer_);
+    server_ = std::make_unique<ApiServer>(
+        ServerOptions{.address = "127.0.0.1",
+                      .port = 0,
+                      .threads = 2,
+                      .max_body_bytes = 1 << 20,
+                      .max_json_bytes = 4096,
+                      .max_wait = absl::Seconds(5),
+                      .storage_root = store_->root(),
+                      .auth = {.enabled = true,
+                               .api_key_sha256 = {crypto::Sha256Hex(kKey)},
+                               .signing_key = "signing-key-signing-key-signing-key",
+                               .signed_url_ttl = absl::Minutes(5)}},
+        *service_, jobs_, [this] { return ready_; }, metrics_, tracer_);
+    ASSERT_TRUE(server_->Start().ok());
+    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
+  }
+
+  void TearDown() override {
+    server_->Shutdown();
+    const char* dir = std::getenv("PIXQ_OPENAPI_SAMPLES_DIR");
+    if (dir == nullptr || *dir == '\0') return;
+    const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::ofstream out(std::string(dir) + "/" + test->test_suite_name() + "." + test->name() +
+                      ".json");
+    out << samples_.dump(2) << "\n";
+    EXPECT_TRUE(out.good()) << "cannot write the samples to " << dir;
+  }
+
+  // Applies what was published to the tables, as the table reader would.
+  void Apply() {
+    std::lock_guard<std::mutex> lock(apply_mu_);
+    const auto sent = producer_.Sent();
+    for (size_t i = applied_; i < sent.size(); ++i) {
+      const auto& m = sent[i];
+      std::optional<std::string> value;
+      if (!m.tombstone) value = m.value;
+      if (m.topic == "pixq.images") (void)images_.Apply(m.key, value);
+      if (m.topic == "pixq.job-status") (void)jobs_.Apply(m.key, value);
+    }
+    applied_ = sent.size();
+  }
+
+  static std::map<std::string, std::string> Key(std::map<std::string, std::string> headers = {}) {
+    headers["X-API-Key"] = kKey;
+    return headers;
+  }
+
+  // Checks that the operation lists the answer's status (not only under "default") and its
+  // media type, and keeps the answer (and a JSON request) for the schema check.
+  HttpResponse Check(const std::string& method, const std::string& route, HttpResponse r,
+                     const std::string& json_request = "") {
+    const std::string path = OpenApiPath(route);
+    const std::string what = method + " " + path + " answered " + std::to_string(r.status);
+    const json& responses = Operation(method, path).at("responses");
+    const std::string status = std::to_string(r.status);
+    EXPECT_TRUE(responses.contains(status)) << what << ", which the description does not list";
+    std::string media_type = r.Header("content-type");
+    media_type =
+        std::string(absl::StripAsciiWhitespace(media_type.substr(0, media_type.find(';'))));
+    if (responses.contains(status)) {
+      const json& response = Resolve(responses[status]);
+      if (media_type.empty() || r.body.empty()) {
+        EXPECT_FALSE(response.contains("content")) << what << " without a body";
+      } else {
+        bool listed = false;
+        if (auto content = response.find("content"); content != response.end()) {
+          for (auto it = content->begin(); it != content->end(); ++it) {
+            listed = listed || it.key().substr(0, it.key().find(';')) == media_type;
+          }
+        }
+        EXPECT_TRUE(listed) << what << " in " << media_type << ", which it does not list";
+      }
+    }
+    json body = nullptr;
+    if (media_type == "application/json" || media_type == "application/problem+json") {
+      body = json::parse(r.body, nullptr, false);
+      EXPECT_FALSE(body.is_discarded()) << what << " with a body that is not JSON: " << r.body;
+    }
+    json sample = {{"method", method},
+                   {"path", path},
+                   {"status", status},
+                   {"mediaType", media_type},
+                   {"body", body}};
+    if (json request = json::parse(json_request, nullptr, false); !request.is_discarded()) {
+      sample["request"] = std::move(request);
+    }
+    samples_.push_back(std::move(sample));
+    return r;
+  }
+
+  HttpResponse Get(const std::string& route, const std::string& url,
+                   std::map<std::string, std::string> headers = Key()) {
+    return Check("GET", route, HttpGet(url_ + url, headers));
+  }
+  HttpResponse Post(const std::string& route, const std::string& url, const std::string& body,
+                    const std::string& content_type,
+                    std::map<std::string, std::string> headers = Key()) {
+    return Check("POST", route, HttpPost(url_ + url, body, content_type, headers),
+                 content_type == "application/json" ? body : "");
+  }
+
+  std::string Upload(int width) {
+    HttpResponse r = Post("/v1/images", "/v1/images?title=t", Png(width, 20), "image/png");
+    EXPECT_EQ(r.status, 201) << r.body;
+    Apply();
+    return json::parse(r.body, nullptr, false).value("id", "");
+  }
+
+  // A job on `image`, made to succeed as a worker would: output written, Succeeded published.
+  json SucceededJob(const std::string& image, const std::string& spec_tail) {
+    HttpResponse created =
+        Post("/v1/jobs", "/v1/jobs", R"({"source":{"imageId":")" + image + "\"}" + spec_tail + "}",
+             "application/json");
+    EXPECT_EQ(created.status, 202) << created.body;
+    Apply();
+    absl::StatusOr<job::JobRecord> record =
+        service_->GetJob(json::parse(created.body)["metadata"]["id"]);
+    EXPECT_TRUE(record.ok()) << record.status();
+    if (!record.ok()) return json();
+    absl::StatusOr<std::string> path = store_->PutOutput(
+        record->output_key, job::FormatExtension(record->spec.output.format), Png(8, 8));
+    EXPECT_TRUE(path.ok()) << path.status();
+    record->status.phase = job::Phase::kSucceeded;
+    record->status.attempts = 1;
+    record->status.started_at = record->created_at;
+    record->status.finished_at = record->created_at;
+    record->status.worker = "worker-1";
+    record->status.output = job::OutputInfo{
+        .path = *path, .format = record->spec.output.format, .width = 8, .height = 8, .bytes = 70};
+    EXPECT_TRUE(jobs_.Apply(record->id, job::ToJson(*record).dump()).ok());
+    return json::parse(Get("/v1/jobs/:id", "/v1/jobs/" + record->id).body);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<storage::VolumeStore> store_;
+  testing::FakeProducer producer_;
+  state::JobTable jobs_;
+  state::ImageTable images_;
+  std::mutex apply_mu_;
+  size_t applied_ = 0;
+  observability::Metrics metrics_{observability::MetricsRole::kApi};
+  observability::Tracer tracer_{observability::TracingOptions{}, nullptr};
+  std::unique_ptr<api::Service> service_;
+  std::unique_ptr<ApiServer> server_;
+  absl::Status ready_ = absl::OkStatus();
+  std::string url_;
+  json samples_ = json::array();
+};
+
+TEST_F(RealAnswersTest, ImagesAnswerAsDescribed) {
+  const std::string id = Upload(30);
+  EXPECT_EQ(Post("/v1/images", "/v1/images", Png(30, 20), "image/png").status, 200);
+  EXPECT_EQ(Check("POST", "/v1/images",
+                  HttpPostForm(url_ + "/v1/images", {{.name = "image",
+                                                      .data = Png(32, 20),
+                                                      .filename = "a.png",
+                                                      .content_type = "image/png"},
+                                                     {.name = "title", .data = "A"}}))
+                .status,
+            401);  // the form helper sends no key
+  EXPECT_EQ(Post("/v1/images", "/v1/images", "plain text", "text/plain").status, 415);
+  EXPECT_EQ(Post("/v1/images", "/v1/images", "", "image/png").status, 400);
+  EXPECT_EQ(Post("/v1/images", "/v1/images", std::string((1 << 20) + 10, 'x'), "image/png").status,
+            413);
+  EXPECT_EQ(Post("/v1/images", "/v1/images", Png(30, 20), "image/png", {}).status, 401);
+
+  const json meta = json::parse(Get("/v1/images/:id", "/v1/images/" + id).body);
+  EXPECT_EQ(Get("/v1/images/:id", "/v1/images/" + std::string(64, 'f')).status, 404);
+  EXPECT_EQ(Get("/v1/images/:id", "/v1/images/" + id, {}).status, 401);
+
+  HttpResponse content = Get("/v1/images/:id/content", "/v1/images/" + id + "/content");
+  EXPECT_EQ(content.status, 200);
+  EXPECT_EQ(Get("/v1/images/:id/content", "/v1/images/" + id + "/content",
+                Key({{"If-None-Match", content.Header("etag")}}))
+                .status,
+            304);
+  const std::string signed_url = meta.value("signedContentUrl", "");
+  EXPECT_EQ(Get("/v1/images/:id/content", signed_url, {}).status, 200);
+  EXPECT_EQ(Get("/v1/images/:id/content", signed_url + "0", {}).status, 403);
+  EXPECT_EQ(Get("/v1/images/:id/content", "/v1/images/" + std::string(64, 'a') + "/content").status,
+            404);
+}
+
+TEST_F(RealAnswersTest, JobsAnswerAsDescribed) {
+  const std::string image = Upload(40);
+  const std::string source = R"({"source":{"imageId":")" + image + "\"}";
+  // Every step and output field, in the bare form and in the resource form.
+  const json done = SucceededJob(
+      image,
+      R"(,"steps":[{"op":"resize","width":20,"fit":"inside"},{"op":"crop","width":10,"height":10,"gravity":"north"},
+         {"op":"crop","x":0,"y":0,"width":5,"height":5},{"op":"rotate","degrees":-90},{"op":"mirror"},{"op":"flip"},
+         {"op":"grayscale"},{"op":"blur","sigma":2},{"op":"sharpen","sigma":1,"amount":0.5}],
+         "output":{"format":"webp","quality":70,"maxBytes":10000},"labels":{"team":"web"},
+         "callbackUrl":"https://hooks.example/pixq")");
+  ASSERT_TRUE(done.contains("status")) << done.dump();
+  EXPECT_EQ(done["status"]["phase"], "Succeeded");
+  const std::string id = done["metadata"]["id"];
+  const std::string resource =
+      R"({"apiVersion":"pixq/v1","kind":"ImageJob","metadata":{"labels":{"a":"b"}},
+      "spec":{"source":{"imageId":")" +
+      image +
+      R"("},"steps":[{"op":"resize","width":30,"height":10,"fit":"cover"}],
+      "output":{"format":"png"}}})";
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", resource, "application/json").status, 202);
+  Apply();
+
+  // The same image, steps and output again: a cache hit.
+  const std::string same = R"(,"steps":[{"op":"grayscale"}],"output":{"format":"jpg"})";
+  SucceededJob(image, same);
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", source + same + "}", "application/json").status, 201);
+
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", "{", "application/json").status, 400);
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", "{}", "application/json").status, 422);
+  EXPECT_EQ(
+      Post("/v1/jobs", "/v1/jobs", source + R"(,"steps":[{"op":"resize"}]})", "application/json")
+          .status,
+      422);
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs",
+                 R"({"source":{"imageId":")" + std::string(64, 'e') + "\"}}", "application/json")
+                .status,
+            422);
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", "{}", "text/csv").status, 415);
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", std::string(5000, ' '), "application/json").status, 413);
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", R"({"source":{"url":"https://example.com/a.jpg"}})",
+                 "application/json")
+                .status,
+            202);
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", source + "}", "application/json", {}).status, 401);
+
+  // Reads, a long-poll, and the output in every state.
+  EXPECT_EQ(Get("/v1/jobs/:id", "/v1/jobs/" + id + "?wait=100ms").status, 200);
+  EXPECT_EQ(Get("/v1/jobs/:id", "/v1/jobs/" + id + "?wait=soon").status, 400);
+  EXPECT_EQ(Get("/v1/jobs/:id", "/v1/jobs/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C").status, 404);
+  HttpResponse output = Get("/v1/jobs/:id/output", "/v1/jobs/" + id + "/output");
+  EXPECT_EQ(output.status, 200);
+  EXPECT_EQ(Get("/v1/jobs/:id/output", "/v1/jobs/" + id + "/output",
+                Key({{"If-None-Match", output.Header("etag")}}))
+                .status,
+            304);
+  EXPECT_EQ(Get("/v1/jobs/:id/output", done["status"]["output"].value("signedUrl", "/missing"), {})
+                .status,
+            200);
+  EXPECT_EQ(
+      Get("/v1/jobs/:id/output", "/v1/jobs/" + id + "/output?expires=1&signature=00", {}).status,
+      403);
+
+  HttpResponse pending = Post("/v1/jobs", "/v1/jobs", source + "}", "application/json");
+  ASSERT_EQ(pending.status, 202);
+  Apply();
+  const std::string pending_id = json::parse(pending.body)["metadata"]["id"];
+  EXPECT_EQ(Get("/v1/jobs/:id/output", "/v1/jobs/" + pending_id + "/output").status, 409);
+  absl::StatusOr<job::JobRecord> failed = service_->GetJob(pending_id);
+  ASSERT_TRUE(failed.ok());
+  failed->status.phase = job::Phase::kFailed;
+  failed->status.attempts = 1;
+  failed->status.reason = "CorruptImage";
+  failed->status.message = "the image could not be decoded";
+  ASSERT_TRUE(jobs_.Apply(pending_id, job::ToJson(*failed).dump()).ok());
+  EXPECT_EQ(Get("/v1/jobs/:id", "/v1/jobs/" + pending_id).status, 200);
+  EXPECT_EQ(Get("/v1/jobs/:id/output", "/v1/jobs/" + pending_id + "/output").status, 422);
+  EXPECT_EQ(Get("/v1/jobs/:id/output", "/v1/jobs/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C/output").status, 404);
+
+  producer_.FailTopic("*");
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", source + "}", "application/json").status, 503);
+}
+
+TEST_F(RealAnswersTest, OpenRoutesAnswerAsDescribedWithoutAKey) {
+  EXPECT_EQ(Get("/healthz", "/healthz", {}).status, 200);
+  EXPECT_EQ(Get("/readyz", "/readyz", {}).status, 200);
+  EXPECT_EQ(Get("/health", "/health", {}).status, 200);
+  EXPECT_EQ(Get("/metrics", "/metrics", {}).status, 200);
+  for (const char* route : {"/openapi.json", "/docs", "/docs/redoc.standalone.js"}) {
+    HttpResponse r = Get(route, route, {});
+    EXPECT_EQ(r.status, 200) << route;
+    EXPECT_EQ(Get(route, route, {{"If-None-Match", r.Header("etag")}}).status, 304) << route;
+  }
+  ready_ = errors::Unavailable("NotReady", "loading");
+  EXPECT_EQ(Get("/readyz", "/readyz", {}).status, 503);
+}
+
+TEST_F(RealAnswersTest, EveryRouteIsExercised) {
+  // The three tests above between them call every route; this keeps that so when routes are added.
+  const std::set<std::string> exercised = {"POST /v1/images",
+                                           "GET /v1/images/{id}",
+                                           "GET /v1/images/{id}/content",
+                                           "POST /v1/jobs",
+                                           "GET /v1/jobs/{id}",
+                                           "GET /v1/jobs/{id}/output",
+                                           "GET /healthz",
+                                           "GET /readyz",
+                                           "GET /health",
+                                           "GET /metrics",
+                                           "GET /openapi.json",
+                                           "GET /docs",
+                                           "GET /docs/redoc.standalone.js"};
+  EXPECT_EQ(RegisteredOperations(), exercised)
+      << "a route was added or removed: exercise it in RealAnswersTest and list it here";
+}
+
+}  // namespace
+}  // namespace pixq::http
