@@ -1,5 +1,6 @@
 #include "pkg/api/service.h"
 
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -83,7 +84,8 @@ absl::StatusOr<job::ImageMeta> Service::GetImage(const std::string& id) {
 }
 
 absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
-                                                  const observability::SpanContext* parent) {
+                                                  const observability::SpanContext* parent,
+                                                  const CreateOptions& create) {
   // A URL source is downloaded by the worker (behind the SSRF guard): its image, and so its
   // output key, are known only then.
   const bool from_url = !spec.source.url.empty();
@@ -100,6 +102,10 @@ absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
   job::JobRecord record;
   record.id = job::NewJobId();
   record.created_at = job::NowRfc3339();
+  record.idempotency_key = create.idempotency_key;
+  record.request_hash = create.request_hash;
+  record.batch_id = create.batch_id;
+  record.batch_index = create.batch_index;
   if (!from_url) record.output_key = job::OutputKey(image_id, spec);
   record.spec = std::move(spec);
 
@@ -157,6 +163,95 @@ absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
   }
   metrics_.CountJobSubmitted(/*cache_hit=*/false);
   return record;
+}
+
+absl::StatusOr<std::optional<job::JobRecord>> Service::FindIdempotent(
+    const std::string& key, const std::string& request_hash) {
+  std::optional<job::JobRecord> found = jobs_.FindByIdempotencyKey(key);
+  if (!found) {
+    // Another replica may have taken the first request.
+    PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+    found = jobs_.FindByIdempotencyKey(key);
+  }
+  if (found && found->request_hash != request_hash) {
+    return errors::Make(absl::StatusCode::kFailedPrecondition, "IdempotencyKeyReused",
+                        "this Idempotency-Key was used with another request body");
+  }
+  return found;
+}
+
+Service::KeyGuard::~KeyGuard() {
+  std::lock_guard<std::mutex> lock(service_.claims_mu_);
+  service_.claims_.erase(key_);
+}
+
+absl::StatusOr<std::unique_ptr<Service::KeyGuard>> Service::Claim(const std::string& key) {
+  if (key.empty()) return std::unique_ptr<KeyGuard>();
+  std::lock_guard<std::mutex> lock(claims_mu_);
+  if (!claims_.insert(key).second) {
+    return errors::Make(absl::StatusCode::kAborted, "IdempotencyKeyInUse",
+                        "a request with this Idempotency-Key is under way; try again shortly");
+  }
+  return std::make_unique<KeyGuard>(*this, key);
+}
+
+absl::StatusOr<BatchResult> Service::CreateBatch(std::vector<job::JobSpec> specs,
+                                                 const observability::SpanContext* parent,
+                                                 const std::string& idempotency_key,
+                                                 const std::string& request_hash) {
+  BatchResult result;
+  std::map<int, job::JobRecord> existing;
+  if (!idempotency_key.empty()) {
+    absl::StatusOr<std::optional<job::JobRecord>> earlier =
+        FindIdempotent(idempotency_key, request_hash);
+    if (!earlier.ok()) return earlier.status();
+    if (*earlier) {
+      // Every job the first request created is in the log: read up to its end before deciding
+      // which are missing.
+      PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+      result.id = (*earlier)->batch_id;
+      result.created = false;
+      for (job::JobRecord& r : jobs_.Batch(result.id))
+        existing.emplace(r.batch_index, std::move(r));
+    }
+  }
+  if (result.id.empty()) result.id = "b_" + job::NewJobId().substr(2);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const int index = static_cast<int>(i);
+    if (auto it = existing.find(index); it != existing.end()) {
+      result.jobs.push_back(std::move(it->second));
+      continue;
+    }
+    absl::StatusOr<job::JobRecord> record =
+        CreateJob(std::move(specs[i]), parent,
+                  CreateOptions{.idempotency_key = idempotency_key,
+                                .request_hash = request_hash,
+                                .batch_id = result.id,
+                                .batch_index = index});
+    if (!record.ok()) {
+      return errors::Make(record.status().code(), errors::ReasonOf(record.status()),
+                          absl::StrCat("batch ", result.id, ": job ", i, " of ", specs.size(),
+                                       " not accepted (", result.jobs.size(),
+                                       " were; the same request with the same Idempotency-Key "
+                                       "completes the batch): ",
+                                       record.status().message()));
+    }
+    result.jobs.push_back(*std::move(record));
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<job::JobRecord>> Service::GetBatch(const std::string& id) {
+  if (id.size() < 3 || id.rfind("b_", 0) != 0 || !job::IsJobId("j_" + id.substr(2))) {
+    return errors::NotFound("BatchNotFound", "no such batch");
+  }
+  std::vector<job::JobRecord> jobs = jobs_.Batch(id);
+  if (jobs.empty()) {
+    PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+    jobs = jobs_.Batch(id);
+  }
+  if (jobs.empty()) return errors::NotFound("BatchNotFound", absl::StrCat("no batch ", id));
+  return jobs;
 }
 
 absl::StatusOr<job::JobRecord> Service::GetJob(const std::string& id) {

@@ -6,8 +6,13 @@
 // Thread-safe: every method may be called from any HTTP thread at once.
 
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -39,6 +44,24 @@ struct ServiceOptions {
 // Brings the tables up to the current log end (see queue::TableReader::CatchUp).
 using CatchUpFn = std::function<absl::Status(absl::Duration)>;
 
+// How a job came to be: the request's Idempotency-Key (scoped to the caller) and body hash, and
+// its batch.
+struct CreateOptions {
+  std::string idempotency_key;
+  std::string request_hash;
+  std::string batch_id;
+  int batch_index = -1;
+};
+
+struct BatchResult {
+  std::string id;
+  std::vector<job::JobRecord> jobs;  // in the order of the request
+  bool created = true;  // false: the same request (Idempotency-Key) was answered before
+};
+
+// The most jobs one batch may hold.
+inline constexpr size_t kMaxBatchJobs = 1000;
+
 struct UploadResult {
   job::ImageMeta meta;
   bool created = false;  // false: the same bytes were uploaded before (same id)
@@ -62,10 +85,33 @@ class Service final {
   // Validates the source, and either answers from an existing output (born Succeeded, cacheHit,
   // nothing queued) or publishes a Pending status and then the job, each acknowledged by Kafka.
   // The returned record is what was published. Errors: "ImageNotFound" (422: the spec names an
-  // image nobody uploaded), "UrlSourceUnsupported" (501), Kafka's (503 with the job not accepted).
-  // The job's trace continues from `parent` (the request's span) when given.
+  // image nobody uploaded), Kafka's (503 with the job not accepted). The job's trace continues
+  // from `parent` (the request's span) when given.
   [[nodiscard]] absl::StatusOr<job::JobRecord> CreateJob(
-      job::JobSpec spec, const observability::SpanContext* parent = nullptr);
+      job::JobSpec spec, const observability::SpanContext* parent = nullptr,
+      const CreateOptions& create = {});
+
+  // The job an earlier request with this Idempotency-Key created (after catching up with the
+  // log), nullopt when none did. Errors: "IdempotencyKeyReused" (422) when that request's body
+  // differed.
+  [[nodiscard]] absl::StatusOr<std::optional<job::JobRecord>> FindIdempotent(
+      const std::string& key, const std::string& request_hash);
+
+  // Marks `key` as being worked on by this replica until the returned guard goes; "" is no key.
+  // Errors: "IdempotencyKeyInUse" (409) while another request with it is under way here.
+  class KeyGuard;
+  [[nodiscard]] absl::StatusOr<std::unique_ptr<KeyGuard>> Claim(const std::string& key);
+
+  // Creates the jobs of a batch (validated already), in order. With an Idempotency-Key, a repeat
+  // of the request answers the same batch, creating only the jobs an interrupted first request
+  // did not get to. Errors: those of CreateJob (the jobs created so far stay; the same request
+  // with the same key completes the batch), "IdempotencyKeyReused" (422).
+  [[nodiscard]] absl::StatusOr<BatchResult> CreateBatch(std::vector<job::JobSpec> specs,
+                                                        const observability::SpanContext* parent,
+                                                        const std::string& idempotency_key,
+                                                        const std::string& request_hash);
+  // The batch's jobs as they are now. Errors: "BatchNotFound" (404).
+  [[nodiscard]] absl::StatusOr<std::vector<job::JobRecord>> GetBatch(const std::string& id);
 
   // The job's latest record; catches up to the log end before answering "JobNotFound" (404).
   [[nodiscard]] absl::StatusOr<job::JobRecord> GetJob(const std::string& id);
@@ -83,6 +129,20 @@ class Service final {
   CatchUpFn catch_up_;
   observability::Metrics& metrics_;
   observability::Tracer& tracer_;
+  std::mutex claims_mu_;
+  std::set<std::string> claims_;  // Idempotency-Keys of requests under way here
+};
+
+class Service::KeyGuard {
+ public:
+  KeyGuard(Service& service, std::string key) : service_(service), key_(std::move(key)) {}
+  ~KeyGuard();
+  KeyGuard(const KeyGuard&) = delete;
+  KeyGuard& operator=(const KeyGuard&) = delete;
+
+ private:
+  Service& service_;
+  std::string key_;
 };
 
 }  // namespace pixq::api

@@ -1,5 +1,6 @@
 #include "pkg/http/server.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <map>
@@ -20,9 +21,11 @@
 #include <pistache/router.h>
 #include <sys/socket.h>
 
+#include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/http/assets.h"
 #include "pkg/http/multipart.h"
+#include "pkg/job/document.h"
 #include "pkg/job/ids.h"
 #include "pkg/job/json.h"
 #include "pkg/observability/log.h"
@@ -369,6 +372,8 @@ struct ApiServer::Impl {
         {Method::Post, "/v1/jobs", &Impl::CreateJob, RouteAccess::kKey},
         {Method::Get, "/v1/jobs/:id", &Impl::GetJob, RouteAccess::kKey},
         {Method::Get, "/v1/jobs/:id/output", &Impl::GetJobOutput, RouteAccess::kKeyOrSignature},
+        {Method::Post, "/v1/batches", &Impl::CreateBatch, RouteAccess::kKey},
+        {Method::Get, "/v1/batches/:id", &Impl::GetBatch, RouteAccess::kKey},
         {Method::Get, "/healthz", &Impl::Healthz, RouteAccess::kOpen},
         {Method::Get, "/readyz", &Impl::Readyz, RouteAccess::kOpen},
         {Method::Get, "/health", &Impl::Health, RouteAccess::kOpen},
@@ -627,26 +632,79 @@ struct ApiServer::Impl {
 
   // --- jobs -------------------------------------------------------------------------------
 
-  void CreateJob(const Request& req, ResponseWriter w) {
+  // A JSON or YAML request body as a JSON document, within the JSON size limit.
+  absl::StatusOr<json> RequestDocument(const Request& req) {
     const std::string& body = req.body();
     if (static_cast<int64_t>(body.size()) > options.max_json_bytes) {
-      SendProblem(
-          w, errors::Invalid("PayloadTooLarge", absl::StrCat("job specs are limited to ",
-                                                             options.max_json_bytes, " bytes")));
+      return errors::Invalid("PayloadTooLarge", absl::StrCat("job specs are limited to ",
+                                                             options.max_json_bytes, " bytes"));
+    }
+    std::optional<job::BodyFormat> format = job::BodyFormatOf(ContentTypeOf(req));
+    if (!format) {
+      return errors::Invalid("UnsupportedMediaType",
+                             "send the job as application/json or application/yaml");
+    }
+    return job::ParseDocument(body, *format);
+  }
+
+  // The request's Idempotency-Key scoped to the caller (their API key) and to `kind`, "" without
+  // one; and the hash of what was asked. Errors: "InvalidIdempotencyKey" (400).
+  absl::StatusOr<std::pair<std::string, std::string>> IdempotencyOf(const Request& req,
+                                                                    std::string_view kind) {
+    std::optional<std::string> key = HeaderValue(req, "Idempotency-Key");
+    if (!key) return std::pair<std::string, std::string>();
+    if (key->empty() || key->size() > 255 ||
+        !std::all_of(key->begin(), key->end(), [](char c) { return c > 32 && c < 127; })) {
+      return errors::Invalid("InvalidIdempotencyKey",
+                             "Idempotency-Key must be 1 to 255 visible ASCII characters");
+    }
+    const std::string caller =
+        crypto::Sha256Hex(absl::StrCat(HeaderValue(req, "Authorization").value_or(""), "\n",
+                                       HeaderValue(req, "X-API-Key").value_or("")))
+            .substr(0, 16);
+    return std::make_pair(absl::StrCat(errors::Sv(kind), ":", caller, ":", *key),
+                          crypto::Sha256Hex(absl::StrCat(ContentTypeOf(req), "\n", req.body())));
+  }
+
+  void CreateJob(const Request& req, ResponseWriter w) {
+    absl::StatusOr<json> doc = RequestDocument(req);
+    if (!doc.ok()) {
+      SendProblem(w, doc.status());
       return;
     }
-    const std::string content_type = ContentTypeOf(req);
-    if (!content_type.empty() && content_type != "application/json") {
-      SendProblem(w, errors::Invalid("UnsupportedMediaType", "send the job as application/json"));
-      return;
-    }
-    absl::StatusOr<job::JobSpec> spec = job::ParseJobSpec(body, service.options().validation);
+    absl::StatusOr<job::JobSpec> spec = job::JobSpecFromJson(*doc, service.options().validation);
     if (!spec.ok()) {
       SendProblem(w, spec.status());
       return;
     }
+    absl::StatusOr<std::pair<std::string, std::string>> idempotency = IdempotencyOf(req, "job");
+    if (!idempotency.ok()) {
+      SendProblem(w, idempotency.status());
+      return;
+    }
+    const auto& [key, hash] = *idempotency;
+    absl::StatusOr<std::unique_ptr<api::Service::KeyGuard>> claim = service.Claim(key);
+    if (!claim.ok()) {
+      SendProblem(w, claim.status());
+      return;
+    }
+    if (!key.empty()) {
+      // The same request again: the same answer, with the job as it is now.
+      absl::StatusOr<std::optional<job::JobRecord>> earlier = service.FindIdempotent(key, hash);
+      if (!earlier.ok()) {
+        SendProblem(w, earlier.status());
+        return;
+      }
+      if (*earlier) {
+        w.headers().add<Pistache::Http::Header::Location>(
+            absl::StrCat("/v1/jobs/", (*earlier)->id));
+        SendJson(w, (*earlier)->status.cache_hit ? 201 : 202, JobJson(**earlier));
+        return;
+      }
+    }
     absl::StatusOr<job::JobRecord> record =
-        service.CreateJob(*std::move(spec), t_span != nullptr ? &t_span->context() : nullptr);
+        service.CreateJob(*std::move(spec), t_span != nullptr ? &t_span->context() : nullptr,
+                          api::CreateOptions{.idempotency_key = key, .request_hash = hash});
     if (!record.ok()) {
       SendProblem(w, record.status());
       return;
@@ -654,6 +712,112 @@ struct ApiServer::Impl {
     w.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/v1/jobs/", record->id));
     // A cache hit is born Succeeded: created and complete (201); otherwise accepted (202).
     SendJson(w, record->status.cache_hit ? 201 : 202, JobJson(*record));
+  }
+
+  // --- batches ----------------------------------------------------------------------------
+
+  json BatchJson(const std::string& id, const std::vector<job::JobRecord>& jobs) const {
+    json counts = json::object();
+    for (const char* phase : {"Pending", "Running", "Succeeded", "Failed"}) counts[phase] = 0;
+    json ids = json::array();
+    std::string created_at;
+    for (const job::JobRecord& r : jobs) {
+      counts[std::string(job::PhaseName(r.status.phase))] =
+          counts[std::string(job::PhaseName(r.status.phase))].get<int>() + 1;
+      ids.push_back(r.id);
+      if (created_at.empty() || r.created_at < created_at) created_at = r.created_at;
+    }
+    const bool done = counts["Pending"] == 0 && counts["Running"] == 0;
+    return {
+        {"apiVersion", "pixq/v1"},
+        {"kind", "ImageBatch"},
+        {"metadata", {{"id", id}, {"createdAt", created_at}}},
+        {"status", {{"jobs", jobs.size()}, {"counts", counts}, {"done", done}, {"jobIds", ids}}}};
+  }
+
+  // {"jobs": [spec, …]} or {"images": [id, …], "steps": […], "output": {…}, …}: one job per
+  // image with the shared rest. Every spec is checked before any job is created.
+  absl::StatusOr<std::vector<job::JobSpec>> BatchSpecs(const json& doc) {
+    if (!doc.is_object()) return errors::Invalid("InvalidSpec", "a batch must be an object");
+    std::vector<json> specs;
+    if (doc.contains("jobs")) {
+      if (doc.size() != 1 || !doc["jobs"].is_array()) {
+        return errors::Invalid("InvalidSpec", "jobs: must be the only field, a list of job specs");
+      }
+      for (const json& spec : doc["jobs"]) specs.push_back(spec);
+    } else if (doc.contains("images")) {
+      if (!doc["images"].is_array())
+        return errors::Invalid("InvalidSpec", "images: must be a list");
+      json shared = doc;
+      shared.erase("images");
+      for (const json& image : doc["images"]) {
+        json spec = shared;
+        spec["source"] = {{"imageId", image}};
+        specs.push_back(std::move(spec));
+      }
+    } else {
+      return errors::Invalid("InvalidSpec", "a batch needs jobs, or images and the shared steps");
+    }
+    if (specs.empty()) return errors::Invalid("InvalidSpec", "a batch needs at least one job");
+    if (specs.size() > api::kMaxBatchJobs) {
+      return errors::Make(
+          absl::StatusCode::kFailedPrecondition, "TooManyJobs",
+          absl::StrCat("a batch holds at most ", api::kMaxBatchJobs, " jobs, got ", specs.size()));
+    }
+    std::vector<job::JobSpec> parsed;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      absl::StatusOr<job::JobSpec> spec =
+          job::JobSpecFromJson(specs[i], service.options().validation);
+      if (!spec.ok()) {
+        return errors::Make(spec.status().code(), errors::ReasonOf(spec.status()),
+                            absl::StrCat(doc.contains("jobs") ? "jobs[" : "images[", i,
+                                         "]: ", spec.status().message()));
+      }
+      parsed.push_back(*std::move(spec));
+    }
+    return parsed;
+  }
+
+  void CreateBatch(const Request& req, ResponseWriter w) {
+    absl::StatusOr<json> doc = RequestDocument(req);
+    if (!doc.ok()) {
+      SendProblem(w, doc.status());
+      return;
+    }
+    absl::StatusOr<std::vector<job::JobSpec>> specs = BatchSpecs(*doc);
+    if (!specs.ok()) {
+      SendProblem(w, specs.status());
+      return;
+    }
+    absl::StatusOr<std::pair<std::string, std::string>> idempotency = IdempotencyOf(req, "batch");
+    if (!idempotency.ok()) {
+      SendProblem(w, idempotency.status());
+      return;
+    }
+    const auto& [key, hash] = *idempotency;
+    absl::StatusOr<std::unique_ptr<api::Service::KeyGuard>> claim = service.Claim(key);
+    if (!claim.ok()) {
+      SendProblem(w, claim.status());
+      return;
+    }
+    absl::StatusOr<api::BatchResult> batch = service.CreateBatch(
+        *std::move(specs), t_span != nullptr ? &t_span->context() : nullptr, key, hash);
+    if (!batch.ok()) {
+      SendProblem(w, batch.status());
+      return;
+    }
+    w.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/v1/batches/", batch->id));
+    SendJson(w, 202, BatchJson(batch->id, batch->jobs));
+  }
+
+  void GetBatch(const Request& req, ResponseWriter w) {
+    const std::string id = req.param(":id").as<std::string>();
+    absl::StatusOr<std::vector<job::JobRecord>> jobs = service.GetBatch(id);
+    if (!jobs.ok()) {
+      SendProblem(w, jobs.status());
+      return;
+    }
+    SendJson(w, 200, BatchJson(id, *jobs));
   }
 
   void GetJob(const Request& req, ResponseWriter w) {

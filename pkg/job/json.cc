@@ -427,7 +427,17 @@ json StatusToJson(const JobStatus& status, bool api_form, const std::string& job
 json RecordToJson(const JobRecord& record, bool api_form) {
   json metadata = {{"id", record.id}, {"createdAt", record.created_at}};
   metadata["labels"] = record.spec.labels.empty() ? json::object() : json(record.spec.labels);
-  if (!api_form) metadata["outputKey"] = record.output_key;
+  if (!api_form) {
+    metadata["outputKey"] = record.output_key;
+    if (!record.idempotency_key.empty()) {
+      metadata["idempotencyKey"] = record.idempotency_key;
+      metadata["requestHash"] = record.request_hash;
+    }
+  }
+  if (!record.batch_id.empty()) {
+    metadata["batchId"] = record.batch_id;
+    metadata["batchIndex"] = record.batch_index;
+  }
   json spec = ToJson(record.spec);
   spec.erase("labels");
   return {{"apiVersion", "pixq/v1"},
@@ -556,6 +566,11 @@ absl::StatusOr<JobRecord> RecordFromJson(std::string_view text) {
   record.id = StrOr(metadata, "id");
   record.created_at = StrOr(metadata, "createdAt");
   record.output_key = StrOr(metadata, "outputKey");
+  record.idempotency_key = StrOr(metadata, "idempotencyKey");
+  record.request_hash = StrOr(metadata, "requestHash");
+  record.batch_id = StrOr(metadata, "batchId");
+  if (!record.batch_id.empty())
+    record.batch_index = static_cast<int>(IntOr(metadata, "batchIndex"));
   // The spec was validated when it was accepted; read it back without the limits of the day, so
   // that lowering a limit does not make old records unreadable.
   ValidationLimits unlimited{.max_steps = 1 << 20, .max_output_dimension = 1 << 30};

@@ -130,6 +130,13 @@ struct JobRecord {
   std::string id;
   std::string created_at;  // RFC 3339
   std::string output_key;  // sha256(image id + canonical steps and output)
+  // Idempotency-Key of the request that created it (scoped to the caller; empty: none) and the
+  // SHA-256 of that request's body, so that the same key with another body can be told apart.
+  std::string idempotency_key;
+  std::string request_hash;
+  // The batch it belongs to (POST /v1/batches), and its place in the batch's request.
+  std::string batch_id;
+  int batch_index = -1;
   JobSpec spec;
   JobStatus status;
 };

@@ -12,6 +12,7 @@ absl::Status JobTable::Apply(const std::string& id, const std::optional<std::str
   std::optional<job::JobRecord> applied;
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
+    if (auto old = records_.find(id); old != records_.end()) Unindex(old->second);
     if (!value.has_value()) {
       records_.erase(id);
     } else {
@@ -21,6 +22,8 @@ absl::Status JobTable::Apply(const std::string& id, const std::optional<std::str
       if (record->status.phase == job::Phase::kSucceeded && record->status.output) {
         outputs_[record->output_key] = *record->status.output;
       }
+      if (!record->idempotency_key.empty()) by_idempotency_key_[record->idempotency_key] = id;
+      if (!record->batch_id.empty()) batches_[record->batch_id][record->batch_index] = id;
       records_[id] = *std::move(record);
     }
     auto [begin, end] = watchers_.equal_range(id);
@@ -34,6 +37,40 @@ absl::Status JobTable::Apply(const std::string& id, const std::optional<std::str
   const job::JobRecord gone;
   for (Watcher& w : fire) w(applied ? *applied : gone);
   return absl::OkStatus();
+}
+
+void JobTable::Unindex(const job::JobRecord& record) {
+  if (auto it = by_idempotency_key_.find(record.idempotency_key);
+      it != by_idempotency_key_.end() && it->second == record.id) {
+    by_idempotency_key_.erase(it);
+  }
+  if (auto batch = batches_.find(record.batch_id); batch != batches_.end()) {
+    if (auto it = batch->second.find(record.batch_index);
+        it != batch->second.end() && it->second == record.id) {
+      batch->second.erase(it);
+    }
+    if (batch->second.empty()) batches_.erase(batch);
+  }
+}
+
+std::optional<job::JobRecord> JobTable::FindByIdempotencyKey(const std::string& key) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = by_idempotency_key_.find(key);
+  if (it == by_idempotency_key_.end()) return std::nullopt;
+  auto record = records_.find(it->second);
+  if (record == records_.end()) return std::nullopt;
+  return record->second;
+}
+
+std::vector<job::JobRecord> JobTable::Batch(const std::string& batch_id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<job::JobRecord> jobs;
+  auto batch = batches_.find(batch_id);
+  if (batch == batches_.end()) return jobs;
+  for (const auto& [index, id] : batch->second) {
+    if (auto record = records_.find(id); record != records_.end()) jobs.push_back(record->second);
+  }
+  return jobs;
 }
 
 std::optional<job::JobRecord> JobTable::Get(const std::string& id) const {

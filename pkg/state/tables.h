@@ -35,6 +35,12 @@ class JobTable final {
   // by every job asking for the same thing; whether the file still exists is the caller's check.
   [[nodiscard]] std::optional<job::OutputInfo> FindOutput(const std::string& output_key) const;
 
+  // The job created by a request with this (scoped) Idempotency-Key, if any.
+  [[nodiscard]] std::optional<job::JobRecord> FindByIdempotencyKey(const std::string& key) const;
+
+  // The jobs of a batch, in the order of the batch's request (by batch index).
+  [[nodiscard]] std::vector<job::JobRecord> Batch(const std::string& batch_id) const;
+
   // Calls `watcher` once, the next time a record for `id` is applied. Returns a token for Unwatch.
   uint64_t Watch(const std::string& id, Watcher watcher);
   // Removes a watcher that has not fired; false when it already fired (or never existed).
@@ -46,9 +52,15 @@ class JobTable final {
   [[nodiscard]] std::vector<job::JobRecord> Snapshot() const;
 
  private:
+  // Drops `record` from the indexes (it is being replaced or forgotten). With mu_ held.
+  void Unindex(const job::JobRecord& record);
+
   mutable std::shared_mutex mu_;
   std::map<std::string, job::JobRecord, std::less<>> records_;
-  std::map<std::string, job::OutputInfo, std::less<>> outputs_;  // by output key
+  std::map<std::string, job::OutputInfo, std::less<>> outputs_;         // by output key
+  std::map<std::string, std::string, std::less<>> by_idempotency_key_;  // key -> job id
+  // batch id -> batch index -> job id
+  std::map<std::string, std::map<int, std::string>, std::less<>> batches_;
   std::multimap<std::string, std::pair<uint64_t, Watcher>> watchers_;
   std::map<uint64_t, std::string> watcher_ids_;
   uint64_t next_token_ = 1;

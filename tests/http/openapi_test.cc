@@ -464,6 +464,70 @@ TEST_F(RealAnswersTest, JobsAnswerAsDescribed) {
   EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", source + "}", "application/json").status, 503);
 }
 
+TEST_F(RealAnswersTest, BatchesYamlAndIdempotencyAnswerAsDescribed) {
+  const std::string image = Upload(40);
+  const std::string other = Upload(48);
+  const std::string spec = R"({"source":{"imageId":")" + image + R"("},"steps":[{"op":"flip"}]})";
+  // The same Idempotency-Key and body: the same job; another body: refused.
+  HttpResponse first =
+      Post("/v1/jobs", "/v1/jobs", spec, "application/json", Key({{"Idempotency-Key", "k-1"}}));
+  ASSERT_EQ(first.status, 202) << first.body;
+  Apply();
+  HttpResponse again =
+      Post("/v1/jobs", "/v1/jobs", spec, "application/json", Key({{"Idempotency-Key", "k-1"}}));
+  EXPECT_EQ(again.status, 202);
+  EXPECT_EQ(json::parse(again.body)["metadata"]["id"], json::parse(first.body)["metadata"]["id"]);
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", R"({"source":{"imageId":")" + image + R"("}})",
+                 "application/json", Key({{"Idempotency-Key", "k-1"}}))
+                .status,
+            422);
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", spec, "application/json",
+                 Key({{"Idempotency-Key", std::string(300, 'k')}}))
+                .status,
+            400);
+  // YAML.
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs",
+                 "source:\n  imageId: \"" + image + "\"\nsteps:\n  - op: resize\n    width: 10\n",
+                 "application/yaml")
+                .status,
+            202);
+  EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", "source: [unclosed", "application/yaml").status, 400);
+
+  // Batches: a list of specs, or images and a shared spec.
+  HttpResponse listed = Post("/v1/batches", "/v1/batches",
+                             R"({"jobs":[)" + spec + "," + spec + "]}", "application/json");
+  ASSERT_EQ(listed.status, 202) << listed.body;
+  const json shared_body = {{"images", {image, other}},
+                            {"steps", json::array({{{"op", "resize"}, {"width", 12}}})},
+                            {"output", {{"format", "png"}}}};
+  HttpResponse shared = Post("/v1/batches", "/v1/batches", shared_body.dump(), "application/json",
+                             Key({{"Idempotency-Key", "b-1"}}));
+  ASSERT_EQ(shared.status, 202) << shared.body;
+  Apply();
+  const std::string batch = json::parse(shared.body)["metadata"]["id"];
+  EXPECT_EQ(json::parse(Post("/v1/batches", "/v1/batches", shared_body.dump(), "application/json",
+                             Key({{"Idempotency-Key", "b-1"}}))
+                            .body)["metadata"]["id"],
+            batch);
+  HttpResponse read = Get("/v1/batches/{id}", "/v1/batches/" + batch);
+  ASSERT_EQ(read.status, 200);
+  EXPECT_EQ(json::parse(read.body)["status"]["jobs"], 2);
+  EXPECT_EQ(Get("/v1/batches/{id}", "/v1/batches/b_01HV3K9Q6Y0S4W7T1F2D5G8B9C").status, 404);
+  EXPECT_EQ(Post("/v1/batches", "/v1/batches", R"({"jobs":[)" + spec + R"(,{"steps":[]}]})",
+                 "application/json")
+                .status,
+            422);
+  EXPECT_EQ(Post("/v1/batches", "/v1/batches", "{", "application/json").status, 400);
+  EXPECT_EQ(Post("/v1/batches", "/v1/batches", "{}", "text/csv").status, 415);
+  EXPECT_EQ(Post("/v1/batches", "/v1/batches", std::string(5000, ' '), "application/json").status,
+            413);
+  EXPECT_EQ(Post("/v1/batches", "/v1/batches", "{}", "application/json", {}).status, 401);
+  producer_.FailTopic("*");
+  EXPECT_EQ(
+      Post("/v1/batches", "/v1/batches", R"({"jobs":[)" + spec + "]}", "application/json").status,
+      503);
+}
+
 TEST_F(RealAnswersTest, OpenRoutesAnswerAsDescribedWithoutAKey) {
   EXPECT_EQ(Get("/healthz", "/healthz", {}).status, 200);
   EXPECT_EQ(Get("/readyz", "/readyz", {}).status, 200);
@@ -486,6 +550,8 @@ TEST_F(RealAnswersTest, EveryRouteIsExercised) {
                                            "POST /v1/jobs",
                                            "GET /v1/jobs/{id}",
                                            "GET /v1/jobs/{id}/output",
+                                           "POST /v1/batches",
+                                           "GET /v1/batches/{id}",
                                            "GET /healthz",
                                            "GET /readyz",
                                            "GET /health",
