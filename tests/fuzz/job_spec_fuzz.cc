@@ -1,10 +1,12 @@
-// libFuzzer target: the job spec parser and validator (JSON and every field check) on any bytes.
-// It must answer every input with a spec or an error, never crash, hang or read out of bounds.
+// libFuzzer target: the job spec parser and validator (JSON and every field check) on any bytes,
+// read as JSON and as YAML. It must answer every input with a spec or an error, never crash, hang
+// or read out of bounds.
 
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "pkg/job/document.h"
 #include "pkg/job/json.h"
 #include "pkg/job/spec.h"
 
@@ -16,5 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A spec that parsed has a canonical output key and serialises back.
     (void)pixq::job::OutputKey(std::string(64, 'a'), *spec);
   }
+  absl::StatusOr<nlohmann::json> yaml =
+      pixq::job::ParseDocument(text, pixq::job::BodyFormat::kYaml);
+  if (yaml.ok()) (void)pixq::job::JobSpecFromJson(*yaml, pixq::job::ValidationLimits{});
   return 0;
 }
