@@ -52,7 +52,7 @@ fi
 
 # Redoc, embedded into pixq-api for GET /docs, and the OpenAPI checks' validator, exactly as
 # locked in their package-lock.json files.
-for npm_dir in pkg/http/redoc tests/openapi; do
+for npm_dir in pkg/http/redoc tests/openapi tests/otlp; do
   dir="$(cd "$(dirname "$0")/.." && pwd)/$npm_dir"
   if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then

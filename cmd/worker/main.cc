@@ -159,7 +159,12 @@ int main(int argc, char** argv) {
           .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
           // No polling while jobs drain (shutdown, revocation): the group must wait that long
           // plus the longest job, or it drops this member and its last commit is refused.
-          .max_poll_interval = absl::Seconds(cfg.worker.shutdown_grace_s) + absl::Minutes(5),
+          // A job may also spend its callback's attempts (each up to fetch.timeout_ms, with the
+          // backoff between them) and its download.
+          .max_poll_interval =
+              absl::Seconds(cfg.worker.shutdown_grace_s) + absl::Minutes(5) +
+              absl::Milliseconds(cfg.fetch.timeout_ms) * (cfg.webhook.max_attempts + 1) +
+              absl::Milliseconds(cfg.webhook.backoff_ms) * ((1 << cfg.webhook.max_attempts) - 1),
           .on_assign =
               [name, &metrics](const std::vector<std::pair<std::string, int32_t>>& owned) {
                 std::vector<int32_t> ids;

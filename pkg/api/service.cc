@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
@@ -111,8 +112,10 @@ absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
 
   const std::string path =
       store_.OutputPath(record.output_key, job::FormatExtension(record.spec.output.format));
+  // A job with a callbackUrl is queued even then: the worker finds the output and calls back.
+  const bool shortcut = !from_url && record.spec.callback_url.empty();
   if (std::optional<job::OutputInfo> output =
-          from_url ? std::nullopt : jobs_.FindOutput(record.output_key);
+          shortcut ? jobs_.FindOutput(record.output_key) : std::nullopt;
       output && store_.Exists(path)) {
     // The same image with the same steps and output was made before: born Succeeded.
     record.status.phase = job::Phase::kSucceeded;
@@ -177,7 +180,40 @@ absl::StatusOr<std::optional<job::JobRecord>> Service::FindIdempotent(
     return errors::Make(absl::StatusCode::kFailedPrecondition, "IdempotencyKeyReused",
                         "this Idempotency-Key was used with another request body");
   }
+  if (found) {
+    absl::StatusOr<bool> kept = Settle(*found);
+    if (!kept.ok()) return kept.status();
+    if (!*kept) return std::optional<job::JobRecord>();
+  }
   return found;
+}
+
+absl::StatusOr<bool> Service::Settle(const job::JobRecord& record) {
+  // Its first request was answered 503: it was never accepted, so it is made anew.
+  if (record.status.phase == job::Phase::kFailed && record.status.reason == "NotAccepted") {
+    return false;
+  }
+  // Not started long after it was created: perhaps queued behind others, perhaps never queued
+  // (the first request failed between its status and its job, and the NotAccepted record was
+  // lost too). Queue it again; a job delivered twice finds its output and does nothing more.
+  // A repeat within twice the produce timeout finds the first request's outcome settled.
+  const int64_t created = job::Rfc3339ToUnixMillis(record.created_at);
+  const bool stale = created > 0 && absl::FromUnixMillis(created) + 2 * options_.produce_timeout <
+                                        absl::Now();
+  if (record.status.phase == job::Phase::kPending && record.status.attempts == 0 &&
+      !record.status.cache_hit && stale) {
+    if (options_.admit) PIXQ_RETURN_IF_ERROR(options_.admit());
+    absl::Status queued = producer_.Send({.topic = options_.topics.jobs,
+                                          .key = record.id,
+                                          .value = job::ToJson(record).dump(),
+                                          .headers = {{"pixq-attempt", "1"}}},
+                                         options_.produce_timeout);
+    if (!queued.ok()) {
+      metrics_.CountProduceError(options_.topics.jobs);
+      return queued;
+    }
+  }
+  return true;
 }
 
 Service::KeyGuard::~KeyGuard() {
@@ -211,9 +247,27 @@ absl::StatusOr<BatchResult> Service::CreateBatch(std::vector<job::JobSpec> specs
       PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
       result.id = (*earlier)->batch_id;
       result.created = false;
-      for (job::JobRecord& r : jobs_.Batch(result.id))
-        existing.emplace(r.batch_index, std::move(r));
+      for (job::JobRecord& r : jobs_.Batch(result.id)) {
+        absl::StatusOr<bool> kept = Settle(r);
+        if (!kept.ok()) return kept.status();
+        if (*kept) existing.emplace(r.batch_index, std::move(r));
+      }
     }
+  }
+  // Every image named must exist before any job is created (one catch-up for all).
+  bool caught_up = false;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const std::string& image = specs[i].source.image_id;
+    if (image.empty() || existing.count(static_cast<int>(i)) != 0) continue;
+    if (images_.Get(image) && store_.HasOriginal(image)) continue;
+    if (!caught_up) {
+      PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+      caught_up = true;
+      if (images_.Get(image) && store_.HasOriginal(image)) continue;
+    }
+    return errors::Make(absl::StatusCode::kFailedPrecondition, "ImageNotFound",
+                        absl::StrCat("job ", i, ": spec.source.imageId: no image ", image,
+                                     "; no job of the batch was created"));
   }
   if (result.id.empty()) result.id = "b_" + job::NewJobId().substr(2);
   for (size_t i = 0; i < specs.size(); ++i) {

@@ -120,6 +120,10 @@ class Service final {
 
  private:
   absl::Status Publish(const std::string& topic, const std::string& key, const std::string& value);
+  // For a job found by its Idempotency-Key: false when it was never accepted (to be made anew);
+  // true otherwise, after queueing it again if it has not started (it may never have been
+  // queued). Errors: Kafka's.
+  absl::StatusOr<bool> Settle(const job::JobRecord& record);
 
   ServiceOptions options_;
   storage::Store& store_;

@@ -739,6 +739,14 @@ struct ApiServer::Impl {
   // image with the shared rest. Every spec is checked before any job is created.
   absl::StatusOr<std::vector<job::JobSpec>> BatchSpecs(const json& doc) {
     if (!doc.is_object()) return errors::Invalid("InvalidSpec", "a batch must be an object");
+    // Counted before anything is copied: the shared part is copied once per image.
+    for (const char* list : {"jobs", "images"}) {
+      if (doc.contains(list) && doc[list].is_array() && doc[list].size() > api::kMaxBatchJobs) {
+        return errors::Make(absl::StatusCode::kFailedPrecondition, "TooManyJobs",
+                            absl::StrCat("a batch holds at most ", api::kMaxBatchJobs,
+                                         " jobs, got ", doc[list].size()));
+      }
+    }
     std::vector<json> specs;
     if (doc.contains("jobs")) {
       if (doc.size() != 1 || !doc["jobs"].is_array()) {
@@ -759,11 +767,6 @@ struct ApiServer::Impl {
       return errors::Invalid("InvalidSpec", "a batch needs jobs, or images and the shared steps");
     }
     if (specs.empty()) return errors::Invalid("InvalidSpec", "a batch needs at least one job");
-    if (specs.size() > api::kMaxBatchJobs) {
-      return errors::Make(
-          absl::StatusCode::kFailedPrecondition, "TooManyJobs",
-          absl::StrCat("a batch holds at most ", api::kMaxBatchJobs, " jobs, got ", specs.size()));
-    }
     std::vector<job::JobSpec> parsed;
     for (size_t i = 0; i < specs.size(); ++i) {
       absl::StatusOr<job::JobSpec> spec =

@@ -14,9 +14,20 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 constexpr int kMaxNodes = 100'000;
+// Characters of keys and scalars produced: an alias repeats its anchor's text in full.
+constexpr size_t kMaxChars = 16 << 20;
 
 struct Converter {
   int nodes = 0;
+  size_t chars = 0;
+
+  absl::Status Count(size_t n) {
+    chars += n;
+    if (chars > kMaxChars) {
+      return errors::Invalid("MalformedYaml", "the document expands to too much text");
+    }
+    return absl::OkStatus();
+  }
 
   absl::StatusOr<nlohmann::json> Convert(const YAML::Node& node, int depth) {
     if (++nodes > kMaxNodes) {
@@ -42,6 +53,7 @@ struct Converter {
           if (!entry.first.IsScalar()) {
             return errors::Invalid("MalformedYaml", "mapping keys must be plain strings");
           }
+          PIXQ_RETURN_IF_ERROR(Count(entry.first.Scalar().size()));
           absl::StatusOr<nlohmann::json> value = Convert(entry.second, depth + 1);
           if (!value.ok()) return value.status();
           object[entry.first.Scalar()] = *std::move(value);
@@ -49,6 +61,7 @@ struct Converter {
         return object;
       }
       case YAML::NodeType::Scalar:
+        PIXQ_RETURN_IF_ERROR(Count(node.Scalar().size()));
         return Scalar(node);
     }
     return nlohmann::json(nullptr);

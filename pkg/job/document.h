@@ -19,7 +19,7 @@ enum class BodyFormat { kJson, kYaml };
 [[nodiscard]] std::optional<BodyFormat> BodyFormatOf(std::string_view content_type);
 
 // Errors: "MalformedJson" or "MalformedYaml" (400) when the text does not parse, or the YAML
-// nests deeper than 64 levels or expands (aliases) to more than 100000 nodes.
+// nests deeper than 64 levels or expands (aliases) to more than 100000 nodes or 16 MiB of text.
 [[nodiscard]] absl::StatusOr<nlohmann::json> ParseDocument(std::string_view text,
                                                            BodyFormat format);
 

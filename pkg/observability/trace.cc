@@ -1,5 +1,7 @@
 #include "pkg/observability/trace.h"
 
+#include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -115,7 +117,15 @@ nlohmann::json AttributeJson(const std::string& key, const AttributeValue& value
   } else if (const auto* i = std::get_if<int64_t>(&value)) {
     v["intValue"] = std::to_string(*i);  // OTLP/JSON: 64-bit integers are strings
   } else if (const auto* d = std::get_if<double>(&value)) {
-    v["doubleValue"] = *d;
+    // JSON has no NaN or Infinity (nlohmann writes null, read as "no value"): protobuf's JSON
+    // mapping spells them as strings.
+    if (std::isnan(*d)) {
+      v["doubleValue"] = "NaN";
+    } else if (std::isinf(*d)) {
+      v["doubleValue"] = *d > 0 ? "Infinity" : "-Infinity";
+    } else {
+      v["doubleValue"] = *d;
+    }
   } else {
     v["boolValue"] = std::get<bool>(value);
   }
@@ -262,6 +272,13 @@ absl::StatusOr<TracingOptions> TracingOptionsFromEnv(std::string default_service
   for (auto& [key, value] : *resource) {
     if (key == "service.name") {
       options.service_name = value;
+      continue;
+    }
+    // A key given twice keeps its last value: OTLP allows each key once.
+    auto same = std::find_if(options.resource_attributes.begin(), options.resource_attributes.end(),
+                             [&](const auto& attribute) { return attribute.first == key; });
+    if (same != options.resource_attributes.end()) {
+      same->second = value;
     } else {
       options.resource_attributes.emplace_back(key, value);
     }
@@ -389,7 +406,15 @@ Span& Span::operator=(Span&& other) noexcept {
 Span::~Span() { End(); }
 
 void Span::SetAttribute(std::string key, AttributeValue value) {
-  if (recording_ && !ended_) data_.attributes.emplace_back(std::move(key), std::move(value));
+  if (!recording_ || ended_) return;
+  // Setting a key again replaces its value, as OpenTelemetry's API asks: OTLP allows each key once.
+  for (auto& [k, v] : data_.attributes) {
+    if (k == key) {
+      v = std::move(value);
+      return;
+    }
+  }
+  data_.attributes.emplace_back(std::move(key), std::move(value));
 }
 
 void Span::SetError(std::string message) {

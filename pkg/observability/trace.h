@@ -128,6 +128,7 @@ class Span final {
 
   [[nodiscard]] const SpanContext& context() const { return data_.context; }
   [[nodiscard]] bool recording() const { return recording_; }
+  // Setting a key that is already set replaces its value.
   void SetAttribute(std::string key, AttributeValue value);
   void SetError(std::string message);
   void End(absl::Time at = absl::Now());

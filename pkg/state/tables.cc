@@ -10,21 +10,25 @@ namespace pixq::state {
 absl::Status JobTable::Apply(const std::string& id, const std::optional<std::string>& value) {
   std::vector<Watcher> fire;
   std::optional<job::JobRecord> applied;
+  if (value.has_value()) {
+    // Parsed before anything changes: an unreadable record leaves the table as it was.
+    absl::StatusOr<job::JobRecord> record = job::RecordFromJson(*value);
+    if (!record.ok()) return record.status();
+    applied = *std::move(record);
+  }
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
     if (auto old = records_.find(id); old != records_.end()) Unindex(old->second);
-    if (!value.has_value()) {
+    if (!applied) {
       records_.erase(id);
     } else {
-      absl::StatusOr<job::JobRecord> record = job::RecordFromJson(*value);
-      if (!record.ok()) return record.status();
-      applied = *record;
-      if (record->status.phase == job::Phase::kSucceeded && record->status.output) {
-        outputs_[record->output_key] = *record->status.output;
+      if (applied->status.phase == job::Phase::kSucceeded && applied->status.output) {
+        outputs_[applied->output_key] = *applied->status.output;
       }
-      if (!record->idempotency_key.empty()) by_idempotency_key_[record->idempotency_key] = id;
-      if (!record->batch_id.empty()) batches_[record->batch_id][record->batch_index] = id;
-      records_[id] = *std::move(record);
+      if (!applied->idempotency_key.empty())
+        by_idempotency_key_[applied->idempotency_key].insert(id);
+      if (!applied->batch_id.empty()) batches_[applied->batch_id][applied->batch_index] = id;
+      records_[id] = *applied;
     }
     auto [begin, end] = watchers_.equal_range(id);
     for (auto it = begin; it != end; ++it) {
@@ -40,9 +44,9 @@ absl::Status JobTable::Apply(const std::string& id, const std::optional<std::str
 }
 
 void JobTable::Unindex(const job::JobRecord& record) {
-  if (auto it = by_idempotency_key_.find(record.idempotency_key);
-      it != by_idempotency_key_.end() && it->second == record.id) {
-    by_idempotency_key_.erase(it);
+  if (auto it = by_idempotency_key_.find(record.idempotency_key); it != by_idempotency_key_.end()) {
+    it->second.erase(record.id);
+    if (it->second.empty()) by_idempotency_key_.erase(it);
   }
   if (auto batch = batches_.find(record.batch_id); batch != batches_.end()) {
     if (auto it = batch->second.find(record.batch_index);
@@ -57,9 +61,10 @@ std::optional<job::JobRecord> JobTable::FindByIdempotencyKey(const std::string& 
   std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = by_idempotency_key_.find(key);
   if (it == by_idempotency_key_.end()) return std::nullopt;
-  auto record = records_.find(it->second);
-  if (record == records_.end()) return std::nullopt;
-  return record->second;
+  for (const std::string& id : it->second) {
+    if (auto record = records_.find(id); record != records_.end()) return record->second;
+  }
+  return std::nullopt;
 }
 
 std::vector<job::JobRecord> JobTable::Batch(const std::string& batch_id) const {

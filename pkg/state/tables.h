@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -57,8 +58,9 @@ class JobTable final {
 
   mutable std::shared_mutex mu_;
   std::map<std::string, job::JobRecord, std::less<>> records_;
-  std::map<std::string, job::OutputInfo, std::less<>> outputs_;         // by output key
-  std::map<std::string, std::string, std::less<>> by_idempotency_key_;  // key -> job id
+  std::map<std::string, job::OutputInfo, std::less<>> outputs_;  // by output key
+  // key -> the jobs made by requests with it (one job, or every job of a batch)
+  std::map<std::string, std::set<std::string>, std::less<>> by_idempotency_key_;
   // batch id -> batch index -> job id
   std::map<std::string, std::map<int, std::string>, std::less<>> batches_;
   std::multimap<std::string, std::pair<uint64_t, Watcher>> watchers_;

@@ -244,10 +244,9 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
   absl::Status outcome = source.status();
   if (outcome.ok()) {
     observed.bytes_in = static_cast<int64_t>(source->bytes.size());
-    // A downloaded image may be one whose output was made before (the same bytes from another
-    // URL, or a second job on the same URL): nothing to do but say so.
-    if (std::optional<job::OutputInfo> existing =
-            source->downloaded ? ExistingOutput(record) : std::nullopt) {
+    // The output may exist already: a downloaded image whose bytes were seen before, a job the
+    // API queued although its output existed (to call its callbackUrl), or a job delivered again.
+    if (std::optional<job::OutputInfo> existing = ExistingOutput(record)) {
       status.cache_hit = true;
       status.output = *existing;
     } else {

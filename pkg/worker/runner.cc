@@ -71,13 +71,21 @@ bool Runner::DeferIfEarly(queue::GroupConsumer& consumer, const queue::Message& 
   const std::optional<std::string> header = message.HeaderValue(kNotBeforeHeader);
   if (!header || !absl::SimpleAtoi(*header, &not_before_ms)) return false;
   const absl::Time now = absl::Now();
+  // The wait is capped from when this message was first put off, not from each return of it.
+  const auto first_key = std::make_pair(partition, message.offset);
+  const absl::Time first = first_deferred_.try_emplace(first_key, now).first->second;
   const absl::Time not_before =
-      std::min(absl::FromUnixMillis(not_before_ms), now + options_.max_defer);
-  if (not_before <= now) return false;
+      std::min(absl::FromUnixMillis(not_before_ms), first + options_.max_defer);
+  if (not_before <= now) {
+    first_deferred_.erase(first_key);
+    return false;
+  }
   if (absl::Status deferred = consumer.Defer(message); !deferred.ok()) {
-    // Not ours any more, most likely; its new owner will wait for it instead.
-    observability::LogWarn("retry not deferred", {{"error", std::string(deferred.message())}});
-    return true;
+    // Cannot wait for it (the partition is going, most likely): run it early rather than skip it.
+    observability::LogWarn("retry not deferred, running it now",
+                           {{"error", std::string(deferred.message())}});
+    first_deferred_.erase(first_key);
+    return false;
   }
   deferred_[partition] = not_before;
   return true;
@@ -148,6 +156,7 @@ void Runner::OnRevoke(const std::vector<std::pair<std::string, int32_t>>& partit
     offsets_.Forget(p);
     // A paused partition is handed back unpaused: whoever owns it next reads it as usual.
     if (deferred_.erase(p) != 0 && consumer_ != nullptr) consumer_->Resume(p.first, p.second);
+    std::erase_if(first_deferred_, [&](const auto& entry) { return entry.first.first == p; });
   }
 }
 

@@ -71,6 +71,8 @@ class Runner final {
   bool closed_ = false;
   // Retry partitions paused until a time (polling thread only).
   std::map<OffsetTracker::Partition, absl::Time> deferred_;
+  // When each deferred retry (partition, offset) was first put off, to cap its wait.
+  std::map<std::pair<OffsetTracker::Partition, int64_t>, absl::Time> first_deferred_;
 };
 
 }  // namespace pixq::worker

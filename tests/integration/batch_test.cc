@@ -103,17 +103,20 @@ TEST(BatchTest, TwoHundredJobsOnceThoughAskedTwiceAndACacheHitQueuesNothing) {
 
   std::mutex mu;
   std::set<std::string> queued;
+  int messages = 0;
   auto reader = queue::TableReader::Start(
       {.bootstrap_servers =
            std::string(absl::StripAsciiWhitespace(ReadFile(system.root() + "/kafka.bootstrap")))},
       {"pixq.jobs"}, [&](const queue::Message& m) {
         std::lock_guard<std::mutex> lock(mu);
         queued.insert(m.key);
+        ++messages;
       });
   ASSERT_TRUE(reader.ok()) << reader.status();
   ASSERT_TRUE((*reader)->CatchUp(absl::Seconds(20)).ok());
   std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(queued.size(), 201u) << "200 batch jobs and the YAML job, each once";
+  EXPECT_EQ(queued.size(), 201u) << "200 batch jobs and the YAML job";
+  EXPECT_EQ(messages, 201) << "each queued once";
   EXPECT_EQ(queued.count(yaml_job), 1u);
   EXPECT_EQ(queued.count(hit_id), 0u) << "the cache hit was queued";
   std::cout << "batch: 200 jobs accepted in " << absl::FormatDuration(accept_time)

@@ -60,6 +60,15 @@ TEST(DocumentTest, RefusesBrokenAndExplodingYaml) {
     prev = c;
   }
   EXPECT_EQ(errors::ReasonOf(ParseDocument(bomb, BodyFormat::kYaml).status()), "MalformedYaml");
+  // Few nodes, but one long string repeated through aliases.
+  std::string long_text = "s: &s \"" + std::string(20'000, 'x') +
+                          "\"\nl: &l [*s, *s, *s, *s, *s, *s, *s, *s, *s, *s]\n";
+  long_text +=
+      "m: &m [*l, *l, *l, *l, *l, *l, *l, *l, *l, *l]\nn: &n [*m, *m, *m, *m, *m, *m, *m, *m, *m, "
+      "*m]\n";
+  long_text += "o: [*n, *n, *n, *n, *n, *n, *n, *n, *n, *n]\n";
+  EXPECT_EQ(errors::ReasonOf(ParseDocument(long_text, BodyFormat::kYaml).status()),
+            "MalformedYaml");
   for (int depth : {100, 500'000}) {  // the second would overflow a recursive parser's stack
     const std::string deep = std::string(depth, '[') + std::string(depth, ']');
     EXPECT_EQ(errors::ReasonOf(ParseDocument(deep, BodyFormat::kYaml).status()), "MalformedYaml")

@@ -282,6 +282,7 @@ TEST_F(ProcessorTest, ADownloadThatIsNotAnImageFailsAndIsNotStored) {
   fetcher_.Serve("http://x.example/page.html", "<html>not an image</html>");
   ASSERT_TRUE(processor_.Process(UrlJobMessage("http://x.example/page.html")).ok());
   EXPECT_TRUE(producer_.SentTo("pixq.images").empty());
+  EXPECT_FALSE(store_.HasOriginal(crypto::Sha256Hex("<html>not an image</html>")));
   const std::vector<job::JobRecord> statuses = Statuses();
   ASSERT_EQ(statuses.size(), 2u);
   EXPECT_EQ(statuses[1].status.phase, job::Phase::kFailed);
