@@ -107,6 +107,9 @@ thread_local int t_answered = 0;
 // The server span of the request the handler running on this thread serves; null if none. A
 // handler that answers later (a long-poll) moves the span along with its writer.
 thread_local observability::Span* t_span = nullptr;
+// Set by a handler that found its route did not apply after all (the seeds' "/:image_id/:variant"
+// on a path that is no image's): the request is counted as "unmatched", as it would have been.
+thread_local bool t_unmatched = false;
 
 // Sends, swallowing the errors of a connection the client already closed.
 void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type) {
@@ -473,6 +476,7 @@ struct ApiServer::Impl {
       const absl::Time start = absl::Now();
       const std::string method = Pistache::Http::methodString(req.method());
       t_answered = 0;
+      t_unmatched = false;
       observability::Span span;
       std::optional<observability::LogContext> log_context;
       if (traced) {
@@ -497,7 +501,7 @@ struct ApiServer::Impl {
       }
       t_span = nullptr;
       if (t_answered != 0) {
-        metrics.ObserveHttpRequest(route, method, t_answered,
+        metrics.ObserveHttpRequest(t_unmatched ? "unmatched" : route, method, t_answered,
                                    absl::ToDoubleSeconds(absl::Now() - start));
         span.SetAttribute("http.response.status_code", int64_t{t_answered});
         if (t_answered >= 500) span.SetError(absl::StrCat("answered ", t_answered));
@@ -551,6 +555,7 @@ struct ApiServer::Impl {
   }
 
   void NoRoute(const Request& req, ResponseWriter w) {
+    t_unmatched = true;
     SendProblem(w,
                 errors::NotFound("RouteNotFound", absl::StrCat("no route for ", req.resource())));
   }

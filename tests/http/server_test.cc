@@ -321,6 +321,11 @@ TEST_F(ServerTest, KeepsEveryOtherRouteAheadOfTheRootVariantRoute) {
   for (const char* path : {"/v1/nothing-here", "/docs/x", "/metrics/x", "/check", "/a/b"}) {
     ExpectProblem(HttpGet(url_ + path), 404, "RouteNotFound");
   }
+  // Counted as no route's, not as the variant route's.
+  EXPECT_NE(metrics_.Render().find(
+                "pixq_http_requests_total{code=\"404\",method=\"GET\",route=\"unmatched\"} 5"),
+            std::string::npos)
+      << metrics_.Render();
   // An image id in front: the seed's variant route.
   ExpectProblem(HttpGet(url_ + "/" + unknown + "/png"), 404, "ImageNotFound");
   ExpectProblem(HttpGet(url_ + "/" + image + "/sepia"), 404, "UnknownVariant");
