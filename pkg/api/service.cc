@@ -302,7 +302,7 @@ absl::StatusOr<Variant> Service::ResolveVariant(const std::string& image_id,
   absl::StatusOr<job::ImageMeta> image = GetImage(image_id);
   if (!image.ok()) return image.status();
   Variant variant;
-  variant.spec = VariantSpec(image->id, image->format, request);
+  variant.spec = VariantSpec(*image, request);
   variant.output_key = job::OutputKey(image->id, variant.spec);
   variant.output_path =
       store_.OutputPath(variant.output_key, job::FormatExtension(variant.spec.output.format));

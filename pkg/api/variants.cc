@@ -41,17 +41,19 @@ absl::StatusOr<VariantRequest> ParseVariant(std::string_view name,
   return request;
 }
 
-job::JobSpec VariantSpec(const std::string& image_id, job::Format image_format,
-                         const VariantRequest& request) {
+job::JobSpec VariantSpec(const job::ImageMeta& image, const VariantRequest& request) {
   job::JobSpec spec;
-  spec.source.image_id = image_id;
-  if (request.width || request.height) {
+  spec.source.image_id = image.id;
+  // Without upscaling, a box at least as large as the image changes nothing.
+  const bool fits = (!request.width || *request.width >= image.width) &&
+                    (!request.height || *request.height >= image.height);
+  if ((request.width || request.height) && !fits) {
     spec.steps.push_back(job::Resize{.width = request.width,
                                      .height = request.height,
                                      .fit = job::Fit::kInside,
                                      .upscale = false});
   }
-  spec.output.format = image_format;
+  spec.output.format = image.format;
   if (request.name == "grayscale") {
     spec.steps.push_back(job::Grayscale{});
   } else if (request.name == "mirror") {

@@ -9,7 +9,8 @@
 //   mirror            left-right, in the image's own format
 //
 // With `width` and/or `height`, a resize that fits inside that box (aspect kept, never
-// upscaled) comes first. Pure functions; thread-safe.
+// upscaled) comes first; a box the image already fits in asks for nothing, so it is left out and
+// every such request shares the output of the unsized variant. Pure functions; thread-safe.
 
 #include <optional>
 #include <string>
@@ -39,10 +40,9 @@ struct VariantRequest {
                                                           const std::optional<std::string>& height,
                                                           const job::ValidationLimits& limits);
 
-// The job that makes `request` of the image `image_id` whose format is `image_format`. Labelled
+// The job that makes `request` of `image` (its id, format and displayed size). Labelled
 // `variant: <name>` so that job listings show where it came from (labels are not part of the
 // output key).
-[[nodiscard]] job::JobSpec VariantSpec(const std::string& image_id, job::Format image_format,
-                                       const VariantRequest& request);
+[[nodiscard]] job::JobSpec VariantSpec(const job::ImageMeta& image, const VariantRequest& request);
 
 }  // namespace pixq::api

@@ -82,17 +82,20 @@ TEST(VariantsTest, ParsesNamesAndSizes) {
 
 TEST(VariantsTest, KeepsTheImagesFormatForGrayscaleAndMirrorAndResizesFirst) {
   const std::string id(64, 'a');
-  job::JobSpec gray = VariantSpec(id, job::Format::kWebp, {.name = "grayscale"});
+  const job::ImageMeta webp{.id = id, .format = job::Format::kWebp, .width = 300, .height = 200};
+  const job::ImageMeta jpeg{.id = id, .format = job::Format::kJpeg, .width = 300, .height = 200};
+  const job::ImageMeta png{.id = id, .format = job::Format::kPng, .width = 300, .height = 200};
+  job::JobSpec gray = VariantSpec(webp, {.name = "grayscale"});
   EXPECT_EQ(gray.output.format, job::Format::kWebp);
   ASSERT_EQ(gray.steps.size(), 1u);
   EXPECT_EQ(job::OpName(gray.steps[0]), "grayscale");
   EXPECT_EQ(gray.source.image_id, id);
 
-  job::JobSpec png = VariantSpec(id, job::Format::kJpeg, {.name = "png"});
-  EXPECT_EQ(png.output.format, job::Format::kPng);
-  EXPECT_TRUE(png.steps.empty());
+  job::JobSpec converted = VariantSpec(jpeg, {.name = "png"});
+  EXPECT_EQ(converted.output.format, job::Format::kPng);
+  EXPECT_TRUE(converted.steps.empty());
 
-  job::JobSpec small = VariantSpec(id, job::Format::kPng, {.name = "mirror", .height = 50});
+  job::JobSpec small = VariantSpec(png, {.name = "mirror", .height = 50});
   ASSERT_EQ(small.steps.size(), 2u);
   const auto* resize = std::get_if<job::Resize>(&small.steps[0]);
   ASSERT_NE(resize, nullptr);
@@ -101,6 +104,16 @@ TEST(VariantsTest, KeepsTheImagesFormatForGrayscaleAndMirrorAndResizesFirst) {
   EXPECT_EQ(resize->fit, job::Fit::kInside);
   EXPECT_FALSE(resize->upscale);
   EXPECT_EQ(job::OpName(small.steps[1]), "mirror");
+
+  // A box the image fits in already: no resize, the same output as no size at all.
+  for (const VariantRequest& large :
+       {VariantRequest{.name = "mirror", .width = 300},
+        VariantRequest{.name = "mirror", .width = 5000, .height = 200},
+        VariantRequest{.name = "mirror", .height = 9000}}) {
+    EXPECT_EQ(job::OutputKey(id, VariantSpec(png, large)),
+              job::OutputKey(id, VariantSpec(png, {.name = "mirror"})));
+  }
+  EXPECT_EQ(VariantSpec(png, {.name = "mirror", .width = 5000, .height = 199}).steps.size(), 2u);
 }
 
 TEST(SeedTest, TurnsADownloadRequestIntoAUrlJobWhoseFileNameIsOnlyALabel) {
