@@ -1,11 +1,16 @@
 #include "pkg/api/service.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
 
+#include "pkg/api/listing.h"
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/imaging/sniff.h"
@@ -18,9 +23,13 @@ namespace {
 constexpr size_t kMaxTitle = 512;
 constexpr size_t kMaxFilename = 255;
 
+// At most `max` bytes, and valid UTF-8 (the records are JSON): bytes that are not, also a
+// character the cut split, become U+FFFD.
 std::string Truncated(std::string s, size_t max) {
   if (s.size() > max) s.resize(max);
-  return s;
+  using nlohmann::json;
+  return json::parse(json(std::move(s)).dump(-1, ' ', false, json::error_handler_t::replace))
+      .get<std::string>();
 }
 
 }  // namespace
@@ -57,7 +66,8 @@ absl::StatusOr<UploadResult> Service::UploadImage(std::string_view bytes, std::s
                                         pixels, " pixels; the limit is ", options_.max_pixels));
   }
   const std::string id = crypto::Sha256Hex(bytes);
-  if (std::optional<job::ImageMeta> known = images_.Get(id)) {
+  // Known, unless it was just deleted (its original gone, the tombstone not yet read here).
+  if (std::optional<job::ImageMeta> known = images_.Get(id); known && store_.HasOriginal(id)) {
     metrics_.CountUpload(false, static_cast<int64_t>(bytes.size()));
     return UploadResult{.meta = *known, .created = false};
   }
@@ -198,8 +208,8 @@ absl::StatusOr<bool> Service::Settle(const job::JobRecord& record) {
   // lost too). Queue it again; a job delivered twice finds its output and does nothing more.
   // A repeat within twice the produce timeout finds the first request's outcome settled.
   const int64_t created = job::Rfc3339ToUnixMillis(record.created_at);
-  const bool stale = created > 0 && absl::FromUnixMillis(created) + 2 * options_.produce_timeout <
-                                        absl::Now();
+  const bool stale =
+      created > 0 && absl::FromUnixMillis(created) + 2 * options_.produce_timeout < absl::Now();
   if (record.status.phase == job::Phase::kPending && record.status.attempts == 0 &&
       !record.status.cache_hit && stale) {
     if (options_.admit) PIXQ_RETURN_IF_ERROR(options_.admit());
@@ -314,6 +324,140 @@ absl::StatusOr<job::JobRecord> Service::GetJob(const std::string& id) {
   PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
   if (std::optional<job::JobRecord> record = jobs_.Get(id)) return *record;
   return errors::NotFound("JobNotFound", absl::StrCat("no job ", id));
+}
+
+absl::Status Service::Forget(const std::string& topic, const std::string& key) {
+  if (options_.admit) PIXQ_RETURN_IF_ERROR(options_.admit());
+  absl::Status sent =
+      producer_.Send({.topic = topic, .key = key, .tombstone = true}, options_.produce_timeout);
+  if (!sent.ok()) metrics_.CountProduceError(topic);
+  return sent;
+}
+
+absl::StatusOr<ImagePage> Service::ListImages(const ImageQuery& query) {
+  // The filter as the token remembers it: the title compared without case.
+  const std::string filter = absl::AsciiStrToLower(query.title);
+  std::optional<state::ImageTable::Position> after;
+  if (query.page_token.empty()) {
+    PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+  } else {
+    absl::StatusOr<PageCursor> cursor = DecodePageToken(query.page_token, "images", filter);
+    if (!cursor.ok()) return cursor.status();
+    after = state::ImageTable::Position(cursor->created_ms, cursor->id);
+  }
+  state::ImageTable::Page page = images_.List(
+      after, static_cast<size_t>(std::max(query.limit, 1)), [&](const job::ImageMeta& meta) {
+        return filter.empty() ||
+               absl::AsciiStrToLower(meta.title).find(filter) != std::string::npos;
+      });
+  ImagePage out;
+  if (page.more && !page.items.empty()) {
+    const state::ImageTable::Position last = state::ImageTable::PositionOf(page.items.back());
+    out.next_page_token =
+        EncodePageToken("images", filter, {.created_ms = last.first, .id = last.second});
+  }
+  out.items = std::move(page.items);
+  return out;
+}
+
+absl::StatusOr<DeleteImageResult> Service::DeleteImage(const std::string& id) {
+  absl::StatusOr<job::ImageMeta> meta = GetImage(id);
+  if (!meta.ok()) return meta.status();
+  // Nothing is removed while Kafka is known to be unreachable: the tombstone could not follow.
+  if (options_.admit) PIXQ_RETURN_IF_ERROR(options_.admit());
+
+  // Every output made from it: an output key is a hash over the image id, so these files belong
+  // to this image alone.
+  const state::JobTable::Page jobs =
+      jobs_.List("", jobs_.size() + 1, [&id](const job::JobRecord& record) {
+        return record.spec.source.image_id == id || record.status.image_id == id;
+      });
+  std::set<std::string> paths;
+  for (const job::JobRecord& record : jobs.items) {
+    if (record.status.output && !record.status.output->path.empty()) {
+      paths.insert(record.status.output->path);
+    }
+    if (!record.output_key.empty()) {
+      paths.insert(
+          store_.OutputPath(record.output_key, job::FormatExtension(record.spec.output.format)));
+    }
+  }
+  DeleteImageResult result;
+  // The files first and the tombstone last: if anything fails, the image is still listed and
+  // deleting it again finishes the work.
+  for (const std::string& path : paths) {
+    const bool existed = store_.Exists(path);
+    PIXQ_RETURN_IF_ERROR(store_.Remove(path));
+    if (existed) ++result.outputs_removed;
+  }
+  PIXQ_RETURN_IF_ERROR(store_.RemoveOriginal(id));
+  PIXQ_RETURN_IF_ERROR(Forget(options_.topics.images, id));
+  // This replica's next read should not show it any more; the delete is done either way.
+  if (absl::Status caught_up = catch_up_(options_.catch_up_timeout); !caught_up.ok()) {
+    observability::LogWarn("no catch-up after a delete",
+                           {{"image_id", id}, {"error", std::string(caught_up.message())}});
+  }
+  observability::LogInfo("image deleted", {{"image_id", id},
+                                           {"jobs", static_cast<int64_t>(jobs.items.size())},
+                                           {"outputs_removed", result.outputs_removed}});
+  return result;
+}
+
+absl::StatusOr<JobPage> Service::ListJobs(const JobQuery& query) {
+  std::vector<job::Phase> phases = query.phases;
+  std::sort(phases.begin(), phases.end());
+  phases.erase(std::unique(phases.begin(), phases.end()), phases.end());
+  std::string filter;
+  for (job::Phase phase : phases) absl::StrAppend(&filter, job::PhaseName(phase), ",");
+  std::string after;
+  if (query.page_token.empty()) {
+    PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+  } else {
+    absl::StatusOr<PageCursor> cursor = DecodePageToken(query.page_token, "jobs", filter);
+    if (!cursor.ok()) return cursor.status();
+    after = cursor->id;
+  }
+  state::JobTable::Page page = jobs_.List(
+      after, static_cast<size_t>(std::max(query.limit, 1)), [&](const job::JobRecord& record) {
+        return phases.empty() ||
+               std::find(phases.begin(), phases.end(), record.status.phase) != phases.end();
+      });
+  JobPage out;
+  if (page.more && !page.items.empty()) {
+    out.next_page_token = EncodePageToken("jobs", filter, {.id = page.items.back().id});
+  }
+  out.items = std::move(page.items);
+  return out;
+}
+
+absl::Status Service::DeleteJob(const std::string& id) {
+  absl::StatusOr<job::JobRecord> record = GetJob(id);
+  if (!record.ok()) return record.status();
+  if (!job::IsTerminal(record->status.phase)) {
+    return errors::Make(absl::StatusCode::kAborted, "JobNotFinished",
+                        absl::StrCat("the job is ", job::PhaseName(record->status.phase),
+                                     "; it can be deleted once it has Succeeded or Failed"));
+  }
+  PIXQ_RETURN_IF_ERROR(Forget(options_.topics.job_status, id));
+  if (absl::Status caught_up = catch_up_(options_.catch_up_timeout); !caught_up.ok()) {
+    observability::LogWarn("no catch-up after a delete",
+                           {{"job_id", id}, {"error", std::string(caught_up.message())}});
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Variant> Service::ResolveVariant(const std::string& image_id,
+                                                const VariantRequest& request) {
+  absl::StatusOr<job::ImageMeta> image = GetImage(image_id);
+  if (!image.ok()) return image.status();
+  Variant variant;
+  variant.spec = VariantSpec(*image, request);
+  variant.output_key = job::OutputKey(image->id, variant.spec);
+  variant.output_path =
+      store_.OutputPath(variant.output_key, job::FormatExtension(variant.spec.output.format));
+  variant.stored = store_.Exists(variant.output_path);
+  variant.image = *std::move(image);
+  return variant;
 }
 
 }  // namespace pixq::api

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
+#include "pkg/api/variants.h"
 #include "pkg/job/json.h"
 #include "pkg/job/spec.h"
 #include "pkg/observability/metrics.h"
@@ -65,6 +66,42 @@ inline constexpr size_t kMaxBatchJobs = 1000;
 struct UploadResult {
   job::ImageMeta meta;
   bool created = false;  // false: the same bytes were uploaded before (same id)
+};
+
+// GET /v1/images: the catalogue, oldest first (createdAt, then id).
+struct ImageQuery {
+  std::string title;  // substring of the title, ASCII letters in any case; empty: every image
+  int limit = 50;
+  std::string page_token;  // empty: the first page
+};
+struct ImagePage {
+  std::vector<job::ImageMeta> items;
+  std::string next_page_token;  // empty on the last page
+};
+
+// GET /v1/jobs: jobs in creation order (job ids are time-ordered).
+struct JobQuery {
+  std::vector<job::Phase> phases;  // empty: every phase
+  int limit = 50;
+  std::string page_token;
+};
+struct JobPage {
+  std::vector<job::JobRecord> items;
+  std::string next_page_token;
+};
+
+// A variant of an image (see variants.h), resolved to the output that holds it.
+struct Variant {
+  job::ImageMeta image;
+  job::JobSpec spec;        // the job that makes it
+  std::string output_key;   // job::OutputKey(image id, spec)
+  std::string output_path;  // relative to the volume root
+  bool stored = false;      // the output exists: serve it, no job needed
+};
+
+// What DeleteImage removed.
+struct DeleteImageResult {
+  int outputs_removed = 0;  // output files named by the image's jobs that were there
 };
 
 class Service final {
@@ -116,6 +153,35 @@ class Service final {
   // The job's latest record; catches up to the log end before answering "JobNotFound" (404).
   [[nodiscard]] absl::StatusOr<job::JobRecord> GetJob(const std::string& id);
 
+  // A page of the catalogue. The first page (no token) catches up to the log end first, so that
+  // an upload acknowledged by any replica is listed. Errors: "InvalidPageToken" (400), catch-up's
+  // (503).
+  [[nodiscard]] absl::StatusOr<ImagePage> ListImages(const ImageQuery& query);
+
+  // Removes the image: the output files of every job that read it (spec.source.imageId or
+  // status.imageId), then the original, then publishes a tombstone on pixq.images so that every
+  // replica forgets it; this replica catches up before it returns. Job records stay (their
+  // outputs answer 404 ContentGone). Output files whose job records were already forgotten are
+  // not known here; the expiry sweep removes them. Safe to repeat: a failure leaves the image
+  // listed, and deleting it again finishes the work. Errors: "ImageNotFound" (404), Kafka's (503),
+  // storage's.
+  [[nodiscard]] absl::StatusOr<DeleteImageResult> DeleteImage(const std::string& id);
+
+  // A page of jobs. The first page catches up first, like ListImages. Errors: "InvalidPageToken"
+  // (400), catch-up's (503).
+  [[nodiscard]] absl::StatusOr<JobPage> ListJobs(const JobQuery& query);
+
+  // Forgets a finished job: a tombstone on pixq.job-status, so every replica drops it; this
+  // replica catches up before it returns. Its output file stays (other jobs may share it) until
+  // the expiry sweep finds no job naming it. Errors: "JobNotFound" (404); "JobNotFinished" (409)
+  // while it is Pending or Running, since a worker would publish its status again; Kafka's (503).
+  [[nodiscard]] absl::Status DeleteJob(const std::string& id);
+
+  // The variant `request` of the image `image_id`: its job spec and where its output is, and
+  // whether that output is stored already. Errors: "ImageNotFound" (404).
+  [[nodiscard]] absl::StatusOr<Variant> ResolveVariant(const std::string& image_id,
+                                                       const VariantRequest& request);
+
   [[nodiscard]] const ServiceOptions& options() const { return options_; }
 
  private:
@@ -124,6 +190,8 @@ class Service final {
   // true otherwise, after queueing it again if it has not started (it may never have been
   // queued). Errors: Kafka's.
   absl::StatusOr<bool> Settle(const job::JobRecord& record);
+  // A tombstone for `key` on the compacted `topic`, acknowledged by Kafka.
+  absl::Status Forget(const std::string& topic, const std::string& key);
 
   ServiceOptions options_;
   storage::Store& store_;

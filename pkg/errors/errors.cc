@@ -63,6 +63,7 @@ std::string ReasonOf(const absl::Status& status) {
 int HttpStatusOf(const absl::Status& status) {
   const std::string reason = ReasonOf(status);
   if (reason == "PayloadTooLarge") return 413;
+  if (reason == "MethodNotAllowed") return 405;
   if (reason == "UnsupportedMediaType" || reason == "UnsupportedFormat") return 415;
   if (reason == "ImageTooLarge" || reason == "TooManySteps" || reason == "InvalidSpec") return 422;
   switch (status.code()) {

@@ -21,6 +21,9 @@
 #include <pistache/router.h>
 #include <sys/socket.h>
 
+#include "pkg/api/listing.h"
+#include "pkg/api/seed.h"
+#include "pkg/api/variants.h"
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/http/assets.h"
@@ -107,6 +110,9 @@ thread_local int t_answered = 0;
 // The server span of the request the handler running on this thread serves; null if none. A
 // handler that answers later (a long-poll) moves the span along with its writer.
 thread_local observability::Span* t_span = nullptr;
+// Set by a handler that found its route did not apply after all (the seeds' "/:image_id/:variant"
+// on a path that is no image's): the request is counted as "unmatched", as it would have been.
+thread_local bool t_unmatched = false;
 
 // Sends, swallowing the errors of a connection the client already closed.
 void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type) {
@@ -174,6 +180,27 @@ std::string ContentTypeOf(const Request& req) {
 
 std::string ImageMime(job::Format format) { return job::FormatMimeType(format); }
 
+// A query parameter's value as sent, percent-decoded ('+' is a space, as HTML forms send it).
+// Pistache hands query values over undecoded. A malformed escape is kept as it is.
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < text.size() && absl::ascii_isxdigit(text[i + 1]) &&
+               absl::ascii_isxdigit(text[i + 2])) {
+      auto hex = [](char h) { return absl::ascii_isdigit(h) ? h - '0' : (h | 0x20) - 'a' + 10; };
+      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 // The /docs page may load only what pixq-api serves itself: its script, the description it
 // renders, and the styles and search worker Redoc makes on the page. Nothing from elsewhere.
 constexpr char kDocsContentSecurityPolicy[] =
@@ -191,6 +218,11 @@ struct Waiter {
   absl::Time deadline;
   absl::Time started;
   observability::Span span;  // the request's server span, ended with the answer
+  // Set for a variant's wait: it answers once the job has Succeeded or Failed (or at the
+  // deadline, with what is known then; an empty record when the job is not in the table), not at
+  // the first change, and says how. Unset: GET /v1/jobs/{id}?wait=.
+  std::function<void(ResponseWriter&, const job::JobRecord&)> answer;
+  std::string route = "/v1/jobs/:id";  // for the request metrics
 };
 
 // Pistache's router, with request bodies bounded before they are read. Pistache alone answers a
@@ -351,6 +383,8 @@ struct ApiServer::Impl {
 
   using Handler = void (Impl::*)(const Request&, ResponseWriter);
 
+  static constexpr char kSeedVariantPath[] = "/:image_id/:variant";
+
   struct Route {
     Pistache::Http::Method method;
     const char* path;
@@ -374,6 +408,21 @@ struct ApiServer::Impl {
         {Method::Get, "/v1/jobs/:id/output", &Impl::GetJobOutput, RouteAccess::kKeyOrSignature},
         {Method::Post, "/v1/batches", &Impl::CreateBatch, RouteAccess::kKey},
         {Method::Get, "/v1/batches/:id", &Impl::GetBatch, RouteAccess::kKey},
+        // The catalogue, job listings and variants.
+        {Method::Get, "/v1/images", &Impl::ListImages, RouteAccess::kKey},
+        {Method::Delete, "/v1/images/:id", &Impl::DeleteImage, RouteAccess::kKey},
+        {Method::Get, "/v1/images/:id/:variant", &Impl::GetVariant, RouteAccess::kKey},
+        {Method::Get, "/v1/jobs", &Impl::ListJobs, RouteAccess::kKey},
+        {Method::Delete, "/v1/jobs/:id", &Impl::DeleteJob, RouteAccess::kKey},
+        // The seed services' contracts, at the root as they served them. Pistache tries fixed
+        // segments before parameters (and backtracks), so "/:image_id/:variant" takes only the
+        // two-segment paths no other route has; its handler answers RouteNotFound unless the
+        // first segment is an image id.
+        {Method::Post, "/download", &Impl::SeedDownload, RouteAccess::kKey},
+        {Method::Get, "/check/:task_id", &Impl::SeedCheck, RouteAccess::kKey},
+        {Method::Post, "/upload_file", &Impl::SeedUploadFile, RouteAccess::kKey},
+        {Method::Get, "/ping", &Impl::Ping, RouteAccess::kOpen},
+        {Method::Get, kSeedVariantPath, &Impl::SeedVariant, RouteAccess::kKey},
         {Method::Get, "/healthz", &Impl::Healthz, RouteAccess::kOpen},
         {Method::Get, "/readyz", &Impl::Readyz, RouteAccess::kOpen},
         {Method::Get, "/health", &Impl::Health, RouteAccess::kOpen},
@@ -424,12 +473,15 @@ struct ApiServer::Impl {
   // Wraps a handler: nothing it throws escapes into Pistache, every answer it sends is counted
   // under the route's template, and (open routes aside: probes, scrapes, docs) it runs in a server
   // span that continues the client's traceparent, with the trace ids on its log lines.
-  Pistache::Rest::Route::Handler Guard(std::string route, RouteAccess access, Handler fn) {
+  Pistache::Rest::Route::Handler Guard(
+      std::string route, RouteAccess access,
+      std::function<void(Impl&, const Request&, ResponseWriter)> fn) {
     const bool traced = access != RouteAccess::kOpen;
     return [this, fn, route, access, traced](const Request& req, ResponseWriter w) {
       const absl::Time start = absl::Now();
       const std::string method = Pistache::Http::methodString(req.method());
       t_answered = 0;
+      t_unmatched = false;
       observability::Span span;
       std::optional<observability::LogContext> log_context;
       if (traced) {
@@ -447,14 +499,14 @@ struct ApiServer::Impl {
                                                   {"span_id", span.context().SpanIdHex()}});
       }
       try {
-        if (Admit(access, req, w)) (this->*fn)(req, std::move(w));
+        if (Admit(access, req, w)) fn(*this, req, std::move(w));
       } catch (const std::exception& e) {
         observability::LogError("handler threw", {{"error", e.what()}});
         // The writer may have been moved away; nothing more can be sent then.
       }
       t_span = nullptr;
       if (t_answered != 0) {
-        metrics.ObserveHttpRequest(route, method, t_answered,
+        metrics.ObserveHttpRequest(t_unmatched ? "unmatched" : route, method, t_answered,
                                    absl::ToDoubleSeconds(absl::Now() - start));
         span.SetAttribute("http.response.status_code", int64_t{t_answered});
         if (t_answered >= 500) span.SetError(absl::StrCat("answered ", t_answered));
@@ -469,9 +521,46 @@ struct ApiServer::Impl {
     }
     // With auth on, a key is asked for before a missing route is reported.
     router.addNotFoundHandler(Guard("unmatched", RouteAccess::kKey, &Impl::NoRoute));
+    // A path some route has, asked with a method it does not have: 405 with Allow, as problem+json
+    // (Pistache would answer in plain text). Every method then has every path, so each finds the
+    // same template for a request path as the methods that serve it.
+    std::map<std::string, std::vector<Pistache::Http::Method>> allowed;
+    for (const Route& route : Table()) allowed[route.path].push_back(route.method);
+    using Pistache::Http::Method;
+    for (const auto& [path, methods] : allowed) {
+      for (Method method : {Method::Get, Method::Post, Method::Put, Method::Patch, Method::Delete,
+                            Method::Options}) {
+        if (std::find(methods.begin(), methods.end(), method) != methods.end()) continue;
+        router.addRoute(method, path,
+                        Guard(path, RouteAccess::kKey,
+                              [path = path, methods = methods](Impl& self, const Request& req,
+                                                               ResponseWriter w) {
+                                self.MethodNotAllowed(req, std::move(w), path, methods);
+                              }));
+      }
+    }
+  }
+
+  void MethodNotAllowed(const Request& req, ResponseWriter w, const std::string& path,
+                        const std::vector<Pistache::Http::Method>& methods) {
+    // The seeds' "/:image_id/:variant" has any two segments: only an image id makes it that path.
+    if (path == kSeedVariantPath && !job::IsSha256Hex(req.param(":image_id").as<std::string>())) {
+      NoRoute(req, std::move(w));
+      return;
+    }
+    w.headers().add<Pistache::Http::Header::Allow>(methods);
+    std::string names;
+    for (Pistache::Http::Method method : methods) {
+      absl::StrAppend(&names, names.empty() ? "" : ", ", Pistache::Http::methodString(method));
+    }
+    SendProblem(w,
+                errors::Make(absl::StatusCode::kUnimplemented, "MethodNotAllowed",
+                             absl::StrCat(Pistache::Http::methodString(req.method()), " ",
+                                          req.resource(), ": not a method of this path; ", names)));
   }
 
   void NoRoute(const Request& req, ResponseWriter w) {
+    t_unmatched = true;
     SendProblem(w,
                 errors::NotFound("RouteNotFound", absl::StrCat("no route for ", req.resource())));
   }
@@ -534,23 +623,31 @@ struct ApiServer::Impl {
   // --- images -----------------------------------------------------------------------------
 
   void UploadImage(const Request& req, ResponseWriter w) {
+    absl::StatusOr<api::UploadResult> result = Upload(req);
+    if (!result.ok()) {
+      SendProblem(w, result.status());
+      return;
+    }
+    w.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/v1/images/", result->meta.id));
+    SendJson(w, result->created ? 201 : 200, ImageJson(result->meta));
+  }
+
+  // An upload as POST /v1/images and POST /upload_file take it: multipart (`image` or `file`,
+  // and `title`) or the raw bytes.
+  absl::StatusOr<api::UploadResult> Upload(const Request& req) {
     const std::string& body = req.body();
     if (static_cast<int64_t>(body.size()) > options.max_body_bytes) {
-      SendProblem(
-          w, errors::Invalid("PayloadTooLarge", absl::StrCat("uploads are limited to ",
-                                                             options.max_body_bytes, " bytes")));
-      return;
+      return errors::Invalid("PayloadTooLarge", absl::StrCat("uploads are limited to ",
+                                                             options.max_body_bytes, " bytes"));
     }
     const std::string content_type = ContentTypeOf(req);
     std::string_view bytes;
-    std::string title = QueryParam(req, "title").value_or("");
-    std::string filename = QueryParam(req, "filename").value_or("");
+    // Percent-decoded: Pistache hands query values over as sent ("Big%20Cat").
+    std::string title = DecodedParam(req, "title").value_or("");
+    std::string filename = DecodedParam(req, "filename").value_or("");
     if (content_type.rfind("multipart/form-data", 0) == 0) {
       absl::StatusOr<std::vector<MultipartPart>> parts = ParseMultipart(content_type, body);
-      if (!parts.ok()) {
-        SendProblem(w, parts.status());
-        return;
-      }
+      if (!parts.ok()) return parts.status();
       bool found = false;
       for (const MultipartPart& part : *parts) {
         if ((part.name == "image" || part.name == "file") && !found) {
@@ -562,25 +659,13 @@ struct ApiServer::Impl {
         }
       }
       if (!found) {
-        SendProblem(
-            w, errors::Invalid("MissingImage", "multipart upload needs a part named \"image\""));
-        return;
+        return errors::Invalid("MissingImage", "multipart upload needs a part named \"image\"");
       }
     } else {
       bytes = body;
     }
-    if (bytes.empty()) {
-      SendProblem(w, errors::Invalid("EmptyBody", "no image bytes in the request"));
-      return;
-    }
-    absl::StatusOr<api::UploadResult> result =
-        service.UploadImage(bytes, std::move(title), std::move(filename));
-    if (!result.ok()) {
-      SendProblem(w, result.status());
-      return;
-    }
-    w.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/v1/images/", result->meta.id));
-    SendJson(w, result->created ? 201 : 200, ImageJson(result->meta));
+    if (bytes.empty()) return errors::Invalid("EmptyBody", "no image bytes in the request");
+    return service.UploadImage(bytes, std::move(title), std::move(filename));
   }
 
   void GetImage(const Request& req, ResponseWriter w) {
@@ -607,13 +692,20 @@ struct ApiServer::Impl {
   // If-None-Match. The file goes out with sendfile, never through a string.
   void ServeImmutable(const Request& req, ResponseWriter w, const std::string& path,
                       const std::string& etag_value, const std::string& mime) {
+    ServeImmutable(w, HeaderValue(req, "If-None-Match"), path, etag_value, mime);
+  }
+
+  // The same, to a writer kept for later (a variant's wait), with the request's If-None-Match.
+  void ServeImmutable(ResponseWriter& w, const std::optional<std::string>& if_none_match,
+                      const std::string& path, const std::string& etag_value,
+                      const std::string& mime) {
     const std::string etag = absl::StrCat("\"", etag_value, "\"");
     SetHeader<ETagHeader>(w, etag);
     // With auth on, the bytes are for key holders (or one signed URL's holder, until it expires):
     // no shared cache may keep them for others.
     SetHeader<CacheControlHeader>(w, auth.enabled() ? "private, max-age=31536000, immutable"
                                                     : "public, max-age=31536000, immutable");
-    if (auto inm = HeaderValue(req, "If-None-Match"); inm && inm->find(etag) != std::string::npos) {
+    if (if_none_match && if_none_match->find(etag) != std::string::npos) {
       t_answered = 304;
       try {
         w.send(Code::Not_Modified);
@@ -846,10 +938,15 @@ struct ApiServer::Impl {
     LongPoll(std::move(w), *record, wait);
   }
 
-  // Answers when the job's record next changes, or at the deadline with what is known then.
-  void LongPoll(ResponseWriter w, const job::JobRecord& seen, absl::Duration wait) {
+  // Answers when the job's record next changes, or at the deadline with what is known then. With
+  // `answer` (a variant), only once the job has Succeeded or Failed, or at the deadline.
+  void LongPoll(ResponseWriter w, const job::JobRecord& seen, absl::Duration wait,
+                std::function<void(ResponseWriter&, const job::JobRecord&)> answer = nullptr,
+                const char* route = "/v1/jobs/:id") {
     auto waiter = std::make_shared<Waiter>();
     waiter->writer = std::make_shared<ResponseWriter>(std::move(w));
+    waiter->answer = std::move(answer);
+    waiter->route = route;
     waiter->id = seen.id;
     waiter->started = absl::Now();
     waiter->deadline = waiter->started + wait;
@@ -863,29 +960,52 @@ struct ApiServer::Impl {
       waiters.emplace(waiter->deadline, waiter);
     }
     std::weak_ptr<Waiter> weak = waiter;
+    uint64_t token;
     {
       std::lock_guard<std::mutex> lock(waiter->mu);
-      waiter->token = jobs.Watch(seen.id, [this, weak](const job::JobRecord& record) {
-        if (auto w = weak.lock()) Finish(*w, record);
-      });
+      waiter->token = jobs.Watch(
+          seen.id, [this, weak](const job::JobRecord& record) { OnChange(weak, record); });
+      token = waiter->token;
     }
     waiters_cv.notify_all();
     // The record may have changed between the read and the watch.
-    if (auto now = jobs.Get(seen.id); now && now->status.phase != seen.status.phase) {
-      if (jobs.Unwatch(waiter->token)) Finish(*waiter, *now);
+    if (auto now = jobs.Get(seen.id);
+        now && (waiter->answer ? job::IsTerminal(now->status.phase)
+                               : now->status.phase != seen.status.phase)) {
+      if (jobs.Unwatch(token)) Finish(*waiter, *now);
     }
+  }
+
+  // A watched record changed. Runs on the table reader's thread, which applies nothing else until
+  // this returns: watching again here misses no change.
+  void OnChange(const std::weak_ptr<Waiter>& weak, const job::JobRecord& record) {
+    std::shared_ptr<Waiter> waiter = weak.lock();
+    if (!waiter) return;
+    if (waiter->answer && !record.id.empty() && !job::IsTerminal(record.status.phase)) {
+      std::lock_guard<std::mutex> lock(waiter->mu);
+      if (!waiter->done) {
+        waiter->token = jobs.Watch(
+            waiter->id, [this, weak](const job::JobRecord& next) { OnChange(weak, next); });
+      }
+      return;
+    }
+    Finish(*waiter, record);
   }
 
   void Finish(Waiter& waiter, const job::JobRecord& record) {
     std::lock_guard<std::mutex> lock(waiter.mu);
     if (waiter.done) return;
     waiter.done = true;
-    if (record.id.empty()) {
+    // A variant's wait may have watched again since the deadline thread read the token.
+    jobs.Unwatch(waiter.token);
+    if (waiter.answer) {
+      waiter.answer(*waiter.writer, record);
+    } else if (record.id.empty()) {
       SendProblem(*waiter.writer, errors::NotFound("JobNotFound", "the job was deleted"));
     } else {
       SendJson(*waiter.writer, 200, JobJson(record));
     }
-    metrics.ObserveHttpRequest("/v1/jobs/:id", "GET", t_answered,
+    metrics.ObserveHttpRequest(waiter.route, "GET", t_answered,
                                absl::ToDoubleSeconds(absl::Now() - waiter.started));
     waiter.span.SetAttribute("http.response.status_code", int64_t{t_answered});
     waiter.span.End();
@@ -944,6 +1064,229 @@ struct ApiServer::Impl {
     }
     ServeImmutable(req, std::move(w), absl::StrCat(options.storage_root, "/", status.output->path),
                    record->output_key, ImageMime(status.output->format));
+  }
+
+  // --- the catalogue, job listings and variants ---------------------------------------------
+
+  // A 2xx answer without a body.
+  void SendEmpty(ResponseWriter& w, int status) {
+    t_answered = status;
+    try {
+      w.send(static_cast<Code>(status));
+    } catch (const std::exception& e) {
+      observability::LogDebug("response not sent", {{"error", e.what()}});
+    }
+  }
+
+  // A query parameter, percent-decoded ('+' is a space, as in HTML forms).
+  static std::optional<std::string> DecodedParam(const Request& req, const std::string& name) {
+    std::optional<std::string> raw = QueryParam(req, name);
+    if (!raw) return raw;
+    return PercentDecode(*raw);
+  }
+
+  static json Page(json items, const std::string& next_page_token) {
+    return {{"items", std::move(items)},
+            {"nextPageToken", next_page_token.empty() ? json(nullptr) : json(next_page_token)}};
+  }
+
+  void ListImages(const Request& req, ResponseWriter w) {
+    absl::StatusOr<int> limit = api::ParseLimit(QueryParam(req, "limit"));
+    if (!limit.ok()) {
+      SendProblem(w, limit.status());
+      return;
+    }
+    absl::StatusOr<api::ImagePage> page =
+        service.ListImages({.title = DecodedParam(req, "title").value_or(""),
+                            .limit = *limit,
+                            .page_token = DecodedParam(req, "pageToken").value_or("")});
+    if (!page.ok()) {
+      SendProblem(w, page.status());
+      return;
+    }
+    json items = json::array();
+    for (const job::ImageMeta& meta : page->items) items.push_back(ImageJson(meta));
+    SendJson(w, 200, Page(std::move(items), page->next_page_token));
+  }
+
+  void DeleteImage(const Request& req, ResponseWriter w) {
+    absl::StatusOr<api::DeleteImageResult> deleted =
+        service.DeleteImage(req.param(":id").as<std::string>());
+    if (!deleted.ok()) {
+      SendProblem(w, deleted.status());
+      return;
+    }
+    SendEmpty(w, 204);
+  }
+
+  void ListJobs(const Request& req, ResponseWriter w) {
+    absl::StatusOr<int> limit = api::ParseLimit(QueryParam(req, "limit"));
+    if (!limit.ok()) {
+      SendProblem(w, limit.status());
+      return;
+    }
+    absl::StatusOr<std::vector<job::Phase>> phases = api::ParsePhases(DecodedParam(req, "phase"));
+    if (!phases.ok()) {
+      SendProblem(w, phases.status());
+      return;
+    }
+    absl::StatusOr<api::JobPage> page =
+        service.ListJobs({.phases = *std::move(phases),
+                          .limit = *limit,
+                          .page_token = DecodedParam(req, "pageToken").value_or("")});
+    if (!page.ok()) {
+      SendProblem(w, page.status());
+      return;
+    }
+    json items = json::array();
+    for (const job::JobRecord& record : page->items) items.push_back(JobJson(record));
+    SendJson(w, 200, Page(std::move(items), page->next_page_token));
+  }
+
+  void DeleteJob(const Request& req, ResponseWriter w) {
+    if (absl::Status deleted = service.DeleteJob(req.param(":id").as<std::string>());
+        !deleted.ok()) {
+      SendProblem(w, deleted);
+      return;
+    }
+    SendEmpty(w, 204);
+  }
+
+  void GetVariant(const Request& req, ResponseWriter w) {
+    ServeVariant(req, std::move(w), req.param(":id").as<std::string>(),
+                 req.param(":variant").as<std::string>(), "/v1/images/:id/:variant");
+  }
+
+  // How long a variant waits for its job when the request does not say (capped by max_wait).
+  static constexpr absl::Duration kDefaultVariantWait = absl::Seconds(10);
+
+  // The variant's bytes when stored; otherwise its job (made, or found made: the output key is the
+  // same), waited for up to ?wait=: 200 with the bytes once it Succeeded, 422 JobFailed when it
+  // failed, else 202 with the job and its Location.
+  void ServeVariant(const Request& req, ResponseWriter w, const std::string& image_id,
+                    const std::string& name, const char* route) {
+    absl::StatusOr<api::VariantRequest> request = api::ParseVariant(
+        name, QueryParam(req, "width"), QueryParam(req, "height"), service.options().validation);
+    if (!request.ok()) {
+      SendProblem(w, request.status());
+      return;
+    }
+    absl::Duration wait = std::min(kDefaultVariantWait, options.max_wait);
+    if (auto text = QueryParam(req, "wait")) {
+      absl::StatusOr<absl::Duration> parsed = ParseWait(*text, options.max_wait);
+      if (!parsed.ok()) {
+        SendProblem(w, parsed.status());
+        return;
+      }
+      wait = *parsed;
+    }
+    absl::StatusOr<api::Variant> variant = service.ResolveVariant(image_id, *request);
+    if (!variant.ok()) {
+      SendProblem(w, variant.status());
+      return;
+    }
+    const std::string path = absl::StrCat(options.storage_root, "/", variant->output_path);
+    const std::string mime = ImageMime(variant->spec.output.format);
+    if (variant->stored) {
+      ServeImmutable(req, std::move(w), path, variant->output_key, mime);
+      return;
+    }
+    absl::StatusOr<job::JobRecord> record =
+        service.CreateJob(variant->spec, t_span != nullptr ? &t_span->context() : nullptr);
+    if (!record.ok()) {
+      SendProblem(w, record.status());
+      return;
+    }
+    auto answer = [this, created = *record, path, key = variant->output_key, mime,
+                   inm = HeaderValue(req, "If-None-Match")](ResponseWriter& out,
+                                                            const job::JobRecord& now) {
+      const job::JobRecord& job = now.id.empty() ? created : now;
+      if (job.status.phase == job::Phase::kSucceeded) {
+        ServeImmutable(out, inm, path, key, mime);
+      } else if (job.status.phase == job::Phase::kFailed) {
+        SendProblem(out, errors::Make(
+                             absl::StatusCode::kFailedPrecondition, "JobFailed",
+                             absl::StrCat("the job ", job.id,
+                                          " that makes this variant failed: ", job.status.reason)));
+      } else {
+        out.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/v1/jobs/", job.id));
+        SendJson(out, 202, JobJson(job));
+      }
+    };
+    if (job::IsTerminal(record->status.phase) || wait <= absl::ZeroDuration()) {
+      answer(w, *record);
+      return;
+    }
+    LongPoll(std::move(w), *record, wait, std::move(answer), route);
+  }
+
+  // --- the seed services' contracts ---------------------------------------------------------
+
+  void SeedDownload(const Request& req, ResponseWriter w) {
+    const std::string& body = req.body();
+    if (static_cast<int64_t>(body.size()) > options.max_json_bytes) {
+      SendProblem(
+          w, errors::Invalid("PayloadTooLarge", absl::StrCat("requests are limited to ",
+                                                             options.max_json_bytes, " bytes")));
+      return;
+    }
+    const std::string content_type = ContentTypeOf(req);
+    if (!content_type.empty() && content_type != "application/json") {
+      SendProblem(w,
+                  errors::Invalid("UnsupportedMediaType", "send the request as application/json"));
+      return;
+    }
+    absl::StatusOr<job::JobSpec> spec = api::DownloadSpec(body, service.options().validation);
+    if (!spec.ok()) {
+      SendProblem(w, spec.status());
+      return;
+    }
+    absl::StatusOr<job::JobRecord> record =
+        service.CreateJob(*std::move(spec), t_span != nullptr ? &t_span->context() : nullptr);
+    if (!record.ok()) {
+      SendProblem(w, record.status());
+      return;
+    }
+    w.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/check/", record->id));
+    // 200, as the Flask service answered: its clients read task_id and poll /check.
+    SendJson(w, 200, {{"task_id", record->id}});
+  }
+
+  void SeedCheck(const Request& req, ResponseWriter w) {
+    absl::StatusOr<job::JobRecord> record = service.GetJob(req.param(":task_id").as<std::string>());
+    if (!record.ok()) {
+      SendProblem(w, record.status());
+      return;
+    }
+    json out = api::CeleryTaskJson(*record);
+    if (auth.signs_urls() && out["result"].is_object() && out["result"].contains("url")) {
+      out["result"]["signed_url"] =
+          auth.SignPath(out["result"]["url"].get<std::string>(), absl::Now());
+    }
+    SendJson(w, 200, out);
+  }
+
+  void SeedUploadFile(const Request& req, ResponseWriter w) {
+    absl::StatusOr<api::UploadResult> result = Upload(req);
+    if (!result.ok()) {
+      SendProblem(w, result.status());
+      return;
+    }
+    // 200 whether new or known, as the prog-image service answered.
+    SendJson(w, 200, {{"image_id", result->meta.id}});
+  }
+
+  void Ping(const Request&, ResponseWriter w) { Send(w, 200, "pong", "text/plain"); }
+
+  void SeedVariant(const Request& req, ResponseWriter w) {
+    const std::string image_id = req.param(":image_id").as<std::string>();
+    // Any two segments no other route has end here: only an image id makes them this route.
+    if (!job::IsSha256Hex(image_id)) {
+      NoRoute(req, std::move(w));
+      return;
+    }
+    ServeVariant(req, std::move(w), image_id, req.param(":variant").as<std::string>(),
+                 kSeedVariantPath);
   }
 };
 

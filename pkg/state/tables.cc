@@ -3,6 +3,7 @@
 #include <mutex>
 #include <utility>
 
+#include "pkg/job/ids.h"
 #include "pkg/job/json.h"
 
 namespace pixq::state {
@@ -128,17 +129,61 @@ std::vector<job::JobRecord> JobTable::Snapshot() const {
   return out;
 }
 
+JobTable::Page JobTable::List(const std::string& after, size_t limit,
+                              const std::function<bool(const job::JobRecord&)>& match) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  Page page;
+  for (auto it = after.empty() ? records_.begin() : records_.upper_bound(after);
+       it != records_.end(); ++it) {
+    if (!match(it->second)) continue;
+    if (page.items.size() == limit) {
+      page.more = true;
+      break;
+    }
+    page.items.push_back(it->second);
+  }
+  return page;
+}
+
 absl::Status ImageTable::Apply(const std::string& id, const std::optional<std::string>& value) {
   if (!value.has_value()) {
     std::unique_lock<std::shared_mutex> lock(mu_);
-    images_.erase(id);
+    if (auto it = images_.find(id); it != images_.end()) {
+      order_.erase(PositionOf(it->second));
+      images_.erase(it);
+    }
     return absl::OkStatus();
   }
   absl::StatusOr<job::ImageMeta> meta = job::ImageMetaFromJson(*value);
   if (!meta.ok()) return meta.status();
+  // Listed under the key it was published with, whatever the value says.
+  meta->id = id;
   std::unique_lock<std::shared_mutex> lock(mu_);
+  if (auto it = images_.find(id); it != images_.end()) order_.erase(PositionOf(it->second));
+  order_.insert(PositionOf(*meta));
   images_[id] = *std::move(meta);
   return absl::OkStatus();
+}
+
+ImageTable::Position ImageTable::PositionOf(const job::ImageMeta& meta) {
+  const int64_t ms = job::Rfc3339ToUnixMillis(meta.created_at);
+  return {ms < 0 ? -1 : ms, meta.id};
+}
+
+ImageTable::Page ImageTable::List(const std::optional<Position>& after, size_t limit,
+                                  const std::function<bool(const job::ImageMeta&)>& match) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  Page page;
+  for (auto it = after ? order_.upper_bound(*after) : order_.begin(); it != order_.end(); ++it) {
+    const job::ImageMeta& meta = images_.at(it->second);
+    if (!match(meta)) continue;
+    if (page.items.size() == limit) {
+      page.more = true;
+      break;
+    }
+    page.items.push_back(meta);
+  }
+  return page;
 }
 
 std::optional<job::ImageMeta> ImageTable::Get(const std::string& id) const {

@@ -14,6 +14,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -52,6 +53,16 @@ class JobTable final {
   // Every record, copied (for the expiry sweep, which reads them all once).
   [[nodiscard]] std::vector<job::JobRecord> Snapshot() const;
 
+  struct Page {
+    std::vector<job::JobRecord> items;
+    bool more = false;  // records `match` accepts follow the last item
+  };
+  // Up to `limit` records that `match` accepts, in job id order (ids are ULIDs: creation time,
+  // then random), after the job id `after` (empty: from the first). `match` runs under the
+  // table's read lock: it must be quick and must not call the table.
+  [[nodiscard]] Page List(const std::string& after, size_t limit,
+                          const std::function<bool(const job::JobRecord&)>& match) const;
+
  private:
   // Drops `record` from the indexes (it is being replaced or forgotten). With mu_ held.
   void Unindex(const job::JobRecord& record);
@@ -77,9 +88,25 @@ class ImageTable final {
 
   [[nodiscard]] size_t size() const;
 
+  // Where an image stands in the catalogue's order: its createdAt (Unix milliseconds; -1 when
+  // unreadable, first), then its id.
+  using Position = std::pair<int64_t, std::string>;
+  [[nodiscard]] static Position PositionOf(const job::ImageMeta& meta);
+
+  struct Page {
+    std::vector<job::ImageMeta> items;
+    bool more = false;  // images `match` accepts follow the last item
+  };
+  // Up to `limit` images that `match` accepts, oldest first (createdAt, then id), after
+  // `after` (nullopt: from the first). `match` runs under the table's read lock: it must be
+  // quick and must not call the table.
+  [[nodiscard]] Page List(const std::optional<Position>& after, size_t limit,
+                          const std::function<bool(const job::ImageMeta&)>& match) const;
+
  private:
   mutable std::shared_mutex mu_;
   std::map<std::string, job::ImageMeta, std::less<>> images_;
+  std::set<Position> order_;  // every image's position, for listing
 };
 
 }  // namespace pixq::state

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -37,6 +38,7 @@ using testing::HttpGet;
 using testing::HttpPost;
 using testing::HttpPostForm;
 using testing::HttpResponse;
+using testing::MultipartBody;
 
 const json& Spec() {
   static const json spec = json::parse(OpenApiJson().bytes);
@@ -292,6 +294,10 @@ class RealAnswersTest : public ::testing::Test {
                    std::map<std::string, std::string> headers = Key()) {
     return Check("GET", route, HttpGet(url_ + url, headers));
   }
+  HttpResponse Delete(const std::string& route, const std::string& url,
+                      std::map<std::string, std::string> headers = Key()) {
+    return Check("DELETE", route, testing::HttpDelete(url_ + url, headers));
+  }
   HttpResponse Post(const std::string& route, const std::string& url, const std::string& body,
                     const std::string& content_type,
                     std::map<std::string, std::string> headers = Key()) {
@@ -329,6 +335,43 @@ class RealAnswersTest : public ::testing::Test {
         .path = *path, .format = record->spec.output.format, .width = 8, .height = 8, .bytes = 70};
     EXPECT_TRUE(jobs_.Apply(record->id, job::ToJson(*record).dump()).ok());
     return json::parse(Get("/v1/jobs/:id", "/v1/jobs/" + record->id).body);
+  }
+
+  // A worker, on another thread: the next job queued after `queued_before` jobs goes Running,
+  // then ends in `phase` (Succeeded with an output written, or Failed), so that a wait sees it.
+  std::thread FinishNextJob(size_t queued_before, job::Phase phase) {
+    return std::thread([this, queued_before, phase] {
+      std::vector<queue::OutgoingMessage> queued;
+      ASSERT_TRUE(testing::Eventually(
+          [&] {
+            queued = producer_.SentTo("pixq.jobs");
+            return queued.size() > queued_before;
+          },
+          absl::Seconds(5)));
+      Apply();
+      absl::StatusOr<job::JobRecord> record = job::RecordFromJson(queued[queued_before].value);
+      ASSERT_TRUE(record.ok());
+      absl::SleepFor(absl::Milliseconds(50));
+      record->status.phase = job::Phase::kRunning;
+      record->status.attempts = 1;
+      ASSERT_TRUE(jobs_.Apply(record->id, job::ToJson(*record).dump()).ok());
+      absl::SleepFor(absl::Milliseconds(50));
+      record->status.phase = phase;
+      if (phase == job::Phase::kSucceeded) {
+        absl::StatusOr<std::string> path = store_->PutOutput(
+            record->output_key, job::FormatExtension(record->spec.output.format), Png(8, 8));
+        ASSERT_TRUE(path.ok());
+        record->status.output = job::OutputInfo{.path = *path,
+                                                .format = record->spec.output.format,
+                                                .width = 8,
+                                                .height = 8,
+                                                .bytes = 70};
+      } else {
+        record->status.reason = "CorruptImage";
+        record->status.message = "the image could not be decoded";
+      }
+      ASSERT_TRUE(jobs_.Apply(record->id, job::ToJson(*record).dump()).ok());
+    });
   }
 
   testing::TempDir dir_;
@@ -528,6 +571,151 @@ TEST_F(RealAnswersTest, BatchesYamlAndIdempotencyAnswerAsDescribed) {
       503);
 }
 
+TEST_F(RealAnswersTest, CatalogueAndJobListsAnswerAsDescribed) {
+  const std::string first = Upload(50);
+  Upload(51);
+  Upload(52);
+  const json page = json::parse(Get("/v1/images", "/v1/images?limit=2").body);
+  ASSERT_TRUE(page["nextPageToken"].is_string()) << page.dump();
+  const json last = json::parse(
+      Get("/v1/images", "/v1/images?limit=2&pageToken=" + page["nextPageToken"].get<std::string>())
+          .body);
+  EXPECT_TRUE(last["nextPageToken"].is_null());
+  EXPECT_EQ(Get("/v1/images", "/v1/images?title=T").status, 200);
+  EXPECT_EQ(Get("/v1/images", "/v1/images?limit=ten").status, 400);
+  EXPECT_EQ(Get("/v1/images", "/v1/images?pageToken=abc").status, 400);
+  EXPECT_EQ(Get("/v1/images", "/v1/images", {}).status, 401);
+
+  // Jobs in every phase, listed with their filters.
+  SucceededJob(first, R"(,"steps":[{"op":"flip"}])");
+  HttpResponse pending = Post("/v1/jobs", "/v1/jobs", R"({"source":{"imageId":")" + first + "\"}}",
+                              "application/json");
+  ASSERT_EQ(pending.status, 202);
+  Apply();
+  const std::string pending_id = json::parse(pending.body)["metadata"]["id"];
+  const json all = json::parse(Get("/v1/jobs", "/v1/jobs?limit=1").body);
+  ASSERT_TRUE(all["nextPageToken"].is_string());
+  EXPECT_EQ(Get("/v1/jobs", "/v1/jobs?pageToken=" + all["nextPageToken"].get<std::string>()).status,
+            200);
+  EXPECT_EQ(json::parse(Get("/v1/jobs", "/v1/jobs?phase=Pending,Running").body)["items"].size(),
+            1u);
+  EXPECT_EQ(Get("/v1/jobs", "/v1/jobs?phase=Queued").status, 400);
+  EXPECT_EQ(Get("/v1/jobs", "/v1/jobs", {}).status, 401);
+
+  // Deleting: a job only once it has finished; an image with its outputs.
+  EXPECT_EQ(Delete("/v1/jobs/:id", "/v1/jobs/" + pending_id).status, 409);
+  const std::string done_id =
+      json::parse(Get("/v1/jobs", "/v1/jobs?phase=Succeeded").body)["items"][0]["metadata"]["id"];
+  EXPECT_EQ(Delete("/v1/jobs/:id", "/v1/jobs/" + done_id).status, 204);
+  EXPECT_EQ(Delete("/v1/jobs/:id", "/v1/jobs/" + done_id).status, 404);
+  EXPECT_EQ(Delete("/v1/jobs/:id", "/v1/jobs/" + pending_id, {}).status, 401);
+  EXPECT_EQ(Delete("/v1/images/:id", "/v1/images/" + first).status, 204);
+  EXPECT_EQ(Delete("/v1/images/:id", "/v1/images/" + first).status, 404);
+  EXPECT_EQ(Delete("/v1/images/:id", "/v1/images/" + first, {}).status, 401);
+  const std::string other = page["items"][1]["id"];
+  producer_.FailTopic("*");
+  EXPECT_EQ(Delete("/v1/images/:id", "/v1/images/" + other).status, 503);
+}
+
+TEST_F(RealAnswersTest, VariantsAnswerAsDescribed) {
+  const std::string image = Upload(60);
+  int round = 0;
+  for (const std::string route : {"/v1/images/:id/:variant", "/:image_id/:variant"}) {
+    const std::string base = route == "/:image_id/:variant" ? "/" + image : "/v1/images/" + image;
+    // Each round asks for variants not stored yet.
+    const std::string size = "width=" + std::to_string(40 + round++);
+    // Made within the wait (200), or not (202); failed (422).
+    std::thread worker =
+        FinishNextJob(producer_.SentTo("pixq.jobs").size(), job::Phase::kSucceeded);
+    HttpResponse made = Get(route, base + "/grayscale?wait=5s&" + size);
+    worker.join();
+    EXPECT_EQ(made.status, 200) << made.body;
+    EXPECT_EQ(Get(route, base + "/grayscale?" + size, Key({{"If-None-Match", made.Header("etag")}}))
+                  .status,
+              304);
+    EXPECT_EQ(Get(route, base + "/grayscale?" + size).status, 200);
+    EXPECT_EQ(Get(route, base + "/webp?wait=0&" + size).status, 202);
+    EXPECT_EQ(Get(route, base + "/jpeg?wait=100ms&height=10&" + size).status, 202);
+    worker = FinishNextJob(producer_.SentTo("pixq.jobs").size(), job::Phase::kFailed);
+    EXPECT_EQ(Get(route, base + "/mirror?wait=5s&" + size).status, 422);
+    worker.join();
+    EXPECT_EQ(Get(route, base + "/png?width=0").status, 400);
+    EXPECT_EQ(Get(route, base + "/png?wait=later").status, 400);
+    EXPECT_EQ(Get(route, base + "/sepia").status, 404);
+    EXPECT_EQ(Get(route, base + "/png", {}).status, 401);
+  }
+  EXPECT_EQ(Get("/v1/images/:id/:variant", "/v1/images/" + std::string(64, 'f') + "/png").status,
+            404);
+  EXPECT_EQ(Get("/:image_id/:variant", "/not-an-image/png").status, 404);
+  producer_.FailTopic("*");
+  EXPECT_EQ(Get("/:image_id/:variant", "/" + image + "/png?width=30").status, 503);
+}
+
+TEST_F(RealAnswersTest, SeedContractsAnswerAsDescribed) {
+  // The Flask/Celery downloader.
+  HttpResponse task =
+      Post("/download", "/download",
+           R"({"file_name":"cat.png","image_url":"https://images.example/cat.png"})",
+           "application/json");
+  ASSERT_EQ(task.status, 200) << task.body;
+  const std::string task_id = json::parse(task.body)["task_id"];
+  Apply();
+  EXPECT_EQ(json::parse(Get("/check/:task_id", "/check/" + task_id).body)["state"], "PENDING");
+  // As the worker leaves it: downloaded into the catalogue, converted.
+  absl::StatusOr<job::JobRecord> record = service_->GetJob(task_id);
+  ASSERT_TRUE(record.ok());
+  const std::string image = Upload(70);
+  record->status.image_id = image;
+  record->output_key = job::OutputKey(image, record->spec);
+  absl::StatusOr<std::string> path = store_->PutOutput(record->output_key, "png", Png(8, 8));
+  ASSERT_TRUE(path.ok());
+  record->status.phase = job::Phase::kSucceeded;
+  record->status.output = job::OutputInfo{
+      .path = *path, .format = job::Format::kPng, .width = 8, .height = 8, .bytes = 70};
+  ASSERT_TRUE(jobs_.Apply(task_id, job::ToJson(*record).dump()).ok());
+  const json done = json::parse(Get("/check/:task_id", "/check/" + task_id).body);
+  EXPECT_EQ(done["state"], "SUCCESS");
+  EXPECT_EQ(done["result"]["file_name"], "cat.png");
+  EXPECT_TRUE(done["result"].contains("signed_url"));
+  record->status.phase = job::Phase::kFailed;
+  record->status.output.reset();
+  record->status.reason = "SourceNotFound";
+  record->status.message = "the origin answered 404";
+  ASSERT_TRUE(jobs_.Apply(task_id, job::ToJson(*record).dump()).ok());
+  EXPECT_EQ(json::parse(Get("/check/:task_id", "/check/" + task_id).body)["state"], "FAILURE");
+  EXPECT_EQ(Get("/check/:task_id", "/check/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C").status, 404);
+  EXPECT_EQ(Get("/check/:task_id", "/check/" + task_id, {}).status, 401);
+  EXPECT_EQ(Post("/download", "/download", "{", "application/json").status, 400);
+  EXPECT_EQ(Post("/download", "/download", R"({"file_name":"a.jpg"})", "application/json").status,
+            422);
+  EXPECT_EQ(
+      Post("/download", "/download", R"({"image_url":"ftp://a.example/a"})", "application/json")
+          .status,
+      422);
+  EXPECT_EQ(
+      Post("/download", "/download", "image_url=x", "application/x-www-form-urlencoded").status,
+      415);
+  EXPECT_EQ(Post("/download", "/download", std::string(5000, ' '), "application/json").status, 413);
+  EXPECT_EQ(Post("/download", "/download", "{}", "application/json", {}).status, 401);
+
+  // prog-image.
+  auto [form, form_type] = MultipartBody(
+      {{.name = "image", .data = Png(71, 20), .filename = "a.png", .content_type = "image/png"}});
+  HttpResponse uploaded = Post("/upload_file", "/upload_file", form, form_type);
+  ASSERT_EQ(uploaded.status, 200) << uploaded.body;
+  EXPECT_EQ(json::parse(uploaded.body)["image_id"], crypto::Sha256Hex(Png(71, 20)));
+  EXPECT_EQ(Post("/upload_file", "/upload_file", form, form_type).status, 200) << "known: 200 too";
+  auto [no_image, no_image_type] = MultipartBody({{.name = "title", .data = "t"}});
+  EXPECT_EQ(Post("/upload_file", "/upload_file", no_image, no_image_type).status, 400);
+  auto [text, text_type] = MultipartBody({{.name = "image", .data = "not an image"}});
+  EXPECT_EQ(Post("/upload_file", "/upload_file", text, text_type).status, 415);
+  EXPECT_EQ(
+      Post("/upload_file", "/upload_file", std::string((1 << 20) + 10, 'x'), form_type).status,
+      413);
+  EXPECT_EQ(Post("/upload_file", "/upload_file", form, form_type, {}).status, 401);
+  EXPECT_EQ(Get("/ping", "/ping", {}).body, "pong");
+}
+
 TEST_F(RealAnswersTest, OpenRoutesAnswerAsDescribedWithoutAKey) {
   EXPECT_EQ(Get("/healthz", "/healthz", {}).status, 200);
   EXPECT_EQ(Get("/readyz", "/readyz", {}).status, 200);
@@ -543,15 +731,25 @@ TEST_F(RealAnswersTest, OpenRoutesAnswerAsDescribedWithoutAKey) {
 }
 
 TEST_F(RealAnswersTest, EveryRouteIsExercised) {
-  // The three tests above between them call every route; this keeps that so when routes are added.
+  // The tests above between them call every route; this keeps that so when routes are added.
   const std::set<std::string> exercised = {"POST /v1/images",
+                                           "GET /v1/images",
                                            "GET /v1/images/{id}",
+                                           "DELETE /v1/images/{id}",
                                            "GET /v1/images/{id}/content",
+                                           "GET /v1/images/{id}/{variant}",
                                            "POST /v1/jobs",
+                                           "GET /v1/jobs",
                                            "GET /v1/jobs/{id}",
+                                           "DELETE /v1/jobs/{id}",
                                            "GET /v1/jobs/{id}/output",
                                            "POST /v1/batches",
                                            "GET /v1/batches/{id}",
+                                           "POST /download",
+                                           "GET /check/{task_id}",
+                                           "POST /upload_file",
+                                           "GET /{image_id}/{variant}",
+                                           "GET /ping",
                                            "GET /healthz",
                                            "GET /readyz",
                                            "GET /health",

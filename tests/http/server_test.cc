@@ -3,6 +3,7 @@
 
 #include "pkg/http/server.h"
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -300,6 +301,219 @@ TEST_F(AuthServerTest, ServesASignedUrlWithoutAKeyAndRefusesATamperedOrExpiredOn
   // A signature is no key for the other routes.
   const std::string query = signed_url.substr(signed_url.find('?'));
   ExpectProblem(HttpGet(url_ + "/v1/images/" + id + query), 401, "ApiKeyMissing");
+}
+
+// --- the catalogue, job listings, variants and the seed contracts --------------------------
+
+TEST_F(ServerTest, KeepsEveryOtherRouteAheadOfTheRootVariantRoute) {
+  const std::string image = Upload();
+  const std::string unknown(64, 'f');
+  // Each of these would also fit "/:image_id/:variant" or another parameter route.
+  EXPECT_TRUE(json::parse(HttpGet(url_ + "/v1/images").body).contains("items"));
+  EXPECT_TRUE(json::parse(HttpGet(url_ + "/v1/jobs").body).contains("items"));
+  EXPECT_EQ(HttpGet(url_ + "/v1/images/" + image + "/content").body, Png(30, 20));
+  EXPECT_EQ(HttpGet(url_ + "/docs/redoc.standalone.js").status, 200);
+  EXPECT_EQ(HttpGet(url_ + "/ping").body, "pong");
+  EXPECT_EQ(HttpGet(url_ + "/health").body, "OK");
+  ExpectProblem(HttpGet(url_ + "/check/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C"), 404, "JobNotFound");
+  ExpectProblem(HttpGet(url_ + "/v1/jobs/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C/output"), 404, "JobNotFound");
+  // Two segments no route has: still RouteNotFound, not an image lookup.
+  for (const char* path : {"/v1/nothing-here", "/docs/x", "/metrics/x", "/check", "/a/b"}) {
+    ExpectProblem(HttpGet(url_ + path), 404, "RouteNotFound");
+  }
+  // Counted as no route's, not as the variant route's.
+  EXPECT_NE(metrics_.Render().find(
+                "pixq_http_requests_total{code=\"404\",method=\"GET\",route=\"unmatched\"} 5"),
+            std::string::npos)
+      << metrics_.Render();
+  // An image id in front: the seed's variant route.
+  ExpectProblem(HttpGet(url_ + "/" + unknown + "/png"), 404, "ImageNotFound");
+  ExpectProblem(HttpGet(url_ + "/" + image + "/sepia"), 404, "UnknownVariant");
+  ExpectProblem(HttpGet(url_ + "/v1/images/" + image + "/sepia"), 404, "UnknownVariant");
+  HttpResponse queued = HttpGet(url_ + "/" + image + "/png?wait=0");
+  EXPECT_EQ(queued.status, 202) << queued.body;
+  EXPECT_EQ(queued.Header("location").rfind("/v1/jobs/j_", 0), 0u);
+}
+
+TEST_F(ServerTest, AnswersAMethodAPathDoesNotHaveWith405ProblemDetails) {
+  const std::string image = Upload();
+  HttpResponse put = testing::HttpRequest("PUT", url_ + "/v1/images");
+  ExpectProblem(put, 405, "MethodNotAllowed");
+  EXPECT_EQ(put.Header("allow"), "POST, GET");
+  HttpResponse post = HttpPost(url_ + "/" + image + "/png", "", "");
+  ExpectProblem(post, 405, "MethodNotAllowed");
+  EXPECT_EQ(post.Header("allow"), "GET");
+  ExpectProblem(testing::HttpRequest("PATCH", url_ + "/v1/jobs/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C"), 405,
+                "MethodNotAllowed");
+  // Two segments that are no route's, whatever the method.
+  ExpectProblem(HttpPost(url_ + "/foo/bar", "", ""), 404, "RouteNotFound");
+}
+
+TEST_F(ServerTest, DecodesQueryParametersAsSent) {
+  HttpResponse r = HttpPost(url_ + "/v1/images?title=Big%20Cat+%C3%A9t%C3%A9&filename=a%2Fb.png",
+                            Png(31, 20), "image/png");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(json::parse(r.body)["title"], "Big Cat \xc3\xa9t\xc3\xa9");
+  EXPECT_EQ(json::parse(r.body)["filename"], "a/b.png");
+  HttpPost(url_ + "/v1/images?title=dog", Png(32, 20), "image/png");
+  Apply();
+  const json found = json::parse(HttpGet(url_ + "/v1/images?title=big+CAT").body);
+  ASSERT_EQ(found["items"].size(), 1u) << found.dump();
+  EXPECT_EQ(found["items"][0]["title"], "Big Cat \xc3\xa9t\xc3\xa9");
+  // A title that is not UTF-8 is kept as valid UTF-8, and answered.
+  HttpResponse odd = HttpPost(url_ + "/v1/images?title=%FF%FE", Png(33, 20), "image/png");
+  EXPECT_EQ(odd.status, 201) << odd.body;
+}
+
+TEST_F(ServerTest, PagesThroughTheCatalogueAndDeletesAnImage) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    HttpResponse r = HttpPost(url_ + "/v1/images?title=t", Png(40 + i, 20), "image/png");
+    ASSERT_EQ(r.status, 201);
+    ids.push_back(json::parse(r.body)["id"]);
+  }
+  Apply();
+  std::vector<std::string> listed;
+  std::string next = "/v1/images?limit=2";
+  while (!next.empty()) {
+    const json page = json::parse(HttpGet(url_ + next).body);
+    ASSERT_LE(page["items"].size(), 2u);
+    for (const json& item : page["items"]) listed.push_back(item["id"]);
+    next = page["nextPageToken"].is_null()
+               ? ""
+               : "/v1/images?limit=2&pageToken=" + page["nextPageToken"].get<std::string>();
+  }
+  std::vector<std::string> sorted_ids = ids, sorted_listed = listed;
+  std::sort(sorted_ids.begin(), sorted_ids.end());
+  std::sort(sorted_listed.begin(), sorted_listed.end());
+  EXPECT_EQ(sorted_listed, sorted_ids);
+  ExpectProblem(HttpGet(url_ + "/v1/images?limit=0"), 400, "InvalidArgument");
+  ExpectProblem(HttpGet(url_ + "/v1/images?pageToken=nope"), 400, "InvalidPageToken");
+
+  HttpResponse deleted = testing::HttpDelete(url_ + "/v1/images/" + ids[0]);
+  EXPECT_EQ(deleted.status, 204) << deleted.body;
+  EXPECT_TRUE(deleted.body.empty());
+  ExpectProblem(HttpGet(url_ + "/v1/images/" + ids[0]), 404, "ImageNotFound");
+  ExpectProblem(testing::HttpDelete(url_ + "/v1/images/" + ids[0]), 404, "ImageNotFound");
+  EXPECT_EQ(json::parse(HttpGet(url_ + "/v1/images").body)["items"].size(), 4u);
+}
+
+TEST_F(ServerTest, AVariantWaitsPastRunningUntilItsJobEnds) {
+  const std::string image = Upload();
+  // A worker, here: Running after a moment, Succeeded (with the output written) after another.
+  std::thread worker([this] {
+    std::vector<queue::OutgoingMessage> queued;
+    ASSERT_TRUE(testing::Eventually(
+        [&] {
+          queued = producer_.SentTo("pixq.jobs");
+          return !queued.empty();
+        },
+        absl::Seconds(5)));
+    Apply();
+    absl::StatusOr<job::JobRecord> record = job::RecordFromJson(queued[0].value);
+    ASSERT_TRUE(record.ok());
+    absl::SleepFor(absl::Milliseconds(150));
+    record->status.phase = job::Phase::kRunning;
+    ASSERT_TRUE(jobs_.Apply(record->id, job::ToJson(*record).dump()).ok());
+    absl::SleepFor(absl::Milliseconds(150));
+    absl::StatusOr<std::string> path = store_->PutOutput(record->output_key, "png", Png(7, 7));
+    ASSERT_TRUE(path.ok());
+    record->status.phase = job::Phase::kSucceeded;
+    record->status.output = job::OutputInfo{.path = *path, .format = job::Format::kPng};
+    ASSERT_TRUE(jobs_.Apply(record->id, job::ToJson(*record).dump()).ok());
+  });
+  const absl::Time start = absl::Now();
+  HttpResponse r = HttpGet(url_ + "/v1/images/" + image + "/mirror?wait=5s");
+  const absl::Duration took = absl::Now() - start;
+  worker.join();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, Png(7, 7));
+  EXPECT_EQ(r.Header("content-type"), "image/png");
+  EXPECT_GE(took, absl::Milliseconds(300)) << "answered at Running, not at the end";
+  EXPECT_LT(took, absl::Seconds(4));
+  // Stored now: served at once, with the output key as its ETag.
+  HttpResponse again = HttpGet(url_ + "/" + image + "/mirror?wait=0");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, Png(7, 7));
+  EXPECT_EQ(
+      HttpGet(url_ + "/" + image + "/mirror", {{"If-None-Match", again.Header("etag")}}).status,
+      304);
+  EXPECT_EQ(producer_.SentTo("pixq.jobs").size(), 1u);
+}
+
+TEST_F(ServerTest, AVariantNotMadeInTimeAnswers202WithItsJob) {
+  const std::string image = Upload();
+  const absl::Time start = absl::Now();
+  HttpResponse r = HttpGet(url_ + "/v1/images/" + image + "/grayscale?width=10&wait=300ms");
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  ASSERT_EQ(r.status, 202) << r.body;
+  const json job = json::parse(r.body);
+  EXPECT_EQ(r.Header("location"), "/v1/jobs/" + job["metadata"]["id"].get<std::string>());
+  EXPECT_EQ(job["metadata"]["labels"]["variant"], "grayscale");
+  EXPECT_EQ(job["spec"]["steps"][0]["op"], "resize");
+  EXPECT_EQ(job["spec"]["steps"][1]["op"], "grayscale");
+  ExpectProblem(HttpGet(url_ + "/v1/images/" + image + "/grayscale?width=0"), 400,
+                "InvalidArgument");
+  ExpectProblem(HttpGet(url_ + "/v1/images/" + image + "/grayscale?wait=soon"), 400,
+                "InvalidArgument");
+}
+
+TEST_F(ServerTest, ListsAndForgetsJobs) {
+  const std::string image = Upload();
+  std::vector<std::string> ids;
+  for (int width : {10, 11, 12}) {
+    HttpResponse r =
+        HttpPost(url_ + "/v1/jobs",
+                 R"({"source":{"imageId":")" + image + R"("},"steps":[{"op":"resize","width":)" +
+                     std::to_string(width) + "}]}",
+                 "application/json");
+    ASSERT_EQ(r.status, 202) << r.body;
+    ids.push_back(json::parse(r.body)["metadata"]["id"]);
+  }
+  Apply();
+  absl::StatusOr<job::JobRecord> done = service_->GetJob(ids[1]);
+  ASSERT_TRUE(done.ok());
+  done->status.phase = job::Phase::kFailed;
+  ASSERT_TRUE(jobs_.Apply(done->id, job::ToJson(*done).dump()).ok());
+
+  const json outstanding = json::parse(HttpGet(url_ + "/v1/jobs?phase=Pending,Running").body);
+  ASSERT_EQ(outstanding["items"].size(), 2u);
+  EXPECT_EQ(outstanding["items"][0]["metadata"]["id"], ids[0]);
+  EXPECT_EQ(outstanding["items"][1]["metadata"]["id"], ids[2]);
+  EXPECT_TRUE(outstanding["nextPageToken"].is_null());
+  const json first = json::parse(HttpGet(url_ + "/v1/jobs?limit=1").body);
+  ASSERT_EQ(first["items"].size(), 1u);
+  ASSERT_TRUE(first["nextPageToken"].is_string());
+  ExpectProblem(HttpGet(url_ + "/v1/jobs?phase=Pending&pageToken=" +
+                        first["nextPageToken"].get<std::string>()),
+                400, "InvalidPageToken");
+  ExpectProblem(HttpGet(url_ + "/v1/jobs?phase=Done"), 400, "InvalidArgument");
+
+  ExpectProblem(testing::HttpDelete(url_ + "/v1/jobs/" + ids[0]), 409, "JobNotFinished");
+  EXPECT_EQ(testing::HttpDelete(url_ + "/v1/jobs/" + ids[1]).status, 204);
+  ExpectProblem(HttpGet(url_ + "/v1/jobs/" + ids[1]), 404, "JobNotFound");
+  EXPECT_EQ(json::parse(HttpGet(url_ + "/v1/jobs").body)["items"].size(), 2u);
+}
+
+TEST_F(AuthServerTest, AsksForAKeyOnTheNewRoutesButNotOnPing) {
+  const std::string hex(64, 'a');
+  ExpectProblem(HttpGet(url_ + "/v1/images"), 401, "ApiKeyMissing");
+  ExpectProblem(HttpGet(url_ + "/v1/jobs?phase=Pending"), 401, "ApiKeyMissing");
+  ExpectProblem(testing::HttpDelete(url_ + "/v1/images/" + hex), 401, "ApiKeyMissing");
+  ExpectProblem(testing::HttpDelete(url_ + "/v1/jobs/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C"), 401,
+                "ApiKeyMissing");
+  ExpectProblem(HttpGet(url_ + "/v1/images/" + hex + "/png"), 401, "ApiKeyMissing");
+  ExpectProblem(HttpGet(url_ + "/" + hex + "/png"), 401, "ApiKeyMissing");
+  ExpectProblem(HttpPost(url_ + "/download", R"({"image_url":"https://a.example/x.jpg"})",
+                         "application/json"),
+                401, "ApiKeyMissing");
+  ExpectProblem(HttpGet(url_ + "/check/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C"), 401, "ApiKeyMissing");
+  ExpectProblem(HttpPostForm(url_ + "/upload_file", {{.name = "image", .data = Png(30, 20)}}), 401,
+                "ApiKeyMissing");
+  ExpectProblem(testing::HttpRequest("PUT", url_ + "/v1/images"), 401, "ApiKeyMissing");
+  EXPECT_TRUE(producer_.Sent().empty());
+  EXPECT_EQ(HttpGet(url_ + "/ping").body, "pong");
+  EXPECT_EQ(HttpGet(url_ + "/v1/images", {{"X-API-Key", kKey}}).status, 200);
 }
 
 }  // namespace

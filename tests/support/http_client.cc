@@ -122,4 +122,32 @@ HttpResponse HttpPostForm(const std::string& url, const std::vector<FormPart>& p
   return response;
 }
 
+HttpResponse HttpRequest(const std::string& method, const std::string& url,
+                         const std::map<std::string, std::string>& headers, long timeout_ms) {
+  HttpResponse response;
+  CurlPtr curl = NewHandle(url, response, timeout_ms);
+  curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
+  Perform(curl.get(), response, Headers(headers, nullptr));
+  return response;
+}
+
+HttpResponse HttpDelete(const std::string& url, const std::map<std::string, std::string>& headers,
+                        long timeout_ms) {
+  return HttpRequest("DELETE", url, headers, timeout_ms);
+}
+
+std::pair<std::string, std::string> MultipartBody(const std::vector<FormPart>& parts) {
+  const std::string boundary = "pixq-test-boundary-7MA4YWxkTrZu0gW";
+  std::string body;
+  for (const FormPart& p : parts) {
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + p.name + "\"";
+    if (!p.filename.empty()) body += "; filename=\"" + p.filename + "\"";
+    body += "\r\n";
+    if (!p.content_type.empty()) body += "Content-Type: " + p.content_type + "\r\n";
+    body += "\r\n" + p.data + "\r\n";
+  }
+  body += "--" + boundary + "--\r\n";
+  return {body, "multipart/form-data; boundary=" + boundary};
+}
+
 }  // namespace pixq::testing

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pixq::testing {
@@ -33,6 +34,16 @@ HttpResponse HttpPost(const std::string& url, const std::string& body,
                       long timeout_ms = 60000);
 HttpResponse HttpPostForm(const std::string& url, const std::vector<FormPart>& parts,
                           long timeout_ms = 60000);
+// A request without a body with any method ("DELETE", "PUT", ...).
+HttpResponse HttpRequest(const std::string& method, const std::string& url,
+                         const std::map<std::string, std::string>& headers = {},
+                         long timeout_ms = 60000);
+HttpResponse HttpDelete(const std::string& url,
+                        const std::map<std::string, std::string>& headers = {},
+                        long timeout_ms = 60000);
+// multipart/form-data as a browser sends it: the body and its Content-Type (with the boundary),
+// for HttpPost when headers (an API key) must go along.
+std::pair<std::string, std::string> MultipartBody(const std::vector<FormPart>& parts);
 
 // Percent-encodes `text` for a query parameter value.
 std::string UrlEncode(const std::string& text);
