@@ -57,14 +57,8 @@ absl::Status Service::Publish(const std::string& topic, const std::string& key,
 
 absl::StatusOr<UploadResult> Service::UploadImage(std::string_view bytes, std::string title,
                                                   std::string filename) {
-  absl::StatusOr<imaging::ImageInfo> info = imaging::Sniff(bytes);
+  absl::StatusOr<imaging::ImageInfo> info = imaging::SniffWithin(bytes, options_.max_pixels);
   if (!info.ok()) return info.status();
-  const int64_t pixels = static_cast<int64_t>(info->width) * info->height;
-  if (pixels > options_.max_pixels) {
-    return errors::Invalid("ImageTooLarge",
-                           absl::StrCat("the image has ", info->width, "x", info->height, " = ",
-                                        pixels, " pixels; the limit is ", options_.max_pixels));
-  }
   const std::string id = crypto::Sha256Hex(bytes);
   // Known, unless it was just deleted (its original gone, the tombstone not yet read here).
   if (std::optional<job::ImageMeta> known = images_.Get(id); known && store_.HasOriginal(id)) {

@@ -348,14 +348,8 @@ void SetOpenCvThreads(int threads) { cv::setNumThreads(std::max(1, threads)); }
 
 absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<job::Step>& steps,
                                      const job::OutputSpec& output) const {
-  absl::StatusOr<ImageInfo> info = Sniff(input);
+  absl::StatusOr<ImageInfo> info = SniffWithin(input, limits_.max_pixels);
   if (!info.ok()) return info.status();
-  const int64_t pixels = static_cast<int64_t>(info->width) * info->height;
-  if (pixels > limits_.max_pixels) {
-    return errors::Invalid("ImageTooLarge",
-                           absl::StrCat("the image has ", info->width, "x", info->height,
-                                        " pixels; the limit is ", limits_.max_pixels));
-  }
   Result result;
   result.format = output.format;
   try {

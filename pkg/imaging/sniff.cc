@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "absl/strings/str_cat.h"
+
 #include "pkg/errors/errors.h"
 
 namespace pixq::imaging {
@@ -136,6 +138,18 @@ absl::StatusOr<ImageInfo> Sniff(std::string_view bytes) {
   }
   if (info.ok() && (info->width <= 0 || info->height <= 0)) {
     return Corrupt("the header declares a zero width or height");
+  }
+  return info;
+}
+
+absl::StatusOr<ImageInfo> SniffWithin(std::string_view bytes, int64_t max_pixels) {
+  absl::StatusOr<ImageInfo> info = Sniff(bytes);
+  if (!info.ok()) return info;
+  const int64_t pixels = static_cast<int64_t>(info->width) * info->height;
+  if (pixels > max_pixels) {
+    return errors::Invalid("ImageTooLarge",
+                           absl::StrCat("the image has ", info->width, "x", info->height, " = ",
+                                        pixels, " pixels; the limit is ", max_pixels));
   }
   return info;
 }

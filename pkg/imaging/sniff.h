@@ -29,4 +29,8 @@ struct ImageInfo {
 // header that is truncated, malformed or declares a zero dimension.
 [[nodiscard]] absl::StatusOr<ImageInfo> Sniff(std::string_view bytes);
 
+// Sniff, and refuse an image whose header declares more than `max_pixels` (width × height) before
+// anything decodes it. Errors: Sniff's, "ImageTooLarge" (422).
+[[nodiscard]] absl::StatusOr<ImageInfo> SniffWithin(std::string_view bytes, int64_t max_pixels);
+
 }  // namespace pixq::imaging

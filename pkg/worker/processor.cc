@@ -61,14 +61,8 @@ absl::Status JobProcessor::SendUntilAcknowledged(const queue::OutgoingMessage& m
 
 absl::StatusOr<std::string> JobProcessor::AddToCatalogue(std::string_view bytes,
                                                          const std::string& url) {
-  absl::StatusOr<imaging::ImageInfo> info = imaging::Sniff(bytes);
+  absl::StatusOr<imaging::ImageInfo> info = imaging::SniffWithin(bytes, options_.max_pixels);
   if (!info.ok()) return info.status();
-  const int64_t pixels = static_cast<int64_t>(info->width) * info->height;
-  if (pixels > options_.max_pixels) {
-    return errors::Invalid("ImageTooLarge",
-                           absl::StrCat("the image has ", info->width, "x", info->height, " = ",
-                                        pixels, " pixels; the limit is ", options_.max_pixels));
-  }
   const std::string id = crypto::Sha256Hex(bytes);
   // Known already (an upload, or an earlier download of the same bytes): the catalogue has it.
   if (store_.HasOriginal(id)) return id;
