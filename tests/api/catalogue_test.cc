@@ -15,44 +15,13 @@
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/job/json.h"
-#include "tests/fakes/fake_producer.h"
-#include "tests/fakes/memory_store.h"
+#include "tests/api/service_fixture.h"
 
 namespace pixq::api {
 namespace {
 
-std::string Png(int width, int height) {
-  std::vector<uchar> out;
-  cv::imencode(".png", cv::Mat(height, width, CV_8UC3, cv::Scalar(1, 2, 3)), out);
-  return std::string(out.begin(), out.end());
-}
-
-class CatalogueTest : public ::testing::Test {
+class CatalogueTest : public ServiceFixture {
  protected:
-  CatalogueTest()
-      : service_(
-            ServiceOptions{.max_pixels = 1'000'000}, store_, producer_, jobs_, images_,
-            [this](absl::Duration) {
-              ++catch_ups_;
-              ApplyPublished();
-              return absl::OkStatus();
-            },
-            metrics_, tracer_) {}
-
-  // Applies what was published since the last call, as the table reader would.
-  void ApplyPublished() {
-    const queue::Topics topics = service_.options().topics;
-    const std::vector<queue::OutgoingMessage> sent = producer_.Sent();
-    for (size_t i = applied_; i < sent.size(); ++i) {
-      const queue::OutgoingMessage& m = sent[i];
-      std::optional<std::string> value;
-      if (!m.tombstone) value = m.value;
-      if (m.topic == topics.images) (void)images_.Apply(m.key, value);
-      if (m.topic == topics.job_status) (void)jobs_.Apply(m.key, value);
-    }
-    applied_ = sent.size();
-  }
-
   // An image in the catalogue, created at the given second (so that the order is known).
   job::ImageMeta AddImage(int width, const std::string& title, int second) {
     const std::string png = Png(width, 10);
@@ -101,16 +70,6 @@ class CatalogueTest : public ::testing::Test {
     for (const job::ImageMeta& m : items) out.push_back(m.id);
     return out;
   }
-
-  testing::MemoryStore store_;
-  testing::FakeProducer producer_;
-  state::JobTable jobs_;
-  state::ImageTable images_;
-  size_t applied_ = 0;
-  int catch_ups_ = 0;
-  observability::Metrics metrics_{observability::MetricsRole::kApi};
-  observability::Tracer tracer_{observability::TracingOptions{}, nullptr};
-  Service service_;
 };
 
 // A job id in ULID form whose order follows n.

@@ -8,56 +8,19 @@
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
 #include "pkg/job/json.h"
-#include "tests/fakes/fake_producer.h"
-#include "tests/fakes/memory_store.h"
+#include "tests/api/service_fixture.h"
 
 namespace pixq::api {
 namespace {
 
-std::string Png(int width, int height) {
-  std::vector<uchar> out;
-  cv::imencode(".png", cv::Mat(height, width, CV_8UC3, cv::Scalar(1, 2, 3)), out);
-  return std::string(out.begin(), out.end());
-}
-
-class ServiceTest : public ::testing::Test {
+class ServiceTest : public ServiceFixture {
  protected:
-  ServiceTest()
-      : service_(
-            ServiceOptions{.max_pixels = 1'000'000}, store_, producer_, jobs_, images_,
-            [this](absl::Duration) {
-              ++catch_ups_;
-              // Catching up applies what was published, as the table reader would.
-              ApplyPublished();
-              return absl::OkStatus();
-            },
-            metrics_, tracer_) {}
-
-  void ApplyPublished() {
-    const queue::Topics topics = service_.options().topics;
-    for (const queue::OutgoingMessage& m : producer_.Sent()) {
-      std::optional<std::string> value;
-      if (!m.tombstone) value = m.value;
-      if (m.topic == topics.images) (void)images_.Apply(m.key, value);
-      if (m.topic == topics.job_status) (void)jobs_.Apply(m.key, value);
-    }
-  }
-
   job::JobSpec Spec(const std::string& image_id) {
     return *job::ParseJobSpec(
         R"({"source":{"imageId":")" + image_id +
             R"("},"steps":[{"op":"resize","width":10}],"output":{"format":"webp"}})",
         {});
   }
-
-  testing::MemoryStore store_;
-  testing::FakeProducer producer_;
-  state::JobTable jobs_;
-  state::ImageTable images_;
-  int catch_ups_ = 0;
-  observability::Metrics metrics_{observability::MetricsRole::kApi};
-  observability::Tracer tracer_{observability::TracingOptions{}, nullptr};
-  Service service_;
 };
 
 TEST_F(ServiceTest, StoresAndPublishesANewImage) {

@@ -27,6 +27,7 @@
 #include "pkg/job/json.h"
 #include "pkg/storage/volume.h"
 #include "tests/fakes/fake_producer.h"
+#include "tests/http/server_fixture.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 
@@ -177,48 +178,21 @@ TEST(OpenApiTest, DocsPageLoadsNothingFromElsewhere) {
   EXPECT_NE(page.find("src=\"docs/redoc.standalone.js\""), std::string_view::npos);
 }
 
-std::string Png(int width, int height) {
-  std::vector<uchar> out;
-  cv::imencode(".png", cv::Mat(height, width, CV_8UC3, cv::Scalar(1, 2, 3)), out);
-  return std::string(out.begin(), out.end());
-}
-
 // The real server on fakes, with auth and signed URLs on (as the chart runs it, and so that
 // every field and answer the description lists can appear). Each answer goes through Check().
-class RealAnswersTest : public ::testing::Test {
+class RealAnswersTest : public ServerFixture {
  protected:
   static constexpr char kKey[] = "openapi-test-key-0123456789";
 
-  void SetUp() override {
-    auto store = storage::VolumeStore::Open(dir_.path(), absl::Hours(1));
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    service_ = std::make_unique<api::Service>(
-        api::ServiceOptions{.max_pixels = 10'000'000}, *store_, producer_, jobs_, images_,
-        [this](absl::Duration) {
-          Apply();
-          return absl::OkStatus();
-        },
-        metrics_, tracer_);
-    server_ = std::make_unique<ApiServer>(
-        ServerOptions{.address = "127.0.0.1",
-                      .port = 0,
-                      .threads = 2,
-                      .max_body_bytes = 1 << 20,
-                      .max_json_bytes = 4096,
-                      .max_wait = absl::Seconds(5),
-                      .storage_root = store_->root(),
-                      .auth = {.enabled = true,
-                               .api_key_sha256 = {crypto::Sha256Hex(kKey)},
-                               .signing_key = "signing-key-signing-key-signing-key",
-                               .signed_url_ttl = absl::Minutes(5)}},
-        *service_, jobs_, [this] { return ready_; }, metrics_, tracer_);
-    ASSERT_TRUE(server_->Start().ok());
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
+  RealAnswersTest() {
+    auth_options_ = {.enabled = true,
+                     .api_key_sha256 = {crypto::Sha256Hex(kKey)},
+                     .signing_key = "signing-key-signing-key-signing-key",
+                     .signed_url_ttl = absl::Minutes(5)};
   }
 
   void TearDown() override {
-    server_->Shutdown();
+    ServerFixture::TearDown();
     const char* dir = std::getenv("PIXQ_OPENAPI_SAMPLES_DIR");
     if (dir == nullptr || *dir == '\0') return;
     const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -228,19 +202,7 @@ class RealAnswersTest : public ::testing::Test {
     EXPECT_TRUE(out.good()) << "cannot write the samples to " << dir;
   }
 
-  // Applies what was published to the tables, as the table reader would.
-  void Apply() {
-    std::lock_guard<std::mutex> lock(apply_mu_);
-    const auto sent = producer_.Sent();
-    for (size_t i = applied_; i < sent.size(); ++i) {
-      const auto& m = sent[i];
-      std::optional<std::string> value;
-      if (!m.tombstone) value = m.value;
-      if (m.topic == "pixq.images") (void)images_.Apply(m.key, value);
-      if (m.topic == "pixq.job-status") (void)jobs_.Apply(m.key, value);
-    }
-    applied_ = sent.size();
-  }
+  void Apply() { feed_.Apply(); }
 
   static std::map<std::string, std::string> Key(std::map<std::string, std::string> headers = {}) {
     headers["X-API-Key"] = kKey;
@@ -374,19 +336,6 @@ class RealAnswersTest : public ::testing::Test {
     });
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<storage::VolumeStore> store_;
-  testing::FakeProducer producer_;
-  state::JobTable jobs_;
-  state::ImageTable images_;
-  std::mutex apply_mu_;
-  size_t applied_ = 0;
-  observability::Metrics metrics_{observability::MetricsRole::kApi};
-  observability::Tracer tracer_{observability::TracingOptions{}, nullptr};
-  std::unique_ptr<api::Service> service_;
-  std::unique_ptr<ApiServer> server_;
-  absl::Status ready_ = absl::OkStatus();
-  std::string url_;
   json samples_ = json::array();
 };
 

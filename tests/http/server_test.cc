@@ -16,6 +16,7 @@
 #include "pkg/job/json.h"
 #include "pkg/storage/volume.h"
 #include "tests/fakes/fake_producer.h"
+#include "tests/http/server_fixture.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 
@@ -28,55 +29,8 @@ using testing::HttpPost;
 using testing::HttpPostForm;
 using testing::HttpResponse;
 
-std::string Png(int width, int height) {
-  std::vector<uchar> out;
-  cv::imencode(".png", cv::Mat(height, width, CV_8UC3, cv::Scalar(1, 2, 3)), out);
-  return std::string(out.begin(), out.end());
-}
-
-class ServerTest : public ::testing::Test {
+class ServerTest : public ServerFixture {
  protected:
-  void SetUp() override {
-    auto store = storage::VolumeStore::Open(dir_.path(), absl::Hours(1));
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    service_ = std::make_unique<api::Service>(
-        api::ServiceOptions{.max_pixels = 10'000'000}, *store_, producer_, jobs_, images_,
-        [this](absl::Duration) {
-          Apply();
-          return absl::OkStatus();
-        },
-        metrics_, tracer_);
-    server_ = std::make_unique<ApiServer>(
-        ServerOptions{.address = "127.0.0.1",
-                      .port = 0,
-                      .threads = 2,
-                      .max_body_bytes = 1 << 20,
-                      .max_json_bytes = 4096,
-                      .max_wait = absl::Seconds(5),
-                      .storage_root = store_->root(),
-                      .auth = auth_options_},
-        *service_, jobs_, [this] { return ready_; }, metrics_, tracer_);
-    ASSERT_TRUE(server_->Start().ok());
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
-  }
-
-  void TearDown() override { server_->Shutdown(); }
-
-  // Applies what was published to the tables, as the table reader would.
-  void Apply() {
-    std::lock_guard<std::mutex> lock(apply_mu_);
-    const auto sent = producer_.Sent();
-    for (size_t i = applied_; i < sent.size(); ++i) {
-      const auto& m = sent[i];
-      std::optional<std::string> value;
-      if (!m.tombstone) value = m.value;
-      if (m.topic == "pixq.images") (void)images_.Apply(m.key, value);
-      if (m.topic == "pixq.job-status") (void)jobs_.Apply(m.key, value);
-    }
-    applied_ = sent.size();
-  }
-
   void ExpectProblem(const HttpResponse& r, long status, const std::string& reason) {
     EXPECT_EQ(r.status, status) << r.body;
     EXPECT_EQ(r.Header("content-type"), "application/problem+json");
@@ -92,21 +46,6 @@ class ServerTest : public ::testing::Test {
     Apply();
     return json::parse(r.body)["id"];
   }
-
-  testing::TempDir dir_;
-  std::unique_ptr<storage::VolumeStore> store_;
-  testing::FakeProducer producer_;
-  state::JobTable jobs_;
-  state::ImageTable images_;
-  std::mutex apply_mu_;
-  size_t applied_ = 0;
-  observability::Metrics metrics_{observability::MetricsRole::kApi};
-  observability::Tracer tracer_{observability::TracingOptions{}, nullptr};
-  std::unique_ptr<api::Service> service_;
-  std::unique_ptr<ApiServer> server_;
-  absl::Status ready_ = absl::OkStatus();
-  auth::AuthOptions auth_options_;  // off unless a test's fixture turns it on
-  std::string url_;
 };
 
 TEST_F(ServerTest, AnswersTheProbes) {

@@ -20,6 +20,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pkg/crypto/sha256.h"
+#include "tests/integration/photos.h"
 #include "tests/support/http_client.h"
 #include "tests/support/origin.h"
 #include "tests/support/process.h"
@@ -30,27 +31,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char kPhoto[] = "/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg";
-
-// A real photograph, made smaller so the jobs are quick.
-cv::Mat Photo(int width) {
-  cv::Mat photo = cv::imread(kPhoto, cv::IMREAD_REDUCED_COLOR_8);
-  EXPECT_FALSE(photo.empty()) << kPhoto;
-  cv::Mat small;
-  cv::resize(photo, small, cv::Size(width, width * photo.rows / photo.cols), 0, 0, cv::INTER_AREA);
-  return small;
-}
-
-std::string Encode(const cv::Mat& image, const std::string& ext) {
-  std::vector<uchar> out;
-  cv::imencode(ext, image, out);
-  return std::string(out.begin(), out.end());
-}
-
 // A small PNG that differs for every n.
 std::string NumberedPng(int n) {
   cv::Mat image(12, 16, CV_8UC3, cv::Scalar(n % 256, (n / 256) % 256, 77));
-  return Encode(image, ".png");
+  return Encoded(image, ".png");
 }
 
 cv::Mat Decode(const std::string& bytes) {
@@ -172,7 +156,7 @@ TEST(CatalogueTest, DeletingAnImageRemovesItsFilesAndEveryReplicaForgetsIt) {
   Replica second = StartReplica(system, "api-2");
   const std::string volume = system.root() + "/volume";
 
-  const std::string png = Encode(Photo(320), ".png");
+  const std::string png = Encoded(SmallPhoto(320), ".png");
   const std::string image = Upload(api, png, "to delete");
   const std::string kept = Upload(api, NumberedPng(1), "kept");
   // Two jobs, a variant and a job on the other image.
@@ -311,8 +295,8 @@ TEST(JobListingTest, ListsOutstandingJobsAndForgetsFinishedOnes) {
 TEST(VariantsTest, MadeOnceThenServedAtOnce) {
   System system(SystemOptions{.partitions = 2, .workers = 1});
   const std::string api = system.url();
-  const cv::Mat photo = Photo(400);
-  const std::string jpeg = Encode(photo, ".jpg");
+  const cv::Mat photo = SmallPhoto(400);
+  const std::string jpeg = Encoded(photo, ".jpg");
   HttpResponse up = HttpPost(api + "/v1/images?title=photo", jpeg, "image/jpeg");
   ASSERT_EQ(up.status, 201) << up.body;
   const std::string image = json::parse(up.body)["id"];
@@ -366,7 +350,7 @@ TEST(VariantsTest, MadeOnceThenServedAtOnce) {
 // file_name and image_url, read task_id, poll GET /check/<task_id> until the state is SUCCESS or
 // FAILURE, then fetch the result.
 TEST(SeedContractTest, CeleryDownloaderClientSession) {
-  const std::string photo = Encode(Photo(300), ".jpg");
+  const std::string photo = Encoded(SmallPhoto(300), ".jpg");
   Origin origin([&](const OriginRequest& request) {
     if (request.target == "/missing.jpg") return OriginReply{.status = 404, .body = "no"};
     return OriginReply{.headers = {{"Content-Type", "image/jpeg"}}, .body = photo};
@@ -452,8 +436,8 @@ TEST(SeedContractTest, ProgImageClientSession) {
   EXPECT_EQ(HttpGet(api + "/ping").body, "pong");
   EXPECT_EQ(HttpGet(api + "/health").body, "OK");
 
-  const cv::Mat photo = Photo(240);
-  const std::string png = Encode(photo, ".png");
+  const cv::Mat photo = SmallPhoto(240);
+  const std::string png = Encoded(photo, ".png");
   HttpResponse uploaded = HttpPostForm(
       api + "/upload_file",
       {{.name = "image", .data = png, .filename = "photo.png", .content_type = "image/png"}});

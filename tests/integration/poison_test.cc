@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include "tests/integration/photos.h"
 #include "tests/support/http_client.h"
 #include "tests/support/system.h"
 
@@ -19,17 +20,9 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char kPhoto[] = "/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg";
-
-std::string Encode(const std::string& ext, const cv::Mat& image) {
-  std::vector<uchar> out;
-  cv::imencode(ext, image, out);
-  return std::string(out.begin(), out.end());
-}
-
 // A PNG whose IHDR declares width x height, with a valid CRC and a tiny (wrong) IDAT.
 std::string PngDeclaring(uint32_t width, uint32_t height) {
-  std::string png = Encode(".png", cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)));
+  std::string png = Encoded(cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
   auto put32 = [&png](size_t at, uint32_t v) {
     for (int i = 0; i < 4; ++i) png[at + i] = static_cast<char>((v >> (24 - 8 * i)) & 0xFF);
   };
@@ -89,7 +82,8 @@ class PoisonTest : public ::testing::Test {
     EXPECT_TRUE(system_->api().Running()) << system_->api().Log();
     EXPECT_TRUE(system_->worker(0).Running()) << system_->worker(0).Log();
     static int n = 0;
-    const json job = RunJob(Encode(".jpg", cv::Mat(50, 80 + n++, CV_8UC3, cv::Scalar(9, 99, 199))));
+    const json job =
+        RunJob(Encoded(cv::Mat(50, 80 + n++, CV_8UC3, cv::Scalar(9, 99, 199)), ".jpg"));
     EXPECT_EQ(job["status"]["phase"], "Succeeded") << job.dump();
   }
 };
@@ -120,12 +114,12 @@ TEST_F(PoisonTest, RefusesBadUploadsAtTheDoor) {
 }
 
 TEST_F(PoisonTest, RefusesOrFailsImagesThatDoNotDecode) {
-  const std::string photo = Encode(".jpg", cv::imread(kPhoto, cv::IMREAD_REDUCED_COLOR_8));
+  const std::string photo = Encoded(cv::imread(kPhoto, cv::IMREAD_REDUCED_COLOR_8), ".jpg");
   ASSERT_GT(photo.size(), 10000u);
   // Cut short, it would decode with its lower half grey: refused at the door instead.
   ExpectProblem(Upload(photo.substr(0, photo.size() / 2)), 400, "CorruptImage", "truncated JPEG");
 
-  std::string bad_crc = Encode(".png", cv::Mat(64, 64, CV_8UC3, cv::Scalar(5, 6, 7)));
+  std::string bad_crc = Encoded(cv::Mat(64, 64, CV_8UC3, cv::Scalar(5, 6, 7)), ".png");
   const size_t idat = bad_crc.find("IDAT");
   ASSERT_NE(idat, std::string::npos);
   bad_crc[idat + 6] = static_cast<char>(bad_crc[idat + 6] ^ 0x55);  // data changed, CRC not

@@ -20,6 +20,7 @@
 
 #include "pkg/crypto/sha256.h"
 #include "pkg/queue/table_reader.h"
+#include "tests/integration/photos.h"
 #include "tests/support/http_client.h"
 #include "tests/support/origin.h"
 #include "tests/support/process.h"
@@ -29,19 +30,6 @@ namespace pixq::testing {
 namespace {
 
 using nlohmann::json;
-
-constexpr char kPhoto[] = "/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg";
-
-// A real photograph, made smaller so the downloads are quick.
-std::string PhotoJpeg(int width) {
-  cv::Mat photo = cv::imread(kPhoto, cv::IMREAD_REDUCED_COLOR_4);
-  EXPECT_FALSE(photo.empty()) << kPhoto;
-  cv::Mat small;
-  cv::resize(photo, small, cv::Size(width, width * photo.rows / photo.cols), 0, 0, cv::INTER_AREA);
-  std::vector<uchar> out;
-  cv::imencode(".jpg", small, out);
-  return std::string(out.begin(), out.end());
-}
 
 HttpResponse SubmitUrl(const std::string& api, const std::string& source, int width = 160) {
   const json spec = {{"source", {{"url", source}}},
@@ -53,7 +41,7 @@ HttpResponse SubmitUrl(const std::string& api, const std::string& source, int wi
 std::string JobId(const HttpResponse& r) { return json::parse(r.body)["metadata"]["id"]; }
 
 TEST(UrlImportTest, DownloadsIntoTheCatalogueAndTheSameContentIsACacheHit) {
-  const std::string photo = PhotoJpeg(640);
+  const std::string photo = Encoded(SmallPhoto(640), ".jpg");
   Origin origin([&](const OriginRequest&) {
     return OriginReply{.headers = {{"Content-Type", "image/jpeg"}}, .body = photo};
   });
@@ -152,7 +140,7 @@ TEST(UrlImportTest, EverySpellingOfADeniedAddressFailsWithoutAConnection) {
 }
 
 TEST(UrlImportTest, TransientFailuresAreRetriedWithBackoffAndTheLastGoesToTheDlq) {
-  const std::string photo = PhotoJpeg(320);
+  const std::string photo = Encoded(SmallPhoto(320), ".jpg");
   std::mutex mu;
   std::vector<absl::Time> flaky_at;
   Origin origin([&](const OriginRequest& r) {

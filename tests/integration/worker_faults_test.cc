@@ -14,6 +14,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "tests/integration/photos.h"
 #include "tests/support/http_client.h"
 #include "tests/support/system.h"
 
@@ -21,8 +22,6 @@ namespace pixq::testing {
 namespace {
 
 using nlohmann::json;
-
-constexpr char kPhoto[] = "/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg";
 
 json ParseJson(const HttpResponse& r) {
   return json::parse(r.body, nullptr, /*allow_exceptions=*/false);
