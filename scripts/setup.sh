@@ -24,6 +24,12 @@ PACKAGES=(
   # ImageMagick and exiftool make the golden-image references (tests/imaging/golden/make-references.sh)
   imagemagick libimage-exiftool-perl
 )
+# `scripts/setup.sh --bench` adds what bench/run.sh compares pixq with and drives it by:
+# vipsthumbnail (libvips), tjbench (the libjpeg-turbo decode floor), wrk, hyperfine, and the
+# other two sets of Debian's real photographs.
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(libvips-tools libjpeg-turbo-progs wrk hyperfine lomiri-wallpapers lomiri-wallpapers-16.04)
+fi
 # Node.js and npm run the dashboard schema check; most machines have them already.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi
 
