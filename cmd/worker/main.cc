@@ -5,6 +5,9 @@
 //
 // `pixq-worker sweep`: read pixq.job-status, remove what outlived the retention (worker::Sweep),
 // report and exit; run by a timer locally and by a CronJob in the cluster.
+//
+// `pixq-worker codec`: the child process the worker runs each job's pipeline in (one per job
+// slot, started by isolate::CodecPool with the worker's own --config), answering on fd 3.
 
 #include <atomic>
 #include <iostream>
@@ -16,6 +19,7 @@
 #include "pkg/fetch/fetcher.h"
 #include "pkg/http/probe_server.h"
 #include "pkg/imaging/pipeline.h"
+#include "pkg/isolate/codec.h"
 #include "pkg/observability/log.h"
 #include "pkg/observability/metrics.h"
 #include "pkg/queue/consumer.h"
@@ -92,13 +96,23 @@ int main(int argc, char** argv) {
   using namespace pixq;
   runtime::Startup startup = runtime::ParseCommandLine(
       "pixq-worker", argc, argv,
-      {{"sweep", "remove job records and outputs older than the retention, then exit"}});
+      {{"sweep", "remove job records and outputs older than the retention, then exit"},
+       {"codec", "run jobs' pipelines for a worker on fd 3 (started by the worker itself)"}});
   if (startup.exit) return startup.exit_code;
   const config::Config& cfg = startup.config;
   const bool sweep = startup.subcommand == "sweep";
+  const bool codec = startup.subcommand == "codec";
   observability::ConfigureLogging(
-      sweep ? "pixq-sweeper" : "pixq-worker",
+      sweep ? "pixq-sweeper" : (codec ? "pixq-codec" : "pixq-worker"),
       observability::ParseLevel(cfg.log.level).value_or(observability::Level::kInfo));
+
+  const imaging::Pipeline pipeline(
+      imaging::Limits{.max_pixels = cfg.limits.max_pixels,
+                      .max_output_dimension = cfg.limits.max_output_dimension});
+  const int cpus = runtime::CpuLimit();
+  const int concurrency = cfg.worker.concurrency > 0 ? cfg.worker.concurrency : cpus;
+  imaging::SetOpenCvThreads(cpus / concurrency);
+  if (codec) return isolate::ServeCodec(isolate::kCodecFd, pipeline);
 
   auto store =
       storage::VolumeStore::Open(cfg.storage.root, absl::Seconds(cfg.storage.tmp_max_age_s));
@@ -121,12 +135,18 @@ int main(int argc, char** argv) {
   auto tracer = observability::TracerFromEnv("pixq-worker", metrics);
   if (!tracer.ok()) return Fail(tracer.status());
 
-  const imaging::Pipeline pipeline(
-      imaging::Limits{.max_pixels = cfg.limits.max_pixels,
-                      .max_output_dimension = cfg.limits.max_output_dimension});
-  const int cpus = runtime::CpuLimit();
-  const int concurrency = cfg.worker.concurrency > 0 ? cfg.worker.concurrency : cpus;
-  imaging::SetOpenCvThreads(cpus / concurrency);
+  // Each job's pipeline runs in a child process of this binary, killed when a stage runs over.
+  std::vector<std::string> codec_command = {runtime::SelfExecutable(), "codec"};
+  if (!startup.config_path.empty()) {
+    codec_command.insert(codec_command.end(), {"--config", startup.config_path});
+  }
+  const isolate::CodecPool codecs(isolate::CodecOptions{
+      .command = std::move(codec_command),
+      .executable = "/proc/self/exe",
+      .slots = concurrency,
+      .limits = {.decode = absl::Milliseconds(cfg.limits.decode_timeout_ms),
+                 .process = absl::Milliseconds(cfg.limits.process_timeout_ms),
+                 .encode = absl::Milliseconds(cfg.limits.encode_timeout_ms)}});
   std::atomic<bool> stopping{false};  // SIGTERM: stop taking work
   std::atomic<bool> give_up{false};   // the grace is over: stop retrying status publishes
   auto fetcher = FetcherFrom(cfg);
@@ -143,7 +163,7 @@ int main(int argc, char** argv) {
                                .webhook = {.secret = cfg.webhook.secret,
                                            .max_attempts = cfg.webhook.max_attempts,
                                            .backoff = absl::Milliseconds(cfg.webhook.backoff_ms)}},
-      pipeline, **store, **fetcher, **producer, metrics, **tracer, give_up);
+      codecs, **store, **fetcher, **producer, metrics, **tracer, give_up);
   worker::Runner runner(worker::RunnerOptions{.concurrency = concurrency,
                                               .grace = absl::Seconds(cfg.worker.shutdown_grace_s),
                                               .retry_topic = topics.retry,
@@ -159,10 +179,14 @@ int main(int argc, char** argv) {
           .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
           // No polling while jobs drain (shutdown, revocation): the group must wait that long
           // plus the longest job, or it drops this member and its last commit is refused.
-          // A job may also spend its callback's attempts (each up to fetch.timeout_ms, with the
-          // backoff between them) and its download.
+          // A job's pipeline is bounded by the codec's stage limits (with a few minutes for
+          // reading and storing); it may also spend its callback's attempts (each up to
+          // fetch.timeout_ms, with the backoff between them) and its download.
           .max_poll_interval =
               absl::Seconds(cfg.worker.shutdown_grace_s) + absl::Minutes(5) +
+              absl::Milliseconds(cfg.limits.decode_timeout_ms) +
+              absl::Milliseconds(cfg.limits.process_timeout_ms) +
+              absl::Milliseconds(cfg.limits.encode_timeout_ms) +
               absl::Milliseconds(cfg.fetch.timeout_ms) * (cfg.webhook.max_attempts + 1) +
               absl::Milliseconds(cfg.webhook.backoff_ms) * ((1 << cfg.webhook.max_attempts) - 1),
           .on_assign =

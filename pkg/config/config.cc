@@ -107,6 +107,9 @@ const std::vector<Field>& Fields() {
       PIXQ_INT_FIELD(limits, max_steps),
       PIXQ_INT_FIELD(limits, max_output_dimension),
       PIXQ_INT_FIELD(limits, max_json_bytes),
+      PIXQ_INT_FIELD(limits, decode_timeout_ms),
+      PIXQ_INT_FIELD(limits, process_timeout_ms),
+      PIXQ_INT_FIELD(limits, encode_timeout_ms),
       PIXQ_STRING_FIELD(worker, name),
       PIXQ_STRING_FIELD(worker, address),
       PIXQ_INT_FIELD(worker, port),
@@ -290,6 +293,12 @@ absl::Status Validate(const Config& c) {
       Range("limits.max_output_dimension", c.limits.max_output_dimension, 1, 65535));
   PIXQ_RETURN_IF_ERROR(
       Range("limits.max_json_bytes", c.limits.max_json_bytes, 256, int64_t{64} << 20));
+  PIXQ_RETURN_IF_ERROR(
+      Range("limits.decode_timeout_ms", c.limits.decode_timeout_ms, 10, 3'600'000));
+  PIXQ_RETURN_IF_ERROR(
+      Range("limits.process_timeout_ms", c.limits.process_timeout_ms, 10, 3'600'000));
+  PIXQ_RETURN_IF_ERROR(
+      Range("limits.encode_timeout_ms", c.limits.encode_timeout_ms, 10, 3'600'000));
   PIXQ_RETURN_IF_ERROR(Range("worker.port", c.worker.port, 0, 65535));
   PIXQ_RETURN_IF_ERROR(Range("worker.concurrency", c.worker.concurrency, 0, 256));
   PIXQ_RETURN_IF_ERROR(Range("worker.shutdown_grace_s", c.worker.shutdown_grace_s, 0, 3600));

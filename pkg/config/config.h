@@ -45,6 +45,11 @@ struct LimitsConfig {
   int max_steps = 20;
   int max_output_dimension = 16384;
   int64_t max_json_bytes = 1 << 20;
+  // How long each stage of a job may take in the worker's codec process before it is killed and
+  // the job fails "TimeLimitExceeded" (isolate::CodecPool).
+  int decode_timeout_ms = 30'000;
+  int process_timeout_ms = 30'000;
+  int encode_timeout_ms = 30'000;
 };
 
 struct WorkerConfig {

@@ -348,6 +348,12 @@ void SetOpenCvThreads(int threads) { cv::setNumThreads(std::max(1, threads)); }
 
 absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<job::Step>& steps,
                                      const job::OutputSpec& output) const {
+  return Run(input, steps, output, Progress());
+}
+
+absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<job::Step>& steps,
+                                     const job::OutputSpec& output,
+                                     const Progress& progress) const {
   absl::StatusOr<ImageInfo> info = SniffWithin(input, limits_.max_pixels);
   if (!info.ok()) return info.status();
   Result result;
@@ -360,6 +366,7 @@ absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<j
     cv::Mat m = *std::move(decoded);
     result.decode.end = absl::Now();
     result.decode_scale = scale;
+    if (progress) progress(Stage::kDecoded);
 
     cv::Size logical(info->DisplayWidth(), info->DisplayHeight());
     for (size_t i = 0; i < steps.size(); ++i) {
@@ -370,6 +377,7 @@ absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<j
       step.end = absl::Now();
       result.steps.push_back(std::move(step));
     }
+    if (progress) progress(Stage::kProcessed);
 
     result.encode = {"encode", absl::Now(), {}};
     absl::StatusOr<std::pair<std::string, int>> encoded = Encode(m, output);

@@ -17,6 +17,7 @@
 // - JPEG output of an image with alpha is composited over white.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,16 +58,37 @@ struct Result {
 // running at once, the CPUs are divided among them rather than each job asking for all.
 void SetOpenCvThreads(int threads);
 
-class Pipeline final {
+// What runs the pipeline for a job: Pipeline in this process, or isolate::CodecPool in child
+// processes that are killed when they run over a time limit.
+class Engine {
  public:
-  explicit Pipeline(Limits limits) : limits_(limits) {}
+  virtual ~Engine() = default;
 
   // Decodes `input`, applies `steps` in order and encodes as `output`. Thread-safe.
   // Errors (all permanent): "UnsupportedMediaType", "CorruptImage", "ImageTooLarge",
-  // "InvalidCrop", "OutputTooLarge" (maxBytes cannot be met), "ProcessingFailed".
+  // "InvalidCrop", "OutputTooLarge" (maxBytes cannot be met), "ProcessingFailed"; "OutOfMemory"
+  // (retriable). An engine may add its own (CodecPool: "TimeLimitExceeded", "CodecCrashed").
+  [[nodiscard]] virtual absl::StatusOr<Result> Run(std::string_view input,
+                                                   const std::vector<job::Step>& steps,
+                                                   const job::OutputSpec& output) const = 0;
+};
+
+// Where a run has got to, reported as it happens: after decoding, after the last step.
+enum class Stage { kDecoded, kProcessed };
+using Progress = std::function<void(Stage)>;
+
+class Pipeline final : public Engine {
+ public:
+  explicit Pipeline(Limits limits) : limits_(limits) {}
+
   [[nodiscard]] absl::StatusOr<Result> Run(std::string_view input,
                                            const std::vector<job::Step>& steps,
-                                           const job::OutputSpec& output) const;
+                                           const job::OutputSpec& output) const override;
+  // The same, calling `progress` (on this thread) as each stage ends.
+  [[nodiscard]] absl::StatusOr<Result> Run(std::string_view input,
+                                           const std::vector<job::Step>& steps,
+                                           const job::OutputSpec& output,
+                                           const Progress& progress) const;
 
  private:
   Limits limits_;

@@ -60,6 +60,7 @@ Startup ParseCommandLine(const std::string& name, int argc, char** argv,
     return startup;
   }
   startup.config = *std::move(loaded);
+  startup.config_path = config_path;
   for (const CLI::App* command : app.get_subcommands()) startup.subcommand = command->get_name();
   if (print_config) {
     std::cout << config::Render(startup.config);
@@ -96,6 +97,14 @@ absl::StatusOr<queue::ClientOptions> KafkaClient(const config::Config& config,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+std::string SelfExecutable() {
+  std::string path(4096, '\0');
+  const ssize_t n = readlink("/proc/self/exe", path.data(), path.size());
+  if (n <= 0 || static_cast<size_t>(n) >= path.size()) return "/proc/self/exe";
+  path.resize(static_cast<size_t>(n));
+  return path;
 }
 
 void BlockStopSignals() {

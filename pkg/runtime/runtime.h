@@ -21,7 +21,8 @@ namespace pixq::runtime {
 // (help printed, --print-config or --check-config done, or an error reported on stderr).
 struct Startup {
   config::Config config;
-  std::string subcommand;  // the one given, "" for none
+  std::string subcommand;   // the one given, "" for none
+  std::string config_path;  // --config (or PIXQ_CONFIG), "" for none
   bool exit = false;
   int exit_code = 0;
 };
@@ -42,6 +43,10 @@ struct Startup {
 // The CPUs this process may use: the cgroup v2 limit (cpu.max, rounded up) when there is one
 // (a Kubernetes CPU limit), else the cores of the machine. At least 1.
 [[nodiscard]] int CpuLimit();
+
+// The path of this process's executable (/proc/self/exe resolved), to start a helper of the
+// same binary; "/proc/self/exe" itself when it cannot be resolved.
+[[nodiscard]] std::string SelfExecutable();
 
 // Blocks SIGINT and SIGTERM in the calling thread and every thread started after it. Call first
 // in main, then WaitForStopSignal where the process should wait.

@@ -24,7 +24,7 @@ absl::Duration RetryPolicy::BackoffAfter(int attempt) const {
   return std::min(wait, max_backoff);
 }
 
-JobProcessor::JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline,
+JobProcessor::JobProcessor(ProcessorOptions options, const imaging::Engine& pipeline,
                            storage::Store& store, fetch::Fetcher& fetcher,
                            queue::Producer& producer, observability::Metrics& metrics,
                            observability::Tracer& tracer, const std::atomic<bool>& give_up)

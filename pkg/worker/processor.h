@@ -75,7 +75,7 @@ class JobProcessor final {
  public:
   // `give_up` is read while retrying a status publish: once set (the worker's shutdown grace is
   // over), Process returns an error instead (the offset stays unstored; the job runs again later).
-  JobProcessor(ProcessorOptions options, const imaging::Pipeline& pipeline, storage::Store& store,
+  JobProcessor(ProcessorOptions options, const imaging::Engine& pipeline, storage::Store& store,
                fetch::Fetcher& fetcher, queue::Producer& producer, observability::Metrics& metrics,
                observability::Tracer& tracer, const std::atomic<bool>& give_up);
 
@@ -106,7 +106,7 @@ class JobProcessor final {
   absl::Status PublishUntilAcknowledged(const std::string& id, const std::string& value);
 
   ProcessorOptions options_;
-  const imaging::Pipeline& pipeline_;
+  const imaging::Engine& pipeline_;
   storage::Store& store_;
   fetch::Fetcher& fetcher_;
   queue::Producer& producer_;

@@ -10,6 +10,7 @@
 #include "nlohmann/json.hpp"
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "tests/integration/photos.h"
 #include "tests/support/http_client.h"
@@ -38,10 +39,16 @@ std::string PngDeclaring(uint32_t width, uint32_t height) {
   return png;
 }
 
+constexpr int kDecodeLimitMs = 250;
+
 class PoisonTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    system_ = new System(SystemOptions{.partitions = 2, .workers = 1});
+    // A decode limit tight enough for the slow image below, roomy for everything else.
+    system_ = new System(
+        SystemOptions{.partitions = 2,
+                      .workers = 1,
+                      .env = {{"PIXQ_LIMITS_DECODE_TIMEOUT_MS", std::to_string(kDecodeLimitMs)}}});
   }
   static void TearDownTestSuite() {
     delete system_;
@@ -127,6 +134,25 @@ TEST_F(PoisonTest, RefusesOrFailsImagesThatDoNotDecode) {
   EXPECT_EQ(crc["status"]["phase"], "Failed") << crc.dump();
   EXPECT_EQ(crc["status"]["reason"], "CorruptImage") << crc.dump();
   std::cout << "PNG with a bad CRC: " << crc["status"]["reason"] << "\n";
+  ExpectStillWorking();
+}
+
+// A valid image that takes longer to decode than limits.decode_timeout_ms: the codec process is
+// killed, the job fails for good with the reason, and the worker carries on with a new one.
+TEST_F(PoisonTest, AnImageThatDecodesTooSlowlyFailsAndTheWorkerCarriesOn) {
+  cv::Mat small(50, 50, CV_8UC3);
+  cv::randu(small, 0, 255);
+  cv::Mat big;
+  cv::resize(small, big, cv::Size(5000, 5000), 0, 0, cv::INTER_CUBIC);
+  const std::string png = Encoded(big, ".png");
+  const absl::Time start = absl::Now();
+  const json slow = RunJob(png);
+  EXPECT_EQ(slow["status"]["phase"], "Failed") << slow.dump();
+  EXPECT_EQ(slow["status"]["reason"], "TimeLimitExceeded") << slow.dump();
+  EXPECT_EQ(slow["status"].value("attempts", 0), 1) << "not retried: " << slow.dump();
+  std::cout << "a 25 MP PNG (" << png.size() / 1000 << " KB) over a " << kDecodeLimitMs
+            << " ms decode limit: " << slow["status"].value("message", "") << "; job ended after "
+            << absl::FormatDuration(absl::Now() - start) << "\n";
   ExpectStillWorking();
 }
 
