@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "tests/integration/photos.h"
+#include "tests/support/figures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/system.h"
 
@@ -83,6 +85,21 @@ class PoisonTest : public ::testing::Test {
         << what << ": " << r.body.substr(0, 300);
     std::cout << what << ": " << r.status << " "
               << json::parse(r.body, nullptr, false).value("reason", "") << "\n";
+    Poisoned(what,
+             absl::StrCat(r.status, " ", json::parse(r.body, nullptr, false).value("reason", "")));
+  }
+
+  // Records a poison input once the system has shown it still works after it.
+  void Poisoned(const std::string& what, const std::string& answer) {
+    const bool api_up = system_->api().Running();
+    const bool worker_up = system_->worker(0).Running();
+    RecordFault({.fault = "Poison input",
+                 .injected = what,
+                 .jobs = 1,
+                 .lost = 0,
+                 .redeliveries = "answered " + answer,
+                 .recovery = std::string(api_up && worker_up ? "none needed: " : "PROCESS DOWN: ") +
+                             "pixq-api and pixq-worker still running"});
   }
 
   void ExpectStillWorking() {
@@ -134,6 +151,8 @@ TEST_F(PoisonTest, RefusesOrFailsImagesThatDoNotDecode) {
   EXPECT_EQ(crc["status"]["phase"], "Failed") << crc.dump();
   EXPECT_EQ(crc["status"]["reason"], "CorruptImage") << crc.dump();
   std::cout << "PNG with a bad CRC: " << crc["status"]["reason"] << "\n";
+  Poisoned("PNG with a bad CRC (accepted at upload: its header is sound)",
+           "job Failed " + crc["status"].value("reason", ""));
   ExpectStillWorking();
 }
 
@@ -153,7 +172,18 @@ TEST_F(PoisonTest, AnImageThatDecodesTooSlowlyFailsAndTheWorkerCarriesOn) {
   std::cout << "a 25 MP PNG (" << png.size() / 1000 << " KB) over a " << kDecodeLimitMs
             << " ms decode limit: " << slow["status"].value("message", "") << "; job ended after "
             << absl::FormatDuration(absl::Now() - start) << "\n";
+  const absl::Time next = absl::Now();
   ExpectStillWorking();
+  RecordFault({.fault = "An image that decodes too slowly",
+               .injected = absl::StrCat("a valid 25 MP PNG (", png.size() / 1000, " KB) under a ",
+                                        kDecodeLimitMs, " ms limits.decode_timeout_ms"),
+               .jobs = 2,
+               .lost = slow["status"].value("reason", "") == "TimeLimitExceeded" ? 0 : 1,
+               .redeliveries = "job Failed " + slow["status"].value("reason", "") + " on attempt " +
+                               std::to_string(slow["status"].value("attempts", 0)) +
+                               "; the codec process killed",
+               .recovery = "a new codec process; the next job Succeeded in " +
+                           absl::FormatDuration(absl::Now() - next)});
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@
 #include "pkg/crypto/sha256.h"
 #include "pkg/queue/table_reader.h"
 #include "tests/integration/photos.h"
+#include "tests/support/figures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/origin.h"
 #include "tests/support/process.h"
@@ -223,6 +225,18 @@ TEST(UrlImportTest, TransientFailuresAreRetriedWithBackoffAndTheLastGoesToTheDlq
             << absl::FormatDuration(gaps[0]) << " and " << absl::FormatDuration(gaps[1])
             << " (backoff " << absl::FormatDuration(backoff) << "); the dead one went to the DLQ"
             << " after 3 attempts\n";
+  RecordFault({.fault = "A source that fails, then works; one that always fails",
+               .injected = "a loopback origin answering 503 twice then the image, and one "
+                           "answering 503 always (retry.max_attempts 3)",
+               .jobs = 2,
+               .lost = 0,
+               .redeliveries = absl::StrCat(
+                   "attempts 2 and 3 of each on pixq.jobs.retry; the dead one on pixq.jobs.dlq "
+                   "and Failed (SourceUnavailable)"),
+               .recovery = absl::StrCat("the flaky one Succeeded on attempt 3 after waits of ",
+                                        absl::FormatDuration(gaps[0]), " and ",
+                                        absl::FormatDuration(gaps[1]), " (backoff ",
+                                        absl::FormatDuration(backoff), ")")});
 }
 
 }  // namespace

@@ -9,12 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "tests/integration/photos.h"
+#include "tests/support/figures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/system.h"
 
@@ -91,15 +94,22 @@ TEST(WorkerFaultsTest, SigtermFinishesTheJobsInFlightAndRunsNothingTwice) {
                  absl::Seconds(120)))
       << system.worker(0).Log();
 
+  const absl::Time signalled = absl::Now();
   system.worker(0).Signal(SIGTERM);
   const std::optional<int> exit = system.worker(0).Wait(absl::Seconds(60));
   ASSERT_TRUE(exit.has_value()) << "the worker did not stop within its grace period";
+  const absl::Duration drained = absl::Now() - signalled;
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << system.worker(0).Log();
 
+  int lost = 0;
   for (const std::string& id : ids) {
     const json job = AwaitJob(system.url(), id, absl::Minutes(3));
-    ASSERT_EQ(job["status"]["phase"], "Succeeded") << job.dump();
+    if (job["status"]["phase"] != "Succeeded") {
+      ++lost;
+      ADD_FAILURE() << job.dump();
+    }
   }
+  const absl::Duration all_done = absl::Now() - signalled;
 
   // What worker-1 was running when SIGTERM came, it finished before leaving.
   const std::vector<json> draining = System::LogLines(system.worker(0), "draining");
@@ -128,6 +138,15 @@ TEST(WorkerFaultsTest, SigtermFinishesTheJobsInFlightAndRunsNothingTwice) {
             << System::LogLines(system.worker(0), "job succeeded").size()
             << " run by the stopped worker, " << twice << " of " << ids.size()
             << " jobs run twice\n";
+  RecordFault({.fault = "A worker stopped (SIGTERM) mid-load",
+               .injected = "SIGTERM to one of two workers while it ran 20 MP jobs",
+               .jobs = static_cast<int>(ids.size()),
+               .lost = lost,
+               .redeliveries = absl::StrCat(twice, " run twice; ", in_flight,
+                                            " in flight finished during the drain"),
+               .recovery = absl::StrCat("worker exited ", absl::FormatDuration(drained),
+                                        " after the signal; every job Succeeded ",
+                                        absl::FormatDuration(all_done), " after it")});
 }
 
 TEST(WorkerFaultsTest, SigkillLosesNoJobAndLeavesNoPartialFile) {
@@ -141,15 +160,21 @@ TEST(WorkerFaultsTest, SigkillLosesNoJobAndLeavesNoPartialFile) {
                  absl::Seconds(120)))
       << system.worker(0).Log();
 
+  const absl::Time killed = absl::Now();
   system.worker(0).Signal(SIGKILL);
   ASSERT_TRUE(system.worker(0).Wait(absl::Seconds(10)).has_value());
   const size_t before_kill = System::LogLines(system.worker(0), "job succeeded").size();
   system.AddWorker();  // the replacement, as a Deployment would start it
 
   int decoded = 0;
+  int lost = 0;
   for (const std::string& id : ids) {
     const json job = AwaitJob(system.url(), id, absl::Minutes(4));
-    ASSERT_EQ(job["status"]["phase"], "Succeeded") << job.dump();
+    if (job["status"]["phase"] != "Succeeded") {
+      ++lost;
+      ADD_FAILURE() << job.dump();
+      continue;
+    }
     HttpResponse bytes = HttpGet(system.url() + job["status"]["output"]["url"].get<std::string>());
     ASSERT_EQ(bytes.status, 200) << id;
     const cv::Mat out = cv::imdecode(std::vector<uchar>(bytes.body.begin(), bytes.body.end()),
@@ -158,6 +183,7 @@ TEST(WorkerFaultsTest, SigkillLosesNoJobAndLeavesNoPartialFile) {
     EXPECT_EQ(out.cols, job["status"]["output"]["width"].get<int>());
     ++decoded;
   }
+  const absl::Duration all_done = absl::Now() - killed;
   // Outputs are written to an unnamed file (O_TMPFILE) and linked into place only when complete,
   // so the kill leaves no partial output and nothing in tmp/ (on a file system without O_TMPFILE
   // the store falls back to named temporaries, swept at start-up after storage.tmp_max_age_s).
@@ -171,6 +197,16 @@ TEST(WorkerFaultsTest, SigkillLosesNoJobAndLeavesNoPartialFile) {
             << " run to the end twice (redelivered after the kill), tmp files left: "
             << FilesIn(system.root() + "/volume/tmp") << "\n";
   EXPECT_EQ(FilesIn(system.root() + "/volume/tmp"), 0u);
+  RecordFault(
+      {.fault = "A worker killed (SIGKILL) mid-load",
+       .injected = "SIGKILL to one of two workers after it finished 20 jobs; a "
+                   "replacement started",
+       .jobs = static_cast<int>(ids.size()),
+       .lost = lost,
+       .redeliveries = absl::StrCat(redelivered, " run twice; ",
+                                    FilesIn(system.root() + "/volume/tmp"), " partial files left"),
+       .recovery = absl::StrCat("every job Succeeded and decoded ", absl::FormatDuration(all_done),
+                                " after the kill")});
 }
 
 }  // namespace

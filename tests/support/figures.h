@@ -1,0 +1,24 @@
+#pragma once
+
+// Figures the reliability tests measure, kept for docs/reliability.md: each call appends one JSON
+// object as a line to reliability.jsonl in $PIXQ_FIGURES_DIR (default: <build dir>/figures).
+// scripts/reliability-report.mjs turns the lines of a run into the table in docs/reliability.md,
+// so no figure there is typed by hand.
+
+#include <string>
+
+namespace pixq::testing {
+
+struct FaultFigures {
+  std::string fault;         // what went wrong, e.g. "A worker killed (SIGKILL) mid-load"
+  std::string injected;      // what the test did to make it happen
+  int jobs = 0;              // jobs that had to survive it
+  int lost = 0;              // of those, how many did not end as they should (must be 0)
+  std::string redeliveries;  // jobs run twice, or what happened instead
+  std::string recovery;      // how long until normal again, measured
+};
+
+// Appends `figures` with the running test's name and the time.
+void RecordFault(const FaultFigures& figures);
+
+}  // namespace pixq::testing
