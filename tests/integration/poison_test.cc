@@ -174,16 +174,16 @@ TEST_F(PoisonTest, AnImageThatDecodesTooSlowlyFailsAndTheWorkerCarriesOn) {
             << absl::FormatDuration(absl::Now() - start) << "\n";
   const absl::Time next = absl::Now();
   ExpectStillWorking();
-  RecordFault({.fault = "An image that decodes too slowly",
-               .injected = absl::StrCat("a valid 25 MP PNG (", png.size() / 1000, " KB) under a ",
-                                        kDecodeLimitMs, " ms limits.decode_timeout_ms"),
-               .jobs = 2,
-               .lost = slow["status"].value("reason", "") == "TimeLimitExceeded" ? 0 : 1,
-               .redeliveries = "job Failed " + slow["status"].value("reason", "") + " on attempt " +
-                               std::to_string(slow["status"].value("attempts", 0)) +
-                               "; the codec process killed",
-               .recovery = "a new codec process; the next job Succeeded in " +
-                           absl::FormatDuration(absl::Now() - next)});
+  RecordFault(
+      {.fault = "An image that decodes too slowly",
+       .injected = absl::StrCat("a valid 25 MP PNG (", png.size() / 1000, " KB) under a ",
+                                kDecodeLimitMs, " ms limits.decode_timeout_ms"),
+       .jobs = 2,
+       .lost = slow["status"].value("reason", "") == "TimeLimitExceeded" ? 0 : 1,
+       .redeliveries = "job Failed " + slow["status"].value("reason", "") + " on attempt " +
+                       std::to_string(slow["status"].value("attempts", 0)) +
+                       "; the codec process killed",
+       .recovery = "a new codec process; the next job Succeeded in " + Took(absl::Now() - next)});
 }
 
 }  // namespace

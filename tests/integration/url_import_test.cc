@@ -234,9 +234,8 @@ TEST(UrlImportTest, TransientFailuresAreRetriedWithBackoffAndTheLastGoesToTheDlq
                    "attempts 2 and 3 of each on pixq.jobs.retry; the dead one on pixq.jobs.dlq "
                    "and Failed (SourceUnavailable)"),
                .recovery = absl::StrCat("the flaky one Succeeded on attempt 3 after waits of ",
-                                        absl::FormatDuration(gaps[0]), " and ",
-                                        absl::FormatDuration(gaps[1]), " (backoff ",
-                                        absl::FormatDuration(backoff), ")")});
+                                        Took(gaps[0]), " and ", Took(gaps[1]), " (backoff ",
+                                        Took(backoff), ")")});
 }
 
 }  // namespace

@@ -144,9 +144,9 @@ TEST(WorkerFaultsTest, SigtermFinishesTheJobsInFlightAndRunsNothingTwice) {
                .lost = lost,
                .redeliveries = absl::StrCat(twice, " run twice; ", in_flight,
                                             " in flight finished during the drain"),
-               .recovery = absl::StrCat("worker exited ", absl::FormatDuration(drained),
-                                        " after the signal; every job Succeeded ",
-                                        absl::FormatDuration(all_done), " after it")});
+               .recovery = absl::StrCat("worker exited ", Took(drained),
+                                        " after the signal; every job Succeeded ", Took(all_done),
+                                        " after it")});
 }
 
 TEST(WorkerFaultsTest, SigkillLosesNoJobAndLeavesNoPartialFile) {
@@ -205,8 +205,8 @@ TEST(WorkerFaultsTest, SigkillLosesNoJobAndLeavesNoPartialFile) {
        .lost = lost,
        .redeliveries = absl::StrCat(redelivered, " run twice; ",
                                     FilesIn(system.root() + "/volume/tmp"), " partial files left"),
-       .recovery = absl::StrCat("every job Succeeded and decoded ", absl::FormatDuration(all_done),
-                                " after the kill")});
+       .recovery =
+           absl::StrCat("every job Succeeded and decoded ", Took(all_done), " after the kill")});
 }
 
 }  // namespace

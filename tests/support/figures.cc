@@ -12,6 +12,11 @@
 
 namespace pixq::testing {
 
+std::string Took(absl::Duration duration) {
+  return absl::FormatDuration(absl::Trunc(
+      duration, duration >= absl::Seconds(1) ? absl::Milliseconds(1) : absl::Microseconds(10)));
+}
+
 void RecordFault(const FaultFigures& figures) {
   const char* dir_env = std::getenv("PIXQ_FIGURES_DIR");
   const std::filesystem::path dir =

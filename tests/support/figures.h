@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "absl/time/time.h"
+
 namespace pixq::testing {
 
 struct FaultFigures {
@@ -20,5 +22,8 @@ struct FaultFigures {
 
 // Appends `figures` with the running test's name and the time.
 void RecordFault(const FaultFigures& figures);
+
+// A duration as the figures show it: to the millisecond from a second up, else to 10 µs.
+std::string Took(absl::Duration duration);
 
 }  // namespace pixq::testing
