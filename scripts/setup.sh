@@ -25,10 +25,10 @@ PACKAGES=(
   imagemagick libimage-exiftool-perl
 )
 # `scripts/setup.sh --bench` adds what bench/run.sh compares pixq with and drives it by:
-# vipsthumbnail (libvips), tjbench (the libjpeg-turbo decode floor), wrk, hyperfine, and the
+# vipsthumbnail (libvips), tjbench (the libjpeg-turbo decode floor), wrk, hyperfine, perf, and the
 # other two sets of Debian's real photographs.
 if [ "${1:-}" = "--bench" ]; then
-  PACKAGES+=(libvips-tools libjpeg-turbo-progs wrk hyperfine lomiri-wallpapers lomiri-wallpapers-16.04)
+  PACKAGES+=(libvips-tools libjpeg-turbo-progs wrk hyperfine linux-perf lomiri-wallpapers lomiri-wallpapers-16.04)
 fi
 # Node.js and npm run the dashboard schema check; most machines have them already.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then PACKAGES+=(nodejs npm); fi

@@ -1,0 +1,157 @@
+#include "bench/pipeline/measure.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+#include "pkg/imaging/pipeline.h"
+#include "pkg/imaging/sniff.h"
+
+namespace pixq::bench::pipeline {
+namespace {
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  return bytes;
+}
+
+std::vector<job::Step> FitSteps(const MeasureOptions& options) {
+  return {job::Resize{.width = options.box, .height = options.box, .fit = job::Fit::kInside}};
+}
+
+}  // namespace
+
+std::string JpegCoding(std::string_view b) {
+  if (b.size() < 4 || static_cast<unsigned char>(b[0]) != 0xFF ||
+      static_cast<unsigned char>(b[1]) != 0xD8) {
+    return "";
+  }
+  size_t i = 2;
+  while (i + 1 < b.size()) {
+    if (static_cast<unsigned char>(b[i]) != 0xFF) return "";
+    const unsigned char marker = static_cast<unsigned char>(b[i + 1]);
+    if (marker == 0xFF) {  // fill byte before a marker
+      ++i;
+      continue;
+    }
+    i += 2;
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length
+    if (marker == 0xD9 || marker == 0xDA) return "";  // end of image, or the scan: no SOF
+    const bool sof =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (sof) {
+      if (marker == 0xC0) return "baseline";
+      if (marker == 0xC2 || marker == 0xC6 || marker == 0xCA || marker == 0xCE) {
+        return "progressive";
+      }
+      return "sequential";
+    }
+    if (i + 1 >= b.size()) return "";
+    const size_t length =
+        (static_cast<unsigned char>(b[i]) << 8) | static_cast<unsigned char>(b[i + 1]);
+    if (length < 2) return "";
+    i += length;
+  }
+  return "";
+}
+
+absl::Status StartEngine(const imaging::Engine& engine, const std::string& path,
+                         const MeasureOptions& options) {
+  absl::StatusOr<std::string> bytes = ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<imaging::Result> result =
+      engine.Run(*bytes, FitSteps(options), job::OutputSpec{.format = job::Format::kJpeg});
+  if (!result.ok()) {
+    return absl::Status(result.status().code(),
+                        absl::StrCat(path, " (starting): ", result.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<nlohmann::json>> MeasureFile(const imaging::Engine& engine,
+                                                        std::string_view engine_name,
+                                                        const std::string& path,
+                                                        const std::vector<job::Format>& formats,
+                                                        const MeasureOptions& options) {
+  absl::StatusOr<std::string> bytes = ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<imaging::ImageInfo> info = imaging::Sniff(*bytes);
+  if (!info.ok()) return info.status();
+
+  const std::vector<job::Step> steps = FitSteps(options);
+  std::vector<nlohmann::json> rows;
+  for (job::Format format : formats) {
+    const job::OutputSpec output{.format = format};
+    std::vector<double> total, decode, resize, encode;
+    imaging::Result last;
+    for (int run = 0; run < options.warmup + options.repeats; ++run) {
+      const auto start = std::chrono::steady_clock::now();
+      absl::StatusOr<imaging::Result> result = engine.Run(*bytes, steps, output);
+      const auto end = std::chrono::steady_clock::now();
+      if (!result.ok()) {
+        return absl::Status(
+            result.status().code(),
+            absl::StrCat(path, " as ", job::FormatName(format), ": ", result.status().message()));
+      }
+      if (run < options.warmup) continue;
+      total.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+      decode.push_back(Ms(result->decode.duration()));
+      resize.push_back(Ms(result->steps.at(0).duration()));
+      encode.push_back(Ms(result->encode.duration()));
+      last = *std::move(result);
+    }
+    const int w = info->DisplayWidth();
+    const int h = info->DisplayHeight();
+    const bool fits = last.width <= options.box && last.height <= options.box &&
+                      (last.width == options.box || last.height == options.box);
+    rows.push_back({
+        {"engine", engine_name},
+        {"name", std::filesystem::path(path).filename().string()},
+        {"path", path},
+        {"in_bytes", bytes->size()},
+        {"input_format", job::FormatName(info->format)},
+        {"width", w},
+        {"height", h},
+        {"megapixels", static_cast<double>(w) * h / 1e6},
+        {"coding", info->format == job::Format::kJpeg ? JpegCoding(*bytes) : ""},
+        {"format", job::FormatName(format)},
+        {"quality", last.quality},
+        {"decode_scale", last.decode_scale},
+        {"out_width", last.width},
+        {"out_height", last.height},
+        {"out_bytes", last.bytes.size()},
+        {"fits_box", fits},
+        {"warmup", options.warmup},
+        {"repeats", options.repeats},
+        {"median_ms", Median(total)},
+        {"min_ms", total.empty() ? 0 : *std::min_element(total.begin(), total.end())},
+        {"mean_ms", total.empty() ? 0
+                                  : std::accumulate(total.begin(), total.end(), 0.0) /
+                                        static_cast<double>(total.size())},
+        {"decode_median_ms", Median(decode)},
+        {"resize_median_ms", Median(resize)},
+        {"encode_median_ms", Median(encode)},
+    });
+  }
+  return rows;
+}
+
+}  // namespace pixq::bench::pipeline
