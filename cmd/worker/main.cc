@@ -147,6 +147,7 @@ int main(int argc, char** argv) {
       .limits = {.decode = absl::Milliseconds(cfg.limits.decode_timeout_ms),
                  .process = absl::Milliseconds(cfg.limits.process_timeout_ms),
                  .encode = absl::Milliseconds(cfg.limits.encode_timeout_ms)}});
+  if (absl::Status started = codecs.Start(); !started.ok()) return Fail(started);
   std::atomic<bool> stopping{false};  // SIGTERM: stop taking work
   std::atomic<bool> give_up{false};   // the grace is over: stop retrying status publishes
   auto fetcher = FetcherFrom(cfg);

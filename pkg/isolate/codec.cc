@@ -32,8 +32,10 @@ using nlohmann::json;
 
 constexpr size_t kFrameHead = 13;  // type, header length, payload length
 constexpr absl::Duration kStartTimeout = absl::Seconds(30);
-constexpr uint32_t kMaxHeader = 1 << 20;
-constexpr uint64_t kMaxPayload = uint64_t{4} << 30;  // beyond any image the limits let through
+// Bounds on what either side accepts. The worker trusts its child no further than it must: a
+// header is a few hundred bytes of JSON, a result at most an uncompressed 16384² RGBA image.
+constexpr uint32_t kMaxHeader = 64 << 10;
+constexpr uint64_t kMaxPayload = uint64_t{1} << 30;
 
 struct Frame {
   char type = 0;
@@ -265,7 +267,8 @@ absl::Status ErrorFrom(const Frame& frame) {
 }
 
 // How a child that went away ended, reaped: it has closed its socket, so it is about to exit if
-// it has not; one that still lives after a while is killed.
+// it has not; one that still lives after a while is killed. `killed_by_sigkill`: something else
+// killed it with SIGKILL (the OOM killer), not this function.
 std::string Reap(pid_t pid, bool& killed_by_sigkill) {
   int status = 0;
   pid_t got = 0;
@@ -273,11 +276,12 @@ std::string Reap(pid_t pid, bool& killed_by_sigkill) {
     got = waitpid(pid, &status, WNOHANG);
     if (got == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  killed_by_sigkill = false;
   if (got == 0) {
     kill(pid, SIGKILL);
     got = waitpid(pid, &status, 0);
+    return "closed its socket but did not exit, and was killed";
   }
-  killed_by_sigkill = false;
   if (got != pid) return "went away";
   if (WIFSIGNALED(status)) {
     killed_by_sigkill = WTERMSIG(status) == SIGKILL;
@@ -417,6 +421,13 @@ void CodecPool::Release(Child child, bool reusable) const {
   freed_.notify_one();
 }
 
+absl::Status CodecPool::Start() const {
+  absl::StatusOr<Child> child = Acquire();
+  if (!child.ok()) return child.status();
+  Release(*child, /*reusable=*/true);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<imaging::Result> CodecPool::Run(std::string_view input,
                                                const std::vector<job::Step>& steps,
                                                const job::OutputSpec& output) const {
@@ -444,7 +455,9 @@ absl::StatusOr<imaging::Result> CodecPool::Exchange(Child& child, std::string_vi
                              absl::StrCat(stage, " took longer than ", absl::FormatDuration(limit),
                                           "; the codec process was stopped"));
     }
-    if (absl::IsInternal(io)) return errors::Internal("CodecCrashed", std::string(io.message()));
+    if (absl::IsInternal(io)) {
+      return errors::Make(absl::StatusCode::kAborted, "CodecCrashed", std::string(io.message()));
+    }
     bool sigkill = false;
     const std::string how = Reap(child.pid, sigkill);
     child.pid = -1;
@@ -453,23 +466,31 @@ absl::StatusOr<imaging::Result> CodecPool::Exchange(Child& child, std::string_vi
                           absl::StrCat("the codec process ", how, " while ", stage,
                                        " (the out-of-memory killer?)"));
     }
-    return errors::Internal("CodecCrashed",
-                            absl::StrCat("the codec process ", how, " while ", stage));
+    // Retriable: the crash may be another job's doing (a child serves many), so the job gets its
+    // attempts; an input that crashes the codec every time ends in the dead-letter topic.
+    return errors::Make(absl::StatusCode::kAborted, "CodecCrashed",
+                        absl::StrCat("the codec process ", how, " while ", stage));
   };
   if (absl::Status sent = SendFrame(child.fd, 'Q', RequestHeader(steps, output), input, deadline);
       !sent.ok()) {
     return broken(sent);
   }
+  char expected = 'D';  // then 'S', then the answer; each stage marker once, in order
   while (true) {
     absl::StatusOr<Frame> frame = ReceiveFrame(child.fd, deadline);
     if (!frame.ok()) return broken(frame.status());
+    if ((frame->type == 'D' || frame->type == 'S') && frame->type != expected) {
+      return broken(absl::InternalError("the codec process sent its stages out of order"));
+    }
     switch (frame->type) {
       case 'D':
+        expected = 'S';
         stage = "the steps";
         limit = options_.limits.process;
         deadline = absl::Now() + limit;
         break;
       case 'S':
+        expected = 'R';
         stage = "encoding";
         limit = options_.limits.encode;
         deadline = absl::Now() + limit;
@@ -487,6 +508,14 @@ absl::StatusOr<imaging::Result> CodecPool::Exchange(Child& child, std::string_vi
 }
 
 int ServeCodec(int fd, const imaging::Pipeline& pipeline) {
+  // A child must not outlive its worker, even mid-job (a worker killed, or one that gave up on
+  // its jobs after the grace period): when the worker's end of the socket closes, exit at once.
+  std::thread([fd] {
+    pollfd p{.fd = fd, .events = POLLRDHUP, .revents = 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    _exit(0);
+  }).detach();
   if (!WriteFrame(fd, 'H', "", "")) return 1;
   while (true) {
     absl::StatusOr<std::optional<Frame>> request = ReadFrame(fd);

@@ -5,12 +5,14 @@
 // it; so the worker runs each job's pipeline in a long-lived child process (`pixq-worker codec`,
 // one per job slot, started when first needed) and waits for it with a time limit per stage:
 // decoding, the steps, encoding. A child that runs over its limit is killed (SIGKILL) and the job
-// fails "TimeLimitExceeded"; a child that dies fails the job "CodecCrashed" (or "OutOfMemory",
-// retriable, when something else killed it with SIGKILL: the OOM killer). Either way the next job
+// fails "TimeLimitExceeded" (permanent); a child that dies fails the job "CodecCrashed" (retriable:
+// a child serves many jobs, so the crash may be an earlier job's doing) or "OutOfMemory"
+// (retriable, when something else killed it with SIGKILL: the OOM killer). Either way the next job
 // gets a fresh child and the worker carries on.
 //
-// The child ignores SIGINT and SIGTERM (a Ctrl-C to the process group, a stop of the worker must
-// not kill a job in flight) and exits when the worker closes its socket, or dies.
+// The child keeps SIGINT and SIGTERM blocked (a Ctrl-C to the process group, a stop of the worker
+// must not kill a job in flight) and exits as soon as the worker's end of its socket closes, also
+// mid-job: when the worker exits, is killed, or gives up on its jobs after the grace period.
 //
 // Wire: a Unix stream socket, the child's fd 3 (kCodecFd). Frames of [type: 1 byte][header
 // length: 4][payload length: 8, little-endian][header: JSON][payload]. The child says 'H' once
@@ -63,12 +65,17 @@ class CodecPool final : public imaging::Engine {
   CodecPool& operator=(const CodecPool&) = delete;
 
   // Runs the pipeline in a child. Besides the pipeline's own errors: "TimeLimitExceeded"
-  // (permanent) when a stage runs over its limit, "CodecCrashed" (permanent) when the child dies,
+  // (permanent) when a stage runs over its limit, "CodecCrashed" (retriable) when the child dies,
   // "OutOfMemory" (retriable) when it was killed by another's SIGKILL, "CodecUnavailable"
   // (retriable) when no child can be started. Blocks while every slot is busy.
   [[nodiscard]] absl::StatusOr<imaging::Result> Run(std::string_view input,
                                                     const std::vector<job::Step>& steps,
                                                     const job::OutputSpec& output) const override;
+
+  // Starts one child and waits until it is ready, so that a codec that cannot start (a bad
+  // --config, an executable that cannot run) stops the worker at start-up rather than failing
+  // every job. Errors: "CodecUnavailable".
+  [[nodiscard]] absl::Status Start() const;
 
   // Children started so far: the first of each slot and every replacement.
   [[nodiscard]] int64_t started() const;

@@ -158,12 +158,12 @@ INSTANTIATE_TEST_SUITE_P(Stages, StageLimitTest,
 // What a stand-in child (a shell) prints on fd 3 to say it has started: an empty 'H' frame.
 const std::string kHello = "printf 'H\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0' >&3; ";
 
-TEST(CodecPoolTest, AChildThatCrashesFailsItsJobForGood) {
+TEST(CodecPoolTest, AChildThatCrashesFailsItsJobRetriably) {
   const CodecPool pool(StandIn({"/bin/sh", "-c", kHello + "kill -SEGV $$"}));
   absl::StatusOr<imaging::Result> r = pool.Run("bytes", Thumbnail(), {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(errors::ReasonOf(r.status()), "CodecCrashed") << r.status();
-  EXPECT_FALSE(errors::IsRetriable(r.status()));
+  EXPECT_TRUE(errors::IsRetriable(r.status())) << "a child serves many jobs: maybe not this one's";
   EXPECT_NE(r.status().message().find("signal 11"), std::string::npos) << r.status();
   // The pool itself is fine: the next job starts another child (which crashes again).
   EXPECT_FALSE(pool.Run("bytes", Thumbnail(), {}).ok());
@@ -186,7 +186,7 @@ TEST(CodecPoolTest, AChildThatNeverAnswersIsStoppedAtTheLimit) {
   absl::StatusOr<imaging::Result> r = pool.Run("bytes", Thumbnail(), {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(errors::ReasonOf(r.status()), "TimeLimitExceeded") << r.status();
-  EXPECT_LT(absl::Now() - start, absl::Seconds(30)) << "killed, not waited for";
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10)) << "killed, not waited for";
 }
 
 TEST(CodecPoolTest, AChildThatDiesBeforeItStartsIsRetriable) {

@@ -24,7 +24,9 @@ void RecordFault(const FaultFigures& figures) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  const char* run = std::getenv("PIXQ_FIGURES_RUN");  // set by scripts/reliability-report.sh
   const nlohmann::json line = {
+      {"run", run != nullptr ? run : ""},
       {"test", test != nullptr ? std::string(test->test_suite_name()) + "." + test->name() : ""},
       {"at", absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone())},
       {"fault", figures.fault},

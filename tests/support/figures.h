@@ -1,9 +1,9 @@
 #pragma once
 
 // Figures the reliability tests measure, kept for docs/reliability.md: each call appends one JSON
-// object as a line to reliability.jsonl in $PIXQ_FIGURES_DIR (default: <build dir>/figures).
-// scripts/reliability-report.mjs turns the lines of a run into the table in docs/reliability.md,
-// so no figure there is typed by hand.
+// object as a line to reliability.jsonl in $PIXQ_FIGURES_DIR (default: <build dir>/figures), with
+// $PIXQ_FIGURES_RUN. scripts/reliability-report.sh runs the tests under one run id and turns that
+// run's lines into the table in docs/reliability.md, so no figure there is typed by hand.
 
 #include <string>
 
