@@ -515,10 +515,11 @@ int Bare(const BareOptions& o) {
 
 int Rss(const std::vector<pid_t>& pids) {
   json trees = json::array();
-  int64_t rss = 0, hwm = 0, processes = 0;
+  int64_t rss = 0, pss = 0, hwm = 0, processes = 0;
   for (pid_t pid : pids) {
     json t = TreeMemoryJson(pid);
     rss += t["rss_bytes"].get<int64_t>();
+    pss += t["pss_bytes"].get<int64_t>();
     hwm += t["hwm_bytes"].get<int64_t>();
     processes += t["processes"].get<int64_t>();
     t["root"] = pid;
@@ -526,6 +527,7 @@ int Rss(const std::vector<pid_t>& pids) {
   }
   std::cout << json{{"processes", processes},
                     {"rss_bytes", rss},
+                    {"pss_bytes", pss},
                     {"hwm_bytes", hwm},
                     {"trees", trees}}
                    .dump(2)

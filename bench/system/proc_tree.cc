@@ -72,6 +72,10 @@ ProcMemory ReadMemory(pid_t pid) {
       m.hwm = StatusBytes(line);
     }
   }
+  std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  while (std::getline(rollup, line)) {
+    if (line.rfind("Pss:", 0) == 0) m.pss = StatusBytes(line);
+  }
   return m;
 }
 
@@ -90,15 +94,25 @@ double TreeCpuSeconds(pid_t root) {
 nlohmann::json TreeMemoryJson(pid_t root) {
   nlohmann::json per = nlohmann::json::array();
   int64_t rss = 0;
+  int64_t pss = 0;
   int64_t hwm = 0;
   for (pid_t pid : ProcessTree(root)) {
     const ProcMemory m = ReadMemory(pid);
     if (!m.alive) continue;
     rss += m.rss;
+    pss += m.pss;
     hwm += m.hwm;
-    per.push_back({{"pid", m.pid}, {"name", m.name}, {"rss_bytes", m.rss}, {"hwm_bytes", m.hwm}});
+    per.push_back({{"pid", m.pid},
+                   {"name", m.name},
+                   {"rss_bytes", m.rss},
+                   {"pss_bytes", m.pss},
+                   {"hwm_bytes", m.hwm}});
   }
-  return {{"processes", per.size()}, {"rss_bytes", rss}, {"hwm_bytes", hwm}, {"per_process", per}};
+  return {{"processes", per.size()},
+          {"rss_bytes", rss},
+          {"pss_bytes", pss},
+          {"hwm_bytes", hwm},
+          {"per_process", per}};
 }
 
 TreeWatcher::TreeWatcher(std::vector<pid_t> roots, int interval_ms) : interval_ms_(interval_ms) {

@@ -18,9 +18,12 @@ namespace pixq::bench {
 
 struct ProcMemory {
   pid_t pid = 0;
-  std::string name;    // comm
-  int64_t rss = 0;     // VmRSS, bytes
-  int64_t hwm = 0;     // VmHWM (peak RSS over the process's life so far), bytes
+  std::string name;  // comm
+  int64_t rss = 0;   // VmRSS, bytes
+  int64_t hwm = 0;   // VmHWM (peak RSS over the process's life so far), bytes
+  // Pss from smaps_rollup: the resident pages with each shared page divided among the processes
+  // that share it, bytes (0 when unreadable). Summed over a tree it counts shared libraries once.
+  int64_t pss = 0;
   bool alive = false;  // whether /proc/<pid>/status could be read
 };
 
@@ -35,8 +38,9 @@ struct ProcMemory {
 // CPU the tree used in between, short-lived children included.
 [[nodiscard]] double TreeCpuSeconds(pid_t root);
 
-// The memory of a tree now: {"processes", "rss_bytes" (sum of VmRSS), "hwm_bytes" (sum of
-// VmHWM), "per_process": [{"pid", "name", "rss_bytes", "hwm_bytes"}]}.
+// The memory of a tree now: {"processes", "rss_bytes" (sum of VmRSS), "pss_bytes" (sum of Pss),
+// "hwm_bytes" (sum of VmHWM), "per_process": [{"pid", "name", "rss_bytes", "pss_bytes",
+// "hwm_bytes"}]}.
 [[nodiscard]] nlohmann::json TreeMemoryJson(pid_t root);
 
 // Samples the trees of `roots` every `interval` on a thread of its own until Stop(): the largest
