@@ -21,6 +21,12 @@ case "${1:-}" in
 esac
 
 LOAD_AT_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+# The code measured: the commit, and whether the tree differed from it at the start (what the
+# benchmarks write is left out: they rewrite it).
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git status --porcelain -- . ':!bench/results' ':!bench/RESULTS.md' ':!docs/scaling.md' 2>/dev/null)" ]; then
+  COMMIT="$COMMIT with uncommitted changes"
+fi
 STARTED="$(date -u +'%Y-%m-%d %H:%M UTC')"
 
 scripts/setup.sh --bench
@@ -77,8 +83,6 @@ version() { # the version of the first installed package matching each pattern
 CPU_MODEL="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 [ -n "$CPU_MODEL" ] || CPU_MODEL="$(uname -m)"
 RAM_GIB="$(awk '/^MemTotal/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)"
-COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [ -n "$(git status --porcelain 2>/dev/null)" ]; then COMMIT="$COMMIT with uncommitted changes"; fi
 IDLE="yes"
 if awk -v b="$BUSY_BEFORE" 'BEGIN { exit !(b >= 10) }'; then IDLE="no"; fi
 

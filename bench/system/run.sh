@@ -758,7 +758,7 @@ if [ "$UPDATE_DOCS" = 1 ]; then
     echo "| two workers, default concurrency, end to end | $(fmt "%.2f" "$E2E_RATE") jobs/s ($E2E_RATIO× the bare pipeline in 2 processes) |"
     echo "| job latency at half that load, p50 / p99 | $(fmt "%.0f" "$(val "$J/e2e_latency.json" /latency_ms/p50)") / $(fmt "%.0f" "$(val "$J/e2e_latency.json" /latency_ms/p99)") ms |"
     echo "| one API replica: POST /v1/jobs, GET /v1/jobs/{id} | $POST_RPS/s (p99 $POST_P99 ms), $GET_RPS/s (p99 $GET_P99 ms) |"
-    echo "| worker RSS after $MEM_FIRST / $MEM_TOTAL jobs | $(mib "$RSS_FIRST") / $(mib "$RSS_TOTAL") MiB ($GROWTH%) |"
+    echo "| worker memory (Pss) after $MEM_FIRST / $MEM_TOTAL jobs | $(mib "$PSS_FIRST") / $(mib "$PSS_TOTAL") MiB ($GROWTH%; summed RSS $(mib "$RSS_FIRST") / $(mib "$RSS_TOTAL") MiB) |"
     echo "| worker peak RSS, two 20 MP jobs in flight | $(mib "$PEAK") MiB |"
   } >"$WORK/figures.md"
   DOC="$REPO/docs/scaling.md"
