@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
     formats.push_back(*f);
   }
   pixq::imaging::SetOpenCvThreads(1);
+  // In process as in the worker's codec processes (which set it themselves).
+  pixq::imaging::KeepImageBuffers();
 
   // The rows go to standard output. A codec child inherits this process's descriptors and logs
   // to its standard output, so when there is one the rows keep a copy of it and fd 1 becomes

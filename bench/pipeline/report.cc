@@ -255,7 +255,8 @@ absl::Status WriteReport(const ReportInputs& inputs, const std::string& json_pat
   absl::StrAppend(
       &md, "Each image is fitted within ", Meta(m, "box"), "×", Meta(m, "box"),
       " on one thread in one long-running process. **pixq**: `imaging::Pipeline::Run` on the "
-      "file's bytes in memory with `SetOpenCvThreads(1)`, ",
+      "file's bytes in memory with `SetOpenCvThreads(1)` and `KeepImageBuffers()` (glibc keeps "
+      "freed image buffers for the next image, as in the worker's codec processes), ",
       Meta(m, "pixq_warmup"), " warm-up runs then ", Meta(m, "pixq_repeats"),
       " timed ones; median (min). **vipsthumbnail**: `VIPS_CONCURRENCY=1`, one process given the "
       "file once and ",

@@ -420,6 +420,7 @@ struct BareOptions {
 [[noreturn]] void BareChild(const BareOptions& o, const std::vector<std::string>& photos, int p,
                             int go_fd, int fd) {
   imaging::SetOpenCvThreads(o.threads);
+  imaging::KeepImageBuffers();  // as the worker's codec processes do
   const imaging::Pipeline pipeline(imaging::Limits{});
   // Every image id a placeholder: the pipeline reads the bytes, not the id.
   const std::vector<std::string> ids(photos.size(), std::string(64, '0'));

@@ -325,7 +325,7 @@ bare pipeline: **$E2E_RATIO×** (target ≥ 0.80). At $(fmt "%.2f" "$HALF") jobs
 |---|---|
 | photos | $NPHOTOS JPEGs of 13–21 MP from Debian's lomiri-wallpapers packages: $PHOTOS |
 | jobs | $E2E_JOBS $JOBS_TEXT; the same jobs in both runs |
-| bare pipeline | \`imaging::Pipeline::Run\` in 2 processes (1 OpenCV thread each) over the photos' bytes in memory: $(fmt "%.2f" "$BARE_RATE") jobs/s, $(val "$J/e2e_bare.json" /completed) jobs in $(fmt "%.1f" "$(val "$J/e2e_bare.json" /wall_seconds)") s; per job p50 $(fmt "%.0f" "$(val "$J/e2e_bare.json" /pipeline_ms/p50)") ms, p99 $(fmt "%.0f" "$(val "$J/e2e_bare.json" /pipeline_ms/p99)") ms |
+| bare pipeline | \`imaging::Pipeline::Run\` in 2 processes (1 OpenCV thread each, \`KeepImageBuffers()\` as in the codec processes) over the photos' bytes in memory: $(fmt "%.2f" "$BARE_RATE") jobs/s, $(val "$J/e2e_bare.json" /completed) jobs in $(fmt "%.1f" "$(val "$J/e2e_bare.json" /wall_seconds)") s; per job p50 $(fmt "%.0f" "$(val "$J/e2e_bare.json" /pipeline_ms/p50)") ms, p99 $(fmt "%.0f" "$(val "$J/e2e_bare.json" /pipeline_ms/p99)") ms |
 | end to end | 2 workers (\`worker.concurrency\` default, here $E2E_CONCURRENCY each), $PARTITIONS partitions; $CLIENTS HTTP clients submitted every job ($(val "$J/e2e_throughput.json" /accepted) answered 202, in $(fmt "%.1f" "$(val "$J/e2e_throughput.json" /submit_seconds)") s), then long-polled each until it ended; $(val "$J/e2e_throughput.json" /succeeded) \`Succeeded\`, $(val "$J/e2e_throughput.json" /failed) \`Failed\`, $(val "$J/e2e_throughput.json" /unfinished) unfinished; first submission to last \`Succeeded\` $(fmt "%.1f" "$E2E_WALL") s: **$(fmt "%.2f" "$E2E_RATE") jobs/s** |
 | CPU used meanwhile (cores) | worker-1 $(cores_of "$J/e2e_throughput.json" 0), worker-2 $(cores_of "$J/e2e_throughput.json" 1), pixq-api $(cores_of "$J/e2e_throughput.json" 2), pixq-devbroker $(cores_of "$J/e2e_throughput.json" 3), of $CORES |
 | latency run | open loop: $LAT_JOBS jobs at $(fmt "%.2f" "$HALF") jobs/s (half the end-to-end throughput), each due at its time whatever the others do and timed from then; $(val "$J/e2e_latency.json" /succeeded) \`Succeeded\`, $(val "$J/e2e_latency.json" /late_sends) sent more than 20 ms late |
@@ -422,8 +422,8 @@ if command -v perf >/dev/null; then
 fi
 stop_system
 
-# The same submissions with the two settings that bound a blocking submission: more HTTP threads
-# (more submissions in flight) and no producer linger (each acknowledgement sooner).
+# The same submissions with more HTTP threads (parsing and validating in parallel; they no longer
+# hold a submission each) and no producer linger (each acknowledgement sooner, smaller batches).
 TUNED_THREADS=32
 TUNED_ENV="PIXQ_HTTP_THREADS=$TUNED_THREADS PIXQ_KAFKA_PROPERTIES=linger.ms=0"
 log "api: POST again with $TUNED_ENV"
@@ -581,18 +581,15 @@ EOF
   fi
   cat <<'EOF'
 
-How a submission is served (the code, whatever the figures): `POST /v1/jobs` runs on one of the
-`http.threads` Pistache threads from start to answer. After parsing and validating the spec it
-produces the `Pending` record to `pixq.job-status` and **waits for Kafka's acknowledgement**, then
-produces the job to `pixq.jobs` and waits again (`queue::KafkaProducer::Send` blocks on a future;
-`acks=all`, idempotent producer, `linger.ms` 2). So each thread has at most one submission in
-flight, and a submission costs two acknowledged round trips to the broker, each at least the linger
-time: with 4 threads the rate is bounded by about 4 / (2 × acknowledgement time) whatever the CPU
-does, and connections beyond 4 only queue. What would move it: answer from the produce callbacks
-instead of blocking the HTTP thread (Pistache's asynchronous `ResponseWriter`), send the two
-records without waiting for the first (they go to different topics, so a worker could then publish
-`Running` before `Pending` lands, and the status table would have to ignore a phase going back), or
-more `http.threads`. `GET /v1/jobs/{id}` waits for nothing: it reads the in-memory
+How a submission is served (the code, whatever the figures): `POST /v1/jobs` parses and validates
+the spec on one of the `http.threads` Pistache threads, hands the `Pending` record to the producer
+(`pixq.job-status`) and returns the thread to Pistache. From that record's delivery report (Kafka
+acknowledged it: `acks=all`, idempotent producer, `linger.ms` 2) the job goes to `pixq.jobs`, and
+from the job's delivery report the answer is written (`api::Service::CreateJobAsync`, Pistache's
+`ResponseWriter` moved out of the handler). So no thread waits for the broker: submissions in
+flight are bounded by the connections, not by `http.threads`, and a submission's latency is two
+acknowledged round trips to the broker, each at least the linger time, while the producer batches
+what arrives meanwhile. `GET /v1/jobs/{id}` waits for nothing: it reads the in-memory
 table and serialises the record to JSON, so it is bound by CPU (JSON, HTTP parsing and the
 kernel's loopback TCP), shared with wrk on the same cores.
 EOF

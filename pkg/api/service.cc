@@ -1,6 +1,7 @@
 #include "pkg/api/service.h"
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <set>
 #include <utility>
@@ -61,7 +62,13 @@ absl::StatusOr<UploadResult> Service::UploadImage(std::string_view bytes, std::s
   if (!info.ok()) return info.status();
   const std::string id = crypto::Sha256Hex(bytes);
   // Known, unless it was just deleted (its original gone, the tombstone not yet read here).
-  if (std::optional<job::ImageMeta> known = images_.Get(id); known && store_.HasOriginal(id)) {
+  std::optional<job::ImageMeta> known = images_.Get(id);
+  if (!known && store_.HasOriginal(id)) {
+    // Stored, but its metadata not read here yet: uploaded a moment ago, here or elsewhere.
+    PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+    known = images_.Get(id);
+  }
+  if (known && store_.HasOriginal(id)) {
     metrics_.CountUpload(false, static_cast<int64_t>(bytes.size()));
     return UploadResult{.meta = *known, .created = false};
   }
@@ -91,20 +98,55 @@ absl::StatusOr<job::ImageMeta> Service::GetImage(const std::string& id) {
 absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
                                                   const observability::SpanContext* parent,
                                                   const CreateOptions& create) {
+  auto outcome = std::make_shared<std::promise<absl::StatusOr<job::JobRecord>>>();
+  std::future<absl::StatusOr<job::JobRecord>> result = outcome->get_future();
+  CreateJobAsync(std::move(spec), parent, create,
+                 [outcome](absl::StatusOr<job::JobRecord> r) { outcome->set_value(std::move(r)); });
+  // Each of the two records is settled (acknowledged or failed) by librdkafka within its message
+  // timeout, which produce_timeout exceeds; this bound is only a backstop.
+  if (result.wait_for(absl::ToChronoMilliseconds(2 * options_.produce_timeout)) !=
+      std::future_status::ready) {
+    return errors::Make(absl::StatusCode::kDeadlineExceeded, "ProduceTimeout",
+                        "no acknowledgement from Kafka for the job");
+  }
+  return result.get();
+}
+
+// One job on its way into Kafka, from the Pending record's send to the job's acknowledgement.
+struct Service::Submission {
+  job::JobRecord record;
+  std::string value;  // the record as published
+  std::optional<observability::SpanContext> parent;
+  JobCallback done;
+};
+
+void Service::CreateJobAsync(job::JobSpec spec, const observability::SpanContext* parent,
+                             const CreateOptions& create, JobCallback done) {
   // A URL source is downloaded by the worker (behind the SSRF guard): its image, and so its
   // output key, are known only then.
   const bool from_url = !spec.source.url.empty();
   const std::string& image_id = spec.source.image_id;
   if (!from_url && (!images_.Get(image_id) || !store_.HasOriginal(image_id))) {
     // Another replica may have taken the upload a moment ago.
-    PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+    if (absl::Status caught_up = catch_up_(options_.catch_up_timeout); !caught_up.ok()) {
+      done(caught_up);
+      return;
+    }
     if (!images_.Get(image_id) || !store_.HasOriginal(image_id)) {
-      return errors::Make(absl::StatusCode::kFailedPrecondition, "ImageNotFound",
-                          absl::StrCat("spec.source.imageId: no image ", image_id));
+      done(errors::Make(absl::StatusCode::kFailedPrecondition, "ImageNotFound",
+                        absl::StrCat("spec.source.imageId: no image ", image_id)));
+      return;
+    }
+  }
+  if (options_.admit) {
+    if (absl::Status admitted = options_.admit(); !admitted.ok()) {
+      done(admitted);
+      return;
     }
   }
 
-  job::JobRecord record;
+  auto submission = std::make_shared<Submission>();
+  job::JobRecord& record = submission->record;
   record.id = job::NewJobId();
   record.created_at = job::NowRfc3339();
   record.idempotency_key = create.idempotency_key;
@@ -113,6 +155,8 @@ absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
   record.batch_index = create.batch_index;
   if (!from_url) record.output_key = job::OutputKey(image_id, spec);
   record.spec = std::move(spec);
+  if (parent != nullptr) submission->parent = *parent;
+  submission->done = std::move(done);
 
   const std::string path =
       store_.OutputPath(record.output_key, job::FormatExtension(record.spec.output.format));
@@ -127,49 +171,106 @@ absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
     record.status.output = *output;
     record.status.started_at = record.created_at;
     record.status.finished_at = record.created_at;
-    PIXQ_RETURN_IF_ERROR(
-        Publish(options_.topics.job_status, record.id, job::ToJson(record).dump()));
-    metrics_.CountJobSubmitted(/*cache_hit=*/true);
-    return record;
+    submission->value = job::ToJson(record).dump();
+    Begin();
+    SendRecord(options_.topics.job_status, record.id, submission->value,
+               [this, submission](absl::Status sent) {
+                 if (sent.ok()) metrics_.CountJobSubmitted(/*cache_hit=*/true);
+                 Complete(*submission,
+                          sent.ok() ? absl::StatusOr<job::JobRecord>(std::move(submission->record))
+                                    : sent);
+               });
+    return;
   }
 
   // Pending first, acknowledged, then the job: a worker can only publish Running after it read
-  // the job, so the status log never has Pending after Running.
-  const std::string value = job::ToJson(record).dump();
-  PIXQ_RETURN_IF_ERROR(Publish(options_.topics.job_status, record.id, value));
+  // the job, so the status log never has Pending after Running. Neither send blocks a thread: the
+  // job goes out from the Pending record's delivery report, and `done` runs from the job's.
+  submission->value = job::ToJson(record).dump();
+  Begin();
+  SendRecord(options_.topics.job_status, record.id, submission->value,
+             [this, submission](absl::Status sent) {
+               if (!sent.ok()) {
+                 Complete(*submission, sent);
+                 return;
+               }
+               QueueJob(submission);
+             });
+}
+
+void Service::QueueJob(const std::shared_ptr<Submission>& submission) {
+  const job::JobRecord& record = submission->record;
   // The producer span's context travels in the message, so the worker's span continues the trace.
-  observability::Span publish = tracer_.StartSpan(options_.topics.jobs + " publish",
-                                                  observability::SpanKind::kProducer, parent);
-  publish.SetAttribute("messaging.system", std::string("kafka"));
-  publish.SetAttribute("messaging.operation", std::string("publish"));
-  publish.SetAttribute("messaging.destination.name", options_.topics.jobs);
-  publish.SetAttribute("pixq.job.id", record.id);
-  absl::Status queued = producer_.Send(
+  auto publish = std::make_shared<observability::Span>(
+      tracer_.StartSpan(options_.topics.jobs + " publish", observability::SpanKind::kProducer,
+                        submission->parent ? &*submission->parent : nullptr));
+  publish->SetAttribute("messaging.system", std::string("kafka"));
+  publish->SetAttribute("messaging.operation", std::string("publish"));
+  publish->SetAttribute("messaging.destination.name", options_.topics.jobs);
+  publish->SetAttribute("pixq.job.id", record.id);
+  producer_.SendAsync(
       {.topic = options_.topics.jobs,
        .key = record.id,
-       .value = value,
+       .value = submission->value,
        .headers = {{"pixq-attempt", "1"},
-                   {"traceparent", observability::FormatTraceparent(publish.context())}}},
-      options_.produce_timeout);
-  if (!queued.ok()) {
-    publish.SetError(std::string(queued.message()));
-    metrics_.CountProduceError(options_.topics.jobs);
-    // The client is told the job was not accepted; make the record say so too, if Kafka lets us.
-    job::JobRecord failed = record;
-    failed.status.phase = job::Phase::kFailed;
-    failed.status.reason = "NotAccepted";
-    failed.status.message = std::string(queued.message());
-    failed.status.finished_at = job::NowRfc3339();
-    producer_.SendAsync({.topic = options_.topics.job_status,
-                         .key = failed.id,
-                         .value = job::ToJson(failed).dump()},
-                        [](absl::Status) {});
-    observability::LogWarn("job not accepted",
-                           {{"job_id", record.id}, {"error", std::string(queued.message())}});
-    return queued;
+                   {"traceparent", observability::FormatTraceparent(publish->context())}}},
+      [this, submission, publish](absl::Status queued) {
+        if (queued.ok()) {
+          publish->End();
+          metrics_.CountJobSubmitted(/*cache_hit=*/false);
+          Complete(*submission, std::move(submission->record));
+          return;
+        }
+        publish->SetError(std::string(queued.message()));
+        publish->End();
+        metrics_.CountProduceError(options_.topics.jobs);
+        // The client is told the job was not accepted; make the record say so too, if Kafka
+        // lets us.
+        job::JobRecord failed = submission->record;
+        failed.status.phase = job::Phase::kFailed;
+        failed.status.reason = "NotAccepted";
+        failed.status.message = std::string(queued.message());
+        failed.status.finished_at = job::NowRfc3339();
+        producer_.SendAsync({.topic = options_.topics.job_status,
+                             .key = failed.id,
+                             .value = job::ToJson(failed).dump()},
+                            [](absl::Status) {});
+        observability::LogWarn("job not accepted",
+                               {{"job_id", failed.id}, {"error", std::string(queued.message())}});
+        Complete(*submission, queued);
+      });
+}
+
+void Service::SendRecord(const std::string& topic, const std::string& key, const std::string& value,
+                         queue::Producer::DeliveryCallback done) {
+  producer_.SendAsync({.topic = topic, .key = key, .value = value},
+                      [this, topic, done = std::move(done)](absl::Status sent) {
+                        if (!sent.ok()) metrics_.CountProduceError(topic);
+                        done(std::move(sent));
+                      });
+}
+
+void Service::Begin() {
+  std::lock_guard<std::mutex> lock(submissions_mu_);
+  ++submissions_;
+}
+
+void Service::Complete(Submission& submission, absl::StatusOr<job::JobRecord> outcome) {
+  JobCallback done = std::move(submission.done);
+  done(std::move(outcome));
+  std::lock_guard<std::mutex> lock(submissions_mu_);
+  if (--submissions_ == 0) submissions_cv_.notify_all();
+}
+
+Service::~Service() {
+  // Delivery reports still to come call back into this object. librdkafka settles every record
+  // within its message timeout while the producer runs (it outlives the service).
+  std::unique_lock<std::mutex> lock(submissions_mu_);
+  if (!submissions_cv_.wait_for(lock, absl::ToChronoMilliseconds(2 * options_.produce_timeout),
+                                [this] { return submissions_ == 0; })) {
+    observability::LogError("jobs still on their way to Kafka at shutdown",
+                            {{"jobs", submissions_}});
   }
-  metrics_.CountJobSubmitted(/*cache_hit=*/false);
-  return record;
 }
 
 absl::StatusOr<std::optional<job::JobRecord>> Service::FindIdempotent(

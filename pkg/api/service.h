@@ -5,6 +5,7 @@
 //
 // Thread-safe: every method may be called from any HTTP thread at once.
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -109,6 +110,9 @@ class Service final {
   Service(ServiceOptions options, storage::Store& store, queue::Producer& producer,
           state::JobTable& jobs, state::ImageTable& images, CatchUpFn catch_up,
           observability::Metrics& metrics, observability::Tracer& tracer);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
 
   // Checks the bytes (format from magic bytes, dimensions from the header, pixel limit), stores
   // them content-addressed and publishes the image's metadata. Errors: "UnsupportedMediaType"
@@ -127,6 +131,14 @@ class Service final {
   [[nodiscard]] absl::StatusOr<job::JobRecord> CreateJob(
       job::JobSpec spec, const observability::SpanContext* parent = nullptr,
       const CreateOptions& create = {});
+
+  // The same without blocking on Kafka: `done` runs once with what CreateJob would return, on the
+  // producer's thread once Kafka settled the job, or on the caller's before this returns when
+  // nothing was sent (the source unknown, not admitted, the send refused at once). The service
+  // must outlive its calls; its destructor waits for those under way.
+  using JobCallback = std::function<void(absl::StatusOr<job::JobRecord>)>;
+  void CreateJobAsync(job::JobSpec spec, const observability::SpanContext* parent,
+                      const CreateOptions& create, JobCallback done);
 
   // The job an earlier request with this Idempotency-Key created (after catching up with the
   // log), nullopt when none did. Errors: "IdempotencyKeyReused" (422) when that request's body
@@ -186,6 +198,15 @@ class Service final {
 
  private:
   absl::Status Publish(const std::string& topic, const std::string& key, const std::string& value);
+  // Sends without waiting (not admission-checked); counts a failure.
+  void SendRecord(const std::string& topic, const std::string& key, const std::string& value,
+                  queue::Producer::DeliveryCallback done);
+  struct Submission;
+  // The job itself, once its Pending record is acknowledged.
+  void QueueJob(const std::shared_ptr<Submission>& submission);
+  // A submission under way (Begin) and settled (Complete: runs its callback).
+  void Begin();
+  void Complete(Submission& submission, absl::StatusOr<job::JobRecord> outcome);
   // For a job found by its Idempotency-Key: false when it was never accepted (to be made anew);
   // true otherwise, after queueing it again if it has not started (it may never have been
   // queued). Errors: Kafka's.
@@ -203,6 +224,9 @@ class Service final {
   observability::Tracer& tracer_;
   std::mutex claims_mu_;
   std::set<std::string> claims_;  // Idempotency-Keys of requests under way here
+  std::mutex submissions_mu_;
+  std::condition_variable submissions_cv_;
+  int submissions_ = 0;  // CreateJobAsync calls whose callback has not run yet
 };
 
 class Service::KeyGuard {

@@ -114,23 +114,35 @@ thread_local observability::Span* t_span = nullptr;
 // on a path that is no image's): the request is counted as "unmatched", as it would have been.
 thread_local bool t_unmatched = false;
 
+// Runs once the answer is written to the socket or could not be (the connection is gone). Pistache
+// writes on the connection's own thread, so an answer sent from another thread is still queued
+// when send returns; shutting the server down then would drop it.
+using WrittenFn = std::function<void()>;
+
 // Sends, swallowing the errors of a connection the client already closed.
-void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type) {
+void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type,
+          const WrittenFn& written = nullptr) {
   t_answered = status;
   try {
-    w.send(static_cast<Code>(status), body,
-           Pistache::Http::Mime::MediaType::fromString(content_type));
+    auto sent = w.send(static_cast<Code>(status), body,
+                       Pistache::Http::Mime::MediaType::fromString(content_type));
+    if (written) {
+      sent.then([written](ssize_t) { written(); }, [written](std::exception_ptr) { written(); });
+    }
   } catch (const std::exception& e) {
     observability::LogDebug("response not sent", {{"error", e.what()}});
+    if (written) written();
   }
 }
 
-void SendJson(ResponseWriter& w, int status, const json& body) {
-  Send(w, status, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+void SendJson(ResponseWriter& w, int status, const json& body, const WrittenFn& written = nullptr) {
+  Send(w, status, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json",
+       written);
 }
 
 // RFC 9457 problem details with pixq's stable reason.
-void SendProblem(ResponseWriter& w, const absl::Status& status) {
+void SendProblem(ResponseWriter& w, const absl::Status& status,
+                 const WrittenFn& written = nullptr) {
   const int code = errors::HttpStatusOf(status);
   const std::string reason = errors::ReasonOf(status);
   json body = {{"type", absl::StrCat("urn:pixq:problem:", reason)},
@@ -150,7 +162,7 @@ void SendProblem(ResponseWriter& w, const absl::Status& status) {
         {{"status", code}, {"reason", reason}, {"error", std::string(status.message())}});
   }
   Send(w, code, body.dump(-1, ' ', false, json::error_handler_t::replace),
-       "application/problem+json");
+       "application/problem+json", written);
 }
 
 std::optional<std::string> QueryParam(const Request& req, const std::string& name) {
@@ -367,6 +379,9 @@ struct ApiServer::Impl {
   std::multimap<absl::Time, std::shared_ptr<Waiter>> waiters;
   bool stopping = false;
   std::thread deadline_thread;
+  // Answers to come from other threads (job submissions Kafka has not settled yet); Shutdown
+  // waits for them. Under waiters_mu.
+  int later_pending = 0;
 
   observability::Metrics& metrics;
   observability::Tracer& tracer;
@@ -794,16 +809,32 @@ struct ApiServer::Impl {
         return;
       }
     }
-    absl::StatusOr<job::JobRecord> record =
-        service.CreateJob(*std::move(spec), t_span != nullptr ? &t_span->context() : nullptr,
-                          api::CreateOptions{.idempotency_key = key, .request_hash = hash});
-    if (!record.ok()) {
-      SendProblem(w, record.status());
-      return;
-    }
-    w.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/v1/jobs/", record->id));
-    // A cache hit is born Succeeded: created and complete (201); otherwise accepted (202).
-    SendJson(w, record->status.cache_hit ? 201 : 202, JobJson(*record));
+    // Answered from Kafka's acknowledgement of the job, so no HTTP thread waits for the broker:
+    // submissions in flight are bounded by connections, not by http.threads.
+    std::optional<observability::SpanContext> parent;
+    if (t_span != nullptr) parent = t_span->context();
+    std::shared_ptr<Later> later = AnswerLater(std::move(w), "/v1/jobs", "POST");
+    std::shared_ptr<api::Service::KeyGuard> guard = *std::move(claim);  // held until answered
+    service.CreateJobAsync(*std::move(spec), parent ? &*parent : nullptr,
+                           api::CreateOptions{.idempotency_key = key, .request_hash = hash},
+                           [this, later, guard](absl::StatusOr<job::JobRecord> record) {
+                             absl::StatusOr<json> body = json();
+                             try {
+                               if (record.ok()) {
+                                 later->writer->headers().add<Pistache::Http::Header::Location>(
+                                     absl::StrCat("/v1/jobs/", record->id));
+                                 body = JobJson(*record);
+                               } else {
+                                 body = record.status();
+                               }
+                             } catch (const std::exception& e) {
+                               body = errors::Internal("Internal", e.what());
+                             }
+                             // A cache hit is born Succeeded: created and complete (201); otherwise
+                             // accepted (202).
+                             AnswerNow(*later, body,
+                                       record.ok() && record->status.cache_hit ? 201 : 202);
+                           });
   }
 
   // --- batches ----------------------------------------------------------------------------
@@ -1005,12 +1036,56 @@ struct ApiServer::Impl {
     } else {
       SendJson(*waiter.writer, 200, JobJson(record));
     }
-    metrics.ObserveHttpRequest(waiter.route, "GET", t_answered,
-                               absl::ToDoubleSeconds(absl::Now() - waiter.started));
-    waiter.span.SetAttribute("http.response.status_code", int64_t{t_answered});
-    waiter.span.End();
+    ObserveLate(waiter.route, "GET", waiter.started, waiter.span);
+  }
+
+  // Counts an answer sent after its handler returned (or from a thread of its own) and ends the
+  // request's server span with it.
+  void ObserveLate(const std::string& route, const std::string& method, absl::Time started,
+                   observability::Span& span) {
+    metrics.ObserveHttpRequest(route, method, t_answered,
+                               absl::ToDoubleSeconds(absl::Now() - started));
+    span.SetAttribute("http.response.status_code", int64_t{t_answered});
+    if (t_answered >= 500) span.SetError(absl::StrCat("answered ", t_answered));
+    span.End();
     // Counted here; the handler, if it is still running on this thread, must not count it again.
     t_answered = 0;
+  }
+
+  // A request answered from another thread once something else settled: its writer and server
+  // span move here from the handler.
+  struct Later {
+    std::shared_ptr<ResponseWriter> writer;
+    observability::Span span;
+    absl::Time started;
+    std::string route;
+    std::string method;
+  };
+
+  std::shared_ptr<Later> AnswerLater(ResponseWriter w, std::string route, std::string method) {
+    auto later = std::make_shared<Later>();
+    later->writer = std::make_shared<ResponseWriter>(std::move(w));
+    if (t_span != nullptr) later->span = std::move(*t_span);
+    later->started = absl::Now();
+    later->route = std::move(route);
+    later->method = std::move(method);
+    std::lock_guard<std::mutex> lock(waiters_mu);
+    ++later_pending;
+    return later;
+  }
+
+  // Sends `later`'s answer (from any thread) and counts it; Shutdown waits until it is written.
+  void AnswerNow(Later& later, const absl::StatusOr<json>& body, int status) {
+    const WrittenFn written = [this] {
+      std::lock_guard<std::mutex> lock(waiters_mu);
+      if (--later_pending == 0) waiters_cv.notify_all();
+    };
+    if (body.ok()) {
+      SendJson(*later.writer, status, *body, written);
+    } else {
+      SendProblem(*later.writer, body.status(), written);
+    }
+    ObserveLate(later.route, later.method, later.started, later.span);
   }
 
   void RunDeadlines() {
@@ -1350,6 +1425,17 @@ void ApiServer::Shutdown() {
   }
   impl_->waiters_cv.notify_all();
   if (impl_->deadline_thread.joinable()) impl_->deadline_thread.join();
+  {
+    // Submissions Kafka has yet to settle are answered before the connections close. librdkafka
+    // settles each within its message timeout; the bound is a backstop.
+    std::unique_lock<std::mutex> lock(impl_->waiters_mu);
+    if (!impl_->waiters_cv.wait_for(
+            lock, absl::ToChronoMilliseconds(2 * impl_->service.options().produce_timeout),
+            [this] { return impl_->later_pending == 0; })) {
+      observability::LogWarn("answers still owed at shutdown",
+                             {{"requests", impl_->later_pending}});
+    }
+  }
   if (impl_->endpoint) impl_->endpoint->shutdown();
 }
 

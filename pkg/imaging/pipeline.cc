@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include <malloc.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -234,13 +235,13 @@ absl::StatusOr<cv::Mat> ApplyStep(const job::Step& step, cv::Mat m, cv::Size log
                                         : cv::ROTATE_90_COUNTERCLOCKWISE);
           return out;
         } else if constexpr (std::is_same_v<T, job::Mirror>) {
-          cv::Mat out;
-          cv::flip(m, out, 1);
-          return out;
+          // In place: the caller replaces its image with the result, so a full-size mirror
+          // needs no second full-size buffer.
+          cv::flip(m, m, 1);
+          return m;
         } else if constexpr (std::is_same_v<T, job::Flip>) {
-          cv::Mat out;
-          cv::flip(m, out, 0);
-          return out;
+          cv::flip(m, m, 0);
+          return m;
         } else if constexpr (std::is_same_v<T, job::Grayscale>) {
           if (m.channels() == 1) return m;
           cv::Mat gray;
@@ -345,6 +346,12 @@ absl::StatusOr<std::pair<std::string, int>> Encode(const cv::Mat& image,
 }  // namespace
 
 void SetOpenCvThreads(int threads) { cv::setNumThreads(std::max(1, threads)); }
+
+void KeepImageBuffers() {
+  // Setting either also turns off glibc's own adjustment of the thresholds.
+  mallopt(M_MMAP_THRESHOLD, kKeptAllocationBytes);
+  mallopt(M_TRIM_THRESHOLD, kKeptFreeBytes);
+}
 
 absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<job::Step>& steps,
                                      const job::OutputSpec& output) const {

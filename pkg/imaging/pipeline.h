@@ -58,6 +58,18 @@ struct Result {
 // running at once, the CPUs are divided among them rather than each job asking for all.
 void SetOpenCvThreads(int threads);
 
+// Process-wide: lets glibc keep freed image-sized buffers for the next image instead of handing
+// them back to the kernel after every job. By default glibc makes every allocation above 32 MiB at
+// most (a decoded 11 MP image) a mapping of its own, unmapped on free, so each job faults its
+// buffers in again page by page: about 30% of a 20 MP thumbnail's time in the codec process
+// (bench/README.md). Here allocations up to kKeptAllocationBytes come from the heap and up to
+// kKeptFreeBytes of free heap is kept; anything larger still goes back, so one huge image does not
+// stay resident for good. For processes that run image jobs one after another: the worker's codec
+// processes and the benchmarks' pipeline processes.
+inline constexpr int kKeptAllocationBytes = 128 << 20;
+inline constexpr int kKeptFreeBytes = 256 << 20;
+void KeepImageBuffers();
+
 // What runs the pipeline for a job: Pipeline in this process, or isolate::CodecPool in child
 // processes that are killed when they run over a time limit.
 class Engine {

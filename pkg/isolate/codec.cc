@@ -508,6 +508,7 @@ absl::StatusOr<imaging::Result> CodecPool::Exchange(Child& child, std::string_vi
 }
 
 int ServeCodec(int fd, const imaging::Pipeline& pipeline) {
+  imaging::KeepImageBuffers();  // one job after another: each reuses the last one's buffers
   // A child must not outlive its worker, even mid-job (a worker killed, or one that gave up on
   // its jobs after the grace period): when the worker's end of the socket closes, exit at once.
   std::thread([fd] {

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "absl/random/random.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -16,12 +17,30 @@ constexpr size_t kUlidLength = 26;
 }  // namespace
 
 std::string NewJobId() {
-  thread_local absl::BitGen gen;
-  const uint64_t millis = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
   // 128 bits: 48 bits of time, 80 random bits; encoded as 26 base32 digits (130 bits, top 2 zero).
+  // Monotonic in this process (ULID's monotonic variant): within one millisecond, or when the
+  // clock steps back, the next id is the last one plus one, so ids made here sort in the order
+  // they were made (GET /v1/jobs lists in id order).
+  static absl::Mutex mu(absl::kConstInit);
+  static uint64_t last_millis = 0;
+  static std::array<uint8_t, 10> last_random{};
   std::array<uint8_t, 16> bytes{};
-  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(millis >> (8 * (5 - i)));
-  for (int i = 6; i < 16; ++i) bytes[i] = absl::Uniform<uint8_t>(gen);
+  {
+    absl::MutexLock lock(&mu);
+    uint64_t millis = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
+    if (millis <= last_millis) {
+      millis = last_millis;
+      int i = 9;
+      while (i >= 0 && ++last_random[i] == 0) --i;  // +1 with carry
+      if (i < 0) ++millis;  // 2^80 ids in one millisecond: borrow the next one
+    } else {
+      thread_local absl::BitGen gen;
+      for (uint8_t& b : last_random) b = absl::Uniform<uint8_t>(gen);
+    }
+    last_millis = millis;
+    for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(millis >> (8 * (5 - i)));
+    for (int i = 0; i < 10; ++i) bytes[6 + i] = last_random[i];
+  }
   std::string out = "j_";
   out.reserve(2 + kUlidLength);
   // Walk the 130-bit big-endian number 5 bits at a time; bit index 0 is the most significant of

@@ -8,7 +8,7 @@
 namespace pixq::job {
 
 // A new job id: "j_" followed by a ULID (26 Crockford base32 characters, time-ordered, 80 random
-// bits), e.g. "j_01HV3K9Q6Y0S4W7T1F2D5G8B9C".
+// bits), e.g. "j_01HV3K9Q6Y0S4W7T1F2D5G8B9C". Ids made by one process sort in the order made.
 [[nodiscard]] std::string NewJobId();
 
 // Whether `id` has the form NewJobId produces. Only such ids are looked up or logged.

@@ -143,6 +143,12 @@ absl::Status TableReader::CatchUp(absl::Duration timeout) {
     return errors::Unavailable("BrokerUnavailable", std::string(status.message()));
   }
   std::unique_lock<std::mutex> lock(impl_->mu);
+  const auto applied = [&] {
+    int64_t total = 0;
+    for (const auto& [key, end] : targets) total += impl_->position[key];
+    return total;
+  };
+  const int64_t before = applied();
   const bool done = impl_->applied.wait_until(lock, absl::ToChronoTime(deadline), [&] {
     for (const auto& [key, end] : targets) {
       if (impl_->position[key] < end) return false;
@@ -150,6 +156,13 @@ absl::Status TableReader::CatchUp(absl::Duration timeout) {
     return true;
   });
   if (!done) {
+    // Behind and not a record further: the reader cannot fetch. The log ends came back, but from
+    // a request answered just before the broker went away (seen when an outage began between the
+    // two), and the broker is what a caller must be told about.
+    if (applied() == before) {
+      return errors::Unavailable(
+          "BrokerUnavailable", "the state tables read nothing from Kafka while behind its log end");
+    }
     return errors::Make(absl::StatusCode::kDeadlineExceeded, "CatchUpTimeout",
                         "the state tables did not reach the log end in time");
   }

@@ -27,7 +27,9 @@ class TableReader final {
   ~TableReader();  // stops the thread
 
   // Blocks until every record that was in the topics when it was called has been applied.
-  // Errors: "CatchUpTimeout" (kDeadlineExceeded), "BrokerUnavailable" (kUnavailable). Thread-safe.
+  // Errors: "CatchUpTimeout" (kDeadlineExceeded) when the tables moved but not far enough,
+  // "BrokerUnavailable" (kUnavailable) when the log ends could not be listed or the tables, behind
+  // them, read nothing at all within `timeout`. Thread-safe.
   [[nodiscard]] absl::Status CatchUp(absl::Duration timeout);
 
   // Whether a CatchUp has succeeded at least once (the tables hold the log as of some moment).

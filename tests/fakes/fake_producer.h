@@ -22,8 +22,34 @@ class FakeProducer final : public queue::Producer {
     return absl::OkStatus();
   }
 
+  // Delivers at once, unless held (see Hold): then the message counts as sent and its outcome
+  // waits for Release.
   void SendAsync(const queue::OutgoingMessage& message, DeliveryCallback done) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (holding_) {
+        sent_.push_back(message);
+        held_.push_back(std::move(done));
+        return;
+      }
+    }
     done(Send(message, absl::ZeroDuration()));
+  }
+
+  // From now on, SendAsync keeps its callbacks, as a broker that has not answered yet.
+  void Hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    holding_ = true;
+  }
+  // Acknowledges what was held, on the calling thread, and stops holding.
+  void Release() {
+    std::vector<DeliveryCallback> held;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      holding_ = false;
+      held.swap(held_);
+    }
+    for (DeliveryCallback& done : held) done(absl::OkStatus());
   }
 
   absl::Status Flush(absl::Duration) override { return absl::OkStatus(); }
@@ -52,6 +78,8 @@ class FakeProducer final : public queue::Producer {
   mutable std::mutex mu_;
   std::vector<queue::OutgoingMessage> sent_;
   std::string fail_topic_;
+  bool holding_ = false;
+  std::vector<DeliveryCallback> held_;
 };
 
 }  // namespace pixq::testing

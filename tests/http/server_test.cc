@@ -4,9 +4,11 @@
 #include "pkg/http/server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <thread>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
@@ -82,6 +84,63 @@ TEST_F(ServerTest, RefusesBadUploads) {
                 "MissingImage");
   ExpectProblem(HttpPost(url_ + "/v1/images", std::string((1 << 20) + 10, 'x'), "image/png"), 413,
                 "PayloadTooLarge");
+}
+
+// Held: Kafka has the records but has not acknowledged them yet.
+size_t HeldStatusRecords(const testing::FakeProducer& producer, const std::string& topic,
+                         size_t want) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (producer.SentTo(topic).size() < want && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return producer.SentTo(topic).size();
+}
+
+TEST_F(ServerTest, SubmissionsWaitForKafkaWithoutHoldingAnHttpThread) {
+  const std::string id = Upload();
+  const std::string status_topic = service_->options().topics.job_status;
+  producer_.Hold();
+  // Twice as many submissions as the server has HTTP threads, all waiting for Kafka at once.
+  constexpr int kSubmissions = 4;
+  std::vector<HttpResponse> answers(kSubmissions);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kSubmissions; ++i) {
+    clients.emplace_back([&, i] {
+      // Each a job of its own (another quality), so none is a cache hit.
+      const json spec = {{"source", {{"imageId", id}}},
+                         {"output", {{"format", "jpeg"}, {"quality", 50 + i}}}};
+      answers[i] = HttpPost(url_ + "/v1/jobs", spec.dump(), "application/json");
+    });
+  }
+  EXPECT_EQ(HeldStatusRecords(producer_, status_topic, kSubmissions), size_t{kSubmissions});
+  EXPECT_EQ(HttpGet(url_ + "/healthz").status, 200);  // a thread is free meanwhile
+  EXPECT_TRUE(producer_.SentTo(service_->options().topics.jobs).empty());  // Pending first
+  producer_.Release();
+  for (std::thread& t : clients) t.join();
+  for (const HttpResponse& r : answers) EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(producer_.SentTo(service_->options().topics.jobs).size(), size_t{kSubmissions});
+}
+
+TEST_F(ServerTest, ShutdownAnswersSubmissionsKafkaHasNotSettled) {
+  const std::string id = Upload();
+  producer_.Hold();
+  HttpResponse answer;
+  std::thread client([&] {
+    answer =
+        HttpPost(url_ + "/v1/jobs", json{{"source", {{"imageId", id}}}}.dump(), "application/json");
+  });
+  ASSERT_EQ(HeldStatusRecords(producer_, service_->options().topics.job_status, 1), 1U);
+  std::atomic<bool> stopped = false;
+  std::thread stop([&] {
+    server_->Shutdown();
+    stopped = true;
+  });
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(stopped) << "Shutdown returned with an answer still owed";
+  producer_.Release();
+  client.join();
+  stop.join();
+  EXPECT_EQ(answer.status, 202) << answer.body;
 }
 
 TEST_F(ServerTest, RefusesBadJobs) {

@@ -1,6 +1,8 @@
 #include "pkg/job/ids.h"
 
+#include <algorithm>
 #include <set>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -26,6 +28,14 @@ TEST(JobIdTest, SortsByCreationTimeAcrossMilliseconds) {
   std::string b = a;
   while (b.substr(0, 12) == a.substr(0, 12)) b = NewJobId();
   EXPECT_LT(a.substr(0, 12), b.substr(0, 12));
+}
+
+TEST(JobIdTest, SortsInTheOrderMadeWithinOneMillisecond) {
+  // Far more ids than milliseconds pass: most share their millisecond with the one before.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10000; ++i) ids.push_back(NewJobId());
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());  // and none repeats
 }
 
 TEST(JobIdTest, RejectsOtherShapes) {
