@@ -432,6 +432,11 @@ absl::Status WriteReport(const ReportInputs& inputs, const std::string& json_pat
     } else {
       absl::StrAppend(&note, " No DCT scaling for a ", im["input_format"].get<std::string>(),
                       ": both decode every pixel.");
+      if (im["input_format"] == "png") {
+        absl::StrAppend(&note,
+                        " pixq inflates with libdeflate (imaging::DecodeSimplePng), vips with "
+                        "libpng and zlib.");
+      }
     }
     if (im.contains("vips_preshrink") && im["vips_preshrink"].is_number()) {
       absl::StrAppend(&note, " vipsthumbnail shrinks it on load by 1/", im["vips_preshrink"].dump(),

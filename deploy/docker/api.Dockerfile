@@ -10,7 +10,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config \
       libpistache-dev librdkafka-dev libopencv-dev prometheus-cpp-dev libyaml-cpp-dev libabsl-dev \
-      nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libgtest-dev libgmock-dev \
+      nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libdeflate-dev libgtest-dev libgmock-dev \
       nodejs npm \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -31,6 +31,7 @@ RUN apt-get update \
       ca-certificates \
       libabsl20220623 \
       libcurl4 \
+      libdeflate0 \
       libpistache0 \
       libprometheus-cpp-core1.0 \
       librdkafka++1 \

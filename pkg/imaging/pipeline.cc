@@ -11,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pkg/errors/errors.h"
+#include "pkg/imaging/png.h"
 #include "pkg/imaging/sniff.h"
 
 namespace pixq::imaging {
@@ -126,7 +127,11 @@ absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, in
                                              : scale == 2 ? cv::IMREAD_REDUCED_COLOR_2
                                                           : cv::IMREAD_COLOR);
   }
-  cv::Mat m = cv::imdecode(raw, flags);
+  cv::Mat m;
+  if (info.format == job::Format::kPng) {
+    if (std::optional<cv::Mat> fast = DecodeSimplePng(input)) m = *std::move(fast);
+  }
+  if (m.empty()) m = cv::imdecode(raw, flags);
   if (m.empty()) return errors::Invalid("CorruptImage", "the image data cannot be decoded");
   m = ToEightBit(m);
   if (m.channels() == 2) {
