@@ -31,7 +31,6 @@ RUN apt-get update \
       ca-certificates \
       libabsl20220623 \
       libcurl4 \
-      libdeflate0 \
       libpistache0 \
       libprometheus-cpp-core1.0 \
       librdkafka++1 \
