@@ -142,19 +142,25 @@ void TreeWatcher::Stop() {
 void TreeWatcher::Sample() {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t all = 0;
+  int64_t all_pss = 0;
   for (RootState& root : roots_) {
     int64_t sum = 0;
+    int64_t pss = 0;
     for (pid_t pid : ProcessTree(root.pid)) {
       const ProcMemory m = ReadMemory(pid);
       if (!m.alive) continue;
       sum += m.rss;
+      pss += m.pss;
       int64_t& hwm = root.hwm[pid];
       hwm = std::max(hwm, m.hwm);
     }
     root.peak_rss_sum = std::max(root.peak_rss_sum, sum);
+    root.peak_pss_sum = std::max(root.peak_pss_sum, pss);
     all += sum;
+    all_pss += pss;
   }
   peak_rss_sum_ = std::max(peak_rss_sum_, all);
+  peak_pss_sum_ = std::max(peak_pss_sum_, all_pss);
   ++samples_;
 }
 
@@ -175,6 +181,7 @@ nlohmann::json TreeWatcher::Report() const {
     per.push_back({{"pid", root.pid},
                    {"cpu_seconds", root.cpu_end - root.cpu_start},
                    {"peak_rss_sum_bytes", root.peak_rss_sum},
+                   {"peak_pss_sum_bytes", root.peak_pss_sum},
                    {"hwm_sum_bytes", hwm},
                    {"processes_seen", root.hwm.size()}});
   }
@@ -182,6 +189,7 @@ nlohmann::json TreeWatcher::Report() const {
           {"interval_ms", interval_ms_},
           {"samples", samples_},
           {"peak_rss_sum_bytes", peak_rss_sum_},
+          {"peak_pss_sum_bytes", peak_pss_sum_},
           {"hwm_sum_bytes", hwm_all},
           {"processes_seen", seen_all},
           {"cpu_seconds", cpu},

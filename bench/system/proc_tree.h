@@ -44,8 +44,9 @@ struct ProcMemory {
 [[nodiscard]] nlohmann::json TreeMemoryJson(pid_t root);
 
 // Samples the trees of `roots` every `interval` on a thread of its own until Stop(): the largest
-// sum of VmRSS seen at one instant, and per process the largest VmHWM seen (a child that lives
-// shorter than the interval may be missed). Also the CPU the trees used between start and Stop().
+// sums of VmRSS and of Pss seen at one instant, and per process the largest VmHWM seen (a child
+// that lives shorter than the interval may be missed). Also the CPU the trees used between start
+// and Stop().
 class TreeWatcher final {
  public:
   TreeWatcher(std::vector<pid_t> roots, int interval_ms);
@@ -54,9 +55,10 @@ class TreeWatcher final {
   TreeWatcher& operator=(const TreeWatcher&) = delete;
 
   void Stop();
-  // {"roots", "interval_ms", "samples", "peak_rss_sum_bytes", "hwm_sum_bytes", "processes_seen",
-  //  "cpu_seconds", "wall_seconds", "per_root": [{"pid", "cpu_seconds", "peak_rss_sum_bytes",
-  //  "hwm_sum_bytes", "processes_seen"}]}. Call after Stop().
+  // {"roots", "interval_ms", "samples", "peak_rss_sum_bytes", "peak_pss_sum_bytes",
+  //  "hwm_sum_bytes", "processes_seen", "cpu_seconds", "wall_seconds", "per_root": [{"pid",
+  //  "cpu_seconds", "peak_rss_sum_bytes", "peak_pss_sum_bytes", "hwm_sum_bytes",
+  //  "processes_seen"}]}. Call after Stop().
   [[nodiscard]] nlohmann::json Report() const;
 
  private:
@@ -65,6 +67,7 @@ class TreeWatcher final {
     double cpu_start = 0;
     double cpu_end = 0;
     int64_t peak_rss_sum = 0;
+    int64_t peak_pss_sum = 0;
     std::map<pid_t, int64_t> hwm;  // per process seen, its largest VmHWM
   };
   void Sample();
@@ -72,6 +75,7 @@ class TreeWatcher final {
   int interval_ms_;
   std::vector<RootState> roots_;
   int64_t peak_rss_sum_ = 0;
+  int64_t peak_pss_sum_ = 0;
   int64_t samples_ = 0;
   double wall_start_ = 0;
   double wall_end_ = 0;
