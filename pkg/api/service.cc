@@ -256,8 +256,12 @@ void Service::Begin() {
 }
 
 void Service::Complete(Submission& submission, absl::StatusOr<job::JobRecord> outcome) {
-  JobCallback done = std::move(submission.done);
-  done(std::move(outcome));
+  {
+    // Gone before the count drops: what it holds (an Idempotency-Key's claim) refers to this
+    // service, which the destructor may release once the count is zero.
+    JobCallback done = std::move(submission.done);
+    done(std::move(outcome));
+  }
   std::lock_guard<std::mutex> lock(submissions_mu_);
   if (--submissions_ == 0) submissions_cv_.notify_all();
 }

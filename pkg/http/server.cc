@@ -113,36 +113,26 @@ thread_local observability::Span* t_span = nullptr;
 // Set by a handler that found its route did not apply after all (the seeds' "/:image_id/:variant"
 // on a path that is no image's): the request is counted as "unmatched", as it would have been.
 thread_local bool t_unmatched = false;
-
-// Runs once the answer is written to the socket or could not be (the connection is gone). Pistache
-// writes on the connection's own thread, so an answer sent from another thread is still queued
-// when send returns; shutting the server down then would drop it.
-using WrittenFn = std::function<void()>;
+// When the request the handler running on this thread serves began (for an answer sent later).
+thread_local absl::Time t_started;
 
 // Sends, swallowing the errors of a connection the client already closed.
-void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type,
-          const WrittenFn& written = nullptr) {
+void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type) {
   t_answered = status;
   try {
-    auto sent = w.send(static_cast<Code>(status), body,
-                       Pistache::Http::Mime::MediaType::fromString(content_type));
-    if (written) {
-      sent.then([written](ssize_t) { written(); }, [written](std::exception_ptr) { written(); });
-    }
+    w.send(static_cast<Code>(status), body,
+           Pistache::Http::Mime::MediaType::fromString(content_type));
   } catch (const std::exception& e) {
     observability::LogDebug("response not sent", {{"error", e.what()}});
-    if (written) written();
   }
 }
 
-void SendJson(ResponseWriter& w, int status, const json& body, const WrittenFn& written = nullptr) {
-  Send(w, status, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json",
-       written);
+void SendJson(ResponseWriter& w, int status, const json& body) {
+  Send(w, status, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 // RFC 9457 problem details with pixq's stable reason.
-void SendProblem(ResponseWriter& w, const absl::Status& status,
-                 const WrittenFn& written = nullptr) {
+void SendProblem(ResponseWriter& w, const absl::Status& status) {
   const int code = errors::HttpStatusOf(status);
   const std::string reason = errors::ReasonOf(status);
   json body = {{"type", absl::StrCat("urn:pixq:problem:", reason)},
@@ -162,7 +152,7 @@ void SendProblem(ResponseWriter& w, const absl::Status& status,
         {{"status", code}, {"reason", reason}, {"error", std::string(status.message())}});
   }
   Send(w, code, body.dump(-1, ' ', false, json::error_handler_t::replace),
-       "application/problem+json", written);
+       "application/problem+json");
 }
 
 std::optional<std::string> QueryParam(const Request& req, const std::string& name) {
@@ -494,6 +484,7 @@ struct ApiServer::Impl {
     const bool traced = access != RouteAccess::kOpen;
     return [this, fn, route, access, traced](const Request& req, ResponseWriter w) {
       const absl::Time start = absl::Now();
+      t_started = start;
       const std::string method = Pistache::Http::methodString(req.method());
       t_answered = 0;
       t_unmatched = false;
@@ -813,7 +804,8 @@ struct ApiServer::Impl {
     // submissions in flight are bounded by connections, not by http.threads.
     std::optional<observability::SpanContext> parent;
     if (t_span != nullptr) parent = t_span->context();
-    std::shared_ptr<Later> later = AnswerLater(std::move(w), "/v1/jobs", "POST");
+    std::shared_ptr<Later> later = AnswerLater(w, "/v1/jobs", "POST");
+    if (!later) return;
     std::shared_ptr<api::Service::KeyGuard> guard = *std::move(claim);  // held until answered
     service.CreateJobAsync(*std::move(spec), parent ? &*parent : nullptr,
                            api::CreateOptions{.idempotency_key = key, .request_hash = hash},
@@ -1062,30 +1054,37 @@ struct ApiServer::Impl {
     std::string method;
   };
 
-  std::shared_ptr<Later> AnswerLater(ResponseWriter w, std::string route, std::string method) {
+  // Takes the writer (and the request's span) to answer later, or nullptr when the server is
+  // stopping: then it has answered 503 itself, since Shutdown waits only for answers owed so far.
+  std::shared_ptr<Later> AnswerLater(ResponseWriter& w, std::string route, std::string method) {
+    {
+      std::lock_guard<std::mutex> lock(waiters_mu);
+      if (stopping) {
+        SendProblem(w, errors::Unavailable("ShuttingDown", "this replica is stopping; retry"));
+        return nullptr;
+      }
+      ++later_pending;
+    }
     auto later = std::make_shared<Later>();
     later->writer = std::make_shared<ResponseWriter>(std::move(w));
     if (t_span != nullptr) later->span = std::move(*t_span);
-    later->started = absl::Now();
+    later->started = t_started;
     later->route = std::move(route);
     later->method = std::move(method);
-    std::lock_guard<std::mutex> lock(waiters_mu);
-    ++later_pending;
     return later;
   }
 
-  // Sends `later`'s answer (from any thread) and counts it; Shutdown waits until it is written.
+  // Sends `later`'s answer (from any thread) and counts it. Pistache writes it from the
+  // connection's own thread, soon after; Shutdown allows for that (see there).
   void AnswerNow(Later& later, const absl::StatusOr<json>& body, int status) {
-    const WrittenFn written = [this] {
-      std::lock_guard<std::mutex> lock(waiters_mu);
-      if (--later_pending == 0) waiters_cv.notify_all();
-    };
     if (body.ok()) {
-      SendJson(*later.writer, status, *body, written);
+      SendJson(*later.writer, status, *body);
     } else {
-      SendProblem(*later.writer, body.status(), written);
+      SendProblem(*later.writer, body.status());
     }
     ObserveLate(later.route, later.method, later.started, later.span);
+    std::lock_guard<std::mutex> lock(waiters_mu);
+    if (--later_pending == 0) waiters_cv.notify_all();
   }
 
   void RunDeadlines() {
@@ -1426,14 +1425,23 @@ void ApiServer::Shutdown() {
   impl_->waiters_cv.notify_all();
   if (impl_->deadline_thread.joinable()) impl_->deadline_thread.join();
   {
-    // Submissions Kafka has yet to settle are answered before the connections close. librdkafka
-    // settles each within its message timeout; the bound is a backstop.
+    // Submissions Kafka has yet to settle are answered before the connections close (new ones are
+    // refused from now on). librdkafka settles each within its message timeout; the bound is a
+    // backstop.
     std::unique_lock<std::mutex> lock(impl_->waiters_mu);
+    const bool owed = impl_->later_pending > 0;
     if (!impl_->waiters_cv.wait_for(
             lock, absl::ToChronoMilliseconds(2 * impl_->service.options().produce_timeout),
             [this] { return impl_->later_pending == 0; })) {
       observability::LogWarn("answers still owed at shutdown",
                              {{"requests", impl_->later_pending}});
+    }
+    // Those answers were handed to Pistache, whose threads write them: a moment for that before
+    // the endpoint, with any write still queued on it, goes. (Pistache 0.0.5 does not settle the
+    // promise of a write it drops, so waiting on the writes themselves could hang.)
+    if (owed) {
+      lock.unlock();
+      absl::SleepFor(absl::Milliseconds(200));
     }
   }
   if (impl_->endpoint) impl_->endpoint->shutdown();

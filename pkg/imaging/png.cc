@@ -39,6 +39,9 @@ std::optional<Chunk> NextChunk(std::string_view bytes, size_t& pos) {
   if (libdeflate_crc32(0, p + 4, length + 4) != crc) return std::nullopt;
 #endif
   Chunk chunk{bytes.substr(pos + 4, 4), bytes.substr(pos + 8, length)};
+  for (char c : chunk.type) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) return std::nullopt;
+  }
   pos += 12 + length;
   return chunk;
 }
@@ -148,7 +151,8 @@ std::optional<cv::Mat> DecodeSimplePng(std::string_view bytes) {
   const int depth = h[8];
   const int color = h[9];
   // Compression, filter method and interlace: 0, 0 and 0 (none) only.
-  if (width == 0 || height == 0 || width > INT_MAX || height > INT_MAX || depth != 8 ||
+  // libpng (OpenCV's) refuses more than a million pixels a side by default: so does this.
+  if (width == 0 || height == 0 || width > 1'000'000 || height > 1'000'000 || depth != 8 ||
       h[10] != 0 || h[11] != 0 || h[12] != 0) {
     return std::nullopt;
   }
@@ -162,6 +166,7 @@ std::optional<cv::Mat> DecodeSimplePng(std::string_view bytes) {
   // The zlib stream: the IDAT chunks, which must be consecutive, up to IEND.
   std::vector<std::string_view> parts;
   enum class Run { kBefore, kIn, kAfter } run = Run::kBefore;
+  bool palette = false;
   while (true) {
     std::optional<Chunk> chunk = NextChunk(bytes, pos);
     if (!chunk) return std::nullopt;
@@ -176,7 +181,8 @@ std::optional<cv::Mat> DecodeSimplePng(std::string_view bytes) {
     if (chunk->type == "tRNS") return std::nullopt;  // transparency OpenCV turns into alpha
     if (chunk->type == "PLTE") {
       // A suggested palette for a truecolour image, ignored; not allowed elsewhere.
-      if (color == 0 || run != Run::kBefore) return std::nullopt;
+      if (color == 0 || run != Run::kBefore || palette) return std::nullopt;
+      palette = true;
       continue;
     }
     if (IsCritical(chunk->type)) return std::nullopt;

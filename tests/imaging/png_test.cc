@@ -178,9 +178,16 @@ TEST(DecodeSimplePngTest, LeavesEveryOtherPngToOpenCv) {
   EXPECT_TRUE(refused(MakePng({.extra_rows = 1})));       // more data than the image holds
   EXPECT_TRUE(refused(MakePng({.extra_rows = -1})));      // less
   std::string bad_crc = good;
-  bad_crc[bad_crc.size() - 20] ^= 1;  // in the last IDAT's data
+  bad_crc[bad_crc.size() - 13] ^= 1;  // the last byte of the IDAT chunk's CRC
   EXPECT_TRUE(refused(bad_crc));
-  EXPECT_TRUE(refused(good.substr(0, good.size() - 12)));  // no IEND
+  std::string bad_text = MakePng({.after_idat = {ChunkOf("tEXt", "ab")}});
+  bad_text[bad_text.size() - 12 - 4 - 1] ^= 1;  // in tEXt's data ("b"), its CRC left as it was
+  EXPECT_TRUE(refused(bad_text));
+  EXPECT_TRUE(refused(MakePng({.before_idat = {ChunkOf("PLTE", std::string(6, '\1')),
+                                               ChunkOf("PLTE", std::string(6, '\1'))}})));
+  EXPECT_TRUE(refused(MakePng({.before_idat = {ChunkOf("a1cd", "")}})));  // not a chunk type
+  EXPECT_TRUE(refused(MakePng({.width = 1'000'001, .height = 1})));       // over libpng's limit
+  EXPECT_TRUE(refused(good.substr(0, good.size() - 12)));                 // no IEND
   EXPECT_TRUE(refused(good.substr(0, 40)));
   EXPECT_TRUE(refused(""));
   EXPECT_TRUE(refused(std::string("\x89PNG\r\n\x1a\n", 8)));
