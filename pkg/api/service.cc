@@ -165,36 +165,31 @@ void Service::CreateJobAsync(job::JobSpec spec, const observability::SpanContext
   if (std::optional<job::OutputInfo> output =
           shortcut ? jobs_.FindOutput(record.output_key) : std::nullopt;
       output && store_.Exists(path)) {
-    // The same image with the same steps and output was made before: born Succeeded.
+    // The same image with the same steps and output was made before: born Succeeded, and that
+    // record is all there is to publish.
     record.status.phase = job::Phase::kSucceeded;
     record.status.cache_hit = true;
     record.status.output = *output;
     record.status.started_at = record.created_at;
     record.status.finished_at = record.created_at;
-    submission->value = job::ToJson(record).dump();
-    Begin();
-    SendRecord(options_.topics.job_status, record.id, submission->value,
-               [this, submission](absl::Status sent) {
-                 if (sent.ok()) metrics_.CountJobSubmitted(/*cache_hit=*/true);
-                 Complete(*submission,
-                          sent.ok() ? absl::StatusOr<job::JobRecord>(std::move(submission->record))
-                                    : sent);
-               });
-    return;
   }
 
-  // Pending first, acknowledged, then the job: a worker can only publish Running after it read
-  // the job, so the status log never has Pending after Running. Neither send blocks a thread: the
-  // job goes out from the Pending record's delivery report, and `done` runs from the job's.
+  // Otherwise Pending first, acknowledged, then the job: a worker can only publish Running after
+  // it read the job, so the status log never has Pending after Running. Neither send blocks a
+  // thread: the job goes out from the Pending record's delivery report, and `done` runs from the
+  // job's.
   submission->value = job::ToJson(record).dump();
   Begin();
-  SendRecord(options_.topics.job_status, record.id, submission->value,
+  SendRecord({.topic = options_.topics.job_status, .key = record.id, .value = submission->value},
              [this, submission](absl::Status sent) {
                if (!sent.ok()) {
                  Complete(*submission, sent);
-                 return;
+               } else if (submission->record.status.cache_hit) {
+                 metrics_.CountJobSubmitted(/*cache_hit=*/true);
+                 Complete(*submission, std::move(submission->record));
+               } else {
+                 QueueJob(submission);
                }
-               QueueJob(submission);
              });
 }
 
@@ -208,43 +203,42 @@ void Service::QueueJob(const std::shared_ptr<Submission>& submission) {
   publish->SetAttribute("messaging.operation", std::string("publish"));
   publish->SetAttribute("messaging.destination.name", options_.topics.jobs);
   publish->SetAttribute("pixq.job.id", record.id);
-  producer_.SendAsync(
-      {.topic = options_.topics.jobs,
-       .key = record.id,
-       .value = submission->value,
-       .headers = {{"pixq-attempt", "1"},
-                   {"traceparent", observability::FormatTraceparent(publish->context())}}},
-      [this, submission, publish](absl::Status queued) {
-        if (queued.ok()) {
-          publish->End();
-          metrics_.CountJobSubmitted(/*cache_hit=*/false);
-          Complete(*submission, std::move(submission->record));
-          return;
-        }
-        publish->SetError(std::string(queued.message()));
-        publish->End();
-        metrics_.CountProduceError(options_.topics.jobs);
-        // The client is told the job was not accepted; make the record say so too, if Kafka
-        // lets us.
-        job::JobRecord failed = submission->record;
-        failed.status.phase = job::Phase::kFailed;
-        failed.status.reason = "NotAccepted";
-        failed.status.message = std::string(queued.message());
-        failed.status.finished_at = job::NowRfc3339();
-        producer_.SendAsync({.topic = options_.topics.job_status,
-                             .key = failed.id,
-                             .value = job::ToJson(failed).dump()},
-                            [](absl::Status) {});
-        observability::LogWarn("job not accepted",
-                               {{"job_id", failed.id}, {"error", std::string(queued.message())}});
-        Complete(*submission, queued);
-      });
+  SendRecord({.topic = options_.topics.jobs,
+              .key = record.id,
+              .value = submission->value,
+              .headers = {{"pixq-attempt", "1"},
+                          {"traceparent", observability::FormatTraceparent(publish->context())}}},
+             [this, submission, publish](absl::Status queued) {
+               if (queued.ok()) {
+                 publish->End();
+                 metrics_.CountJobSubmitted(/*cache_hit=*/false);
+                 Complete(*submission, std::move(submission->record));
+                 return;
+               }
+               publish->SetError(std::string(queued.message()));
+               publish->End();
+               // The client is told the job was not accepted; make the record say so too, if Kafka
+               // lets us.
+               job::JobRecord failed = submission->record;
+               failed.status.phase = job::Phase::kFailed;
+               failed.status.reason = "NotAccepted";
+               failed.status.message = std::string(queued.message());
+               failed.status.finished_at = job::NowRfc3339();
+               producer_.SendAsync({.topic = options_.topics.job_status,
+                                    .key = failed.id,
+                                    .value = job::ToJson(failed).dump()},
+                                   [](absl::Status) {});
+               observability::LogWarn(
+                   "job not accepted",
+                   {{"job_id", failed.id}, {"error", std::string(queued.message())}});
+               Complete(*submission, queued);
+             });
 }
 
-void Service::SendRecord(const std::string& topic, const std::string& key, const std::string& value,
+void Service::SendRecord(const queue::OutgoingMessage& message,
                          queue::Producer::DeliveryCallback done) {
-  producer_.SendAsync({.topic = topic, .key = key, .value = value},
-                      [this, topic, done = std::move(done)](absl::Status sent) {
+  producer_.SendAsync(message,
+                      [this, topic = message.topic, done = std::move(done)](absl::Status sent) {
                         if (!sent.ok()) metrics_.CountProduceError(topic);
                         done(std::move(sent));
                       });

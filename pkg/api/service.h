@@ -199,8 +199,7 @@ class Service final {
  private:
   absl::Status Publish(const std::string& topic, const std::string& key, const std::string& value);
   // Sends without waiting (not admission-checked); counts a failure.
-  void SendRecord(const std::string& topic, const std::string& key, const std::string& value,
-                  queue::Producer::DeliveryCallback done);
+  void SendRecord(const queue::OutgoingMessage& message, queue::Producer::DeliveryCallback done);
   struct Submission;
   // The job itself, once its Pending record is acknowledged.
   void QueueJob(const std::shared_ptr<Submission>& submission);

@@ -210,21 +210,27 @@ constexpr char kDocsContentSecurityPolicy[] =
     "'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+// A request answered after its handler returned, from another thread: its writer and server span
+// move here from the handler, with what the request metrics need.
+struct Reply {
+  std::shared_ptr<ResponseWriter> writer;
+  observability::Span span;  // the request's server span, ended with the answer
+  absl::Time started;
+  std::string route;  // the route's template
+  std::string method = "GET";
+};
+
 // A long-poll in flight: answered exactly once, by a status change or by its deadline.
-struct Waiter {
+struct Waiter : Reply {
   std::mutex mu;
   bool done = false;
-  std::shared_ptr<ResponseWriter> writer;
   std::string id;
   uint64_t token = 0;
   absl::Time deadline;
-  absl::Time started;
-  observability::Span span;  // the request's server span, ended with the answer
   // Set for a variant's wait: it answers once the job has Succeeded or Failed (or at the
   // deadline, with what is known then; an empty record when the job is not in the table), not at
   // the first change, and says how. Unset: GET /v1/jobs/{id}?wait=.
   std::function<void(ResponseWriter&, const job::JobRecord&)> answer;
-  std::string route = "/v1/jobs/:id";  // for the request metrics
 };
 
 // Pistache's router, with request bodies bounded before they are read. Pistache alone answers a
@@ -804,7 +810,7 @@ struct ApiServer::Impl {
     // submissions in flight are bounded by connections, not by http.threads.
     std::optional<observability::SpanContext> parent;
     if (t_span != nullptr) parent = t_span->context();
-    std::shared_ptr<Later> later = AnswerLater(w, "/v1/jobs", "POST");
+    std::shared_ptr<Reply> later = AnswerLater(w, "/v1/jobs", "POST");
     if (!later) return;
     std::shared_ptr<api::Service::KeyGuard> guard = *std::move(claim);  // held until answered
     service.CreateJobAsync(*std::move(spec), parent ? &*parent : nullptr,
@@ -1028,35 +1034,24 @@ struct ApiServer::Impl {
     } else {
       SendJson(*waiter.writer, 200, JobJson(record));
     }
-    ObserveLate(waiter.route, "GET", waiter.started, waiter.span);
+    ObserveLate(waiter);
   }
 
   // Counts an answer sent after its handler returned (or from a thread of its own) and ends the
   // request's server span with it.
-  void ObserveLate(const std::string& route, const std::string& method, absl::Time started,
-                   observability::Span& span) {
-    metrics.ObserveHttpRequest(route, method, t_answered,
-                               absl::ToDoubleSeconds(absl::Now() - started));
-    span.SetAttribute("http.response.status_code", int64_t{t_answered});
-    if (t_answered >= 500) span.SetError(absl::StrCat("answered ", t_answered));
-    span.End();
+  void ObserveLate(Reply& reply) {
+    metrics.ObserveHttpRequest(reply.route, reply.method, t_answered,
+                               absl::ToDoubleSeconds(absl::Now() - reply.started));
+    reply.span.SetAttribute("http.response.status_code", int64_t{t_answered});
+    if (t_answered >= 500) reply.span.SetError(absl::StrCat("answered ", t_answered));
+    reply.span.End();
     // Counted here; the handler, if it is still running on this thread, must not count it again.
     t_answered = 0;
   }
 
-  // A request answered from another thread once something else settled: its writer and server
-  // span move here from the handler.
-  struct Later {
-    std::shared_ptr<ResponseWriter> writer;
-    observability::Span span;
-    absl::Time started;
-    std::string route;
-    std::string method;
-  };
-
   // Takes the writer (and the request's span) to answer later, or nullptr when the server is
   // stopping: then it has answered 503 itself, since Shutdown waits only for answers owed so far.
-  std::shared_ptr<Later> AnswerLater(ResponseWriter& w, std::string route, std::string method) {
+  std::shared_ptr<Reply> AnswerLater(ResponseWriter& w, std::string route, std::string method) {
     {
       std::lock_guard<std::mutex> lock(waiters_mu);
       if (stopping) {
@@ -1065,7 +1060,7 @@ struct ApiServer::Impl {
       }
       ++later_pending;
     }
-    auto later = std::make_shared<Later>();
+    auto later = std::make_shared<Reply>();
     later->writer = std::make_shared<ResponseWriter>(std::move(w));
     if (t_span != nullptr) later->span = std::move(*t_span);
     later->started = t_started;
@@ -1076,13 +1071,13 @@ struct ApiServer::Impl {
 
   // Sends `later`'s answer (from any thread) and counts it. Pistache writes it from the
   // connection's own thread, soon after; Shutdown allows for that (see there).
-  void AnswerNow(Later& later, const absl::StatusOr<json>& body, int status) {
+  void AnswerNow(Reply& later, const absl::StatusOr<json>& body, int status) {
     if (body.ok()) {
       SendJson(*later.writer, status, *body);
     } else {
       SendProblem(*later.writer, body.status());
     }
-    ObserveLate(later.route, later.method, later.started, later.span);
+    ObserveLate(later);
     std::lock_guard<std::mutex> lock(waiters_mu);
     if (--later_pending == 0) waiters_cv.notify_all();
   }
