@@ -240,8 +240,8 @@ struct Waiter : Reply {
 // gets a problem+json 413 and its connection closed; the bytes still arriving are dropped unread.
 //
 // The input path is Pistache 0.0.5's Http::Handler::onInput (private there, so restated here)
-// with the two checks added. One clone per reactor thread; a peer stays on one thread, so the
-// per-peer state needs no lock.
+// with the two checks added, and HTTP/1.1's persistent connections by default. One clone per
+// reactor thread; a peer stays on one thread, so the per-peer state needs no lock.
 class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler {
  public:
   HTTP_PROTOTYPE(BoundedRouterHandler)
@@ -264,9 +264,7 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
       if (state == Pistache::Http::Private::State::Done) {
         ResponseWriter response(request.version(), transport(), this, peer);
         request.copyAddress(peer->address());
-        auto connection = request.headers().tryGet<Pistache::Http::Header::Connection>();
-        response.headers().add<Pistache::Http::Header::Connection>(
-            connection ? connection->control() : Pistache::Http::ConnectionControl::Close);
+        response.headers().add<Pistache::Http::Header::Connection>(ConnectionOf(request));
         peer->setIdle(false);
         onRequest(request, std::move(response));
         parser->reset();
@@ -293,6 +291,20 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
  private:
   // Marks a connection being closed, on the connection itself (gone with it, however it goes).
   static constexpr char kRefused[] = "pixq.refused";
+
+  // What the client asked for, else what its HTTP version implies: an HTTP/1.1 connection
+  // persists unless either side says "close" (RFC 9112, section 9.3). Pistache 0.0.5 answers
+  // "Connection: Close" to any request without the header, so every client that relies on the
+  // default (curl, wrk, browsers, most HTTP libraries) had to connect again for each request,
+  // which cost both sides more than the request itself.
+  static Pistache::Http::ConnectionControl ConnectionOf(const Pistache::Http::Request& request) {
+    if (auto asked = request.headers().tryGet<Pistache::Http::Header::Connection>()) {
+      return asked->control();
+    }
+    return request.version() == Pistache::Http::Version::Http11
+               ? Pistache::Http::ConnectionControl::KeepAlive
+               : Pistache::Http::ConnectionControl::Close;
+  }
 
   void Refuse(const std::shared_ptr<Pistache::Tcp::Peer>& peer, Pistache::Http::Version version) {
     peer->putData(kRefused, std::make_shared<bool>(true));

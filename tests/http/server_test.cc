@@ -10,8 +10,12 @@
 
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <opencv2/imgcodecs.hpp>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
@@ -58,6 +62,81 @@ TEST_F(ServerTest, AnswersTheProbes) {
   HttpResponse not_ready = HttpGet(url_ + "/readyz");
   ExpectProblem(not_ready, 503, "NotReady");
   EXPECT_EQ(not_ready.Header("retry-after"), "1");
+}
+
+// A TCP connection to the server under test (127.0.0.1), for what libcurl hides: which requests
+// share a connection.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    connected_ = fd_ >= 0 && connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    timeval timeout{.tv_sec = 10, .tv_usec = 0};
+    if (connected_) setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) close(fd_);
+  }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  [[nodiscard]] bool connected() const { return connected_; }
+
+  // Sends `request` whole and reads one answer: its status line and headers (lowercased), and a
+  // body of its Content-Length. Empty when the connection ended or timed out first.
+  std::string Exchange(const std::string& request) {
+    if (send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request.size())) {
+      return "";
+    }
+    std::string got;
+    size_t body_at = std::string::npos;
+    size_t length = 0;
+    char buffer[4096];
+    while (body_at == std::string::npos || got.size() < body_at + length) {
+      const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+      if (n <= 0) return "";
+      got.append(buffer, static_cast<size_t>(n));
+      if (body_at != std::string::npos) continue;
+      const size_t end = got.find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      body_at = end + 4;
+      std::transform(got.begin(), got.begin() + static_cast<ptrdiff_t>(end), got.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      const size_t field = got.find("content-length:");
+      if (field < end) length = std::stoul(got.substr(field + 15));
+    }
+    return got;
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+TEST_F(ServerTest, KeepsHttp11ConnectionsOpenUnlessTheClientAsksToClose) {
+  // HTTP/1.1 without a Connection header: the connection persists (RFC 9112, section 9.3), so
+  // the second request goes over the same one.
+  RawConnection connection(server_->port());
+  ASSERT_TRUE(connection.connected());
+  for (int i = 0; i < 2; ++i) {
+    const std::string answer =
+        connection.Exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    EXPECT_TRUE(answer.starts_with("http/1.1 200")) << i << ": " << answer;
+    EXPECT_NE(answer.find("connection: keep-alive\r\n"), std::string::npos) << answer;
+  }
+  // Asked to close, or HTTP/1.0 without asking to keep it: the answer says it closes.
+  const std::string closing =
+      connection.Exchange("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(closing.find("connection: close\r\n"), std::string::npos) << closing;
+  RawConnection old(server_->port());
+  ASSERT_TRUE(old.connected());
+  const std::string answer = old.Exchange("GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("http/1.0 200")) << answer;
+  EXPECT_NE(answer.find("connection: close\r\n"), std::string::npos) << answer;
 }
 
 TEST_F(ServerTest, TakesMultipartAndRawUploads) {
