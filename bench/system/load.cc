@@ -281,6 +281,8 @@ int Run(const RunOptions& o) {
   std::vector<JobRun> runs(static_cast<size_t>(o.jobs));
   std::optional<TreeWatcher> watcher;
   if (!o.watch.empty()) watcher.emplace(o.watch, o.watch_interval_ms);
+  // This client shares the machine with what it measures, so its own CPU is reported too.
+  const double own_cpu_start = TreeCpuSeconds(getpid());
   const Clock::time_point t0 = Clock::now();
   const Clock::time_point deadline = t0 + std::chrono::seconds(o.timeout_s);
   std::atomic<int64_t> next{0};
@@ -328,6 +330,7 @@ int Run(const RunOptions& o) {
     }
   }
   if (watcher) watcher->Stop();
+  const double own_cpu_seconds = TreeCpuSeconds(getpid()) - own_cpu_start;
 
   std::map<std::string, int64_t> answers;
   std::map<std::string, int64_t> reasons;
@@ -376,6 +379,7 @@ int Run(const RunOptions& o) {
       {"submit_per_s", submit_s > 0 ? static_cast<double>(o.jobs) / submit_s : 0.0},
       {"submit_ms", Percentiles(submit)},
       {"errors", errors},
+      {"client_cpu_seconds", own_cpu_seconds},
   };
   if (o.rate > 0) {
     report["late_sends"] = late;

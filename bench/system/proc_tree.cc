@@ -120,9 +120,12 @@ TreeWatcher::TreeWatcher(std::vector<pid_t> roots, int interval_ms) : interval_m
   wall_start_ = WallSeconds();
   Sample();
   thread_ = std::thread([this] {
-    while (!stop_.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms_));
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    while (!stop_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms_),
+                              [this] { return stop_; })) {
+      lock.unlock();
       Sample();
+      lock.lock();
     }
   });
 }
@@ -131,7 +134,11 @@ TreeWatcher::~TreeWatcher() { Stop(); }
 
 void TreeWatcher::Stop() {
   if (!thread_.joinable()) return;
-  stop_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
   thread_.join();
   Sample();
   std::lock_guard<std::mutex> lock(mu_);

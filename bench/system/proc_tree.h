@@ -3,7 +3,7 @@
 // Memory and CPU of a process and its descendants, from /proc (Linux). A pixq-worker may run its
 // codec in child processes, so what it costs is the sum over the whole tree.
 
-#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -46,7 +46,9 @@ struct ProcMemory {
 // Samples the trees of `roots` every `interval` on a thread of its own until Stop(): the largest
 // sums of VmRSS and of Pss seen at one instant, and per process the largest VmHWM seen (a child
 // that lives shorter than the interval may be missed). Also the CPU the trees used between start
-// and Stop().
+// and Stop(). Each sample walks /proc and reads smaps_rollup, which costs the kernel time that the
+// runs measured share: where only the CPU counts, a long interval keeps the watching cheap (Stop
+// does not wait for the next sample).
 class TreeWatcher final {
  public:
   TreeWatcher(std::vector<pid_t> roots, int interval_ms);
@@ -79,7 +81,9 @@ class TreeWatcher final {
   int64_t samples_ = 0;
   double wall_start_ = 0;
   double wall_end_ = 0;
-  std::atomic<bool> stop_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;  // under stop_mu_
   mutable std::mutex mu_;
   std::thread thread_;
 };

@@ -4,7 +4,7 @@
 #               processes over the same jobs; job latency at half that throughput
 #   api         wrk against POST /v1/jobs (no workers) and GET /v1/jobs/{id}; perf profile
 #   memory      a worker's RSS after 500 and 5,000 jobs; peak with two 20 MP jobs in flight
-#   scaling     jobs/s with two workers vs one (worker.concurrency 1 each)
+#   scaling     jobs/s with two workers vs one (one CPU each: pinned, worker.concurrency 1)
 # Each part starts its own pixq-devbroker, pixq-api and workers from the build directory with a
 # temporary data directory, and stops them when it is done (and on any failure). It writes
 # <out>/{end_to_end,api,memory,scaling}.{md,json}; every figure in them comes from this run.
@@ -182,13 +182,20 @@ start_system() {
   log "  $1: pixq-devbroker and pixq-api ready at $URL"
 }
 
-# start_worker NAME [CONCURRENCY]: one more worker (CONCURRENCY empty: the default, the cores).
+# The CPUs this script may run on, as a list ("0-1,3" becomes 0 1 3).
+mapfile -t ALLOWED_CPUS < <(taskset -cp $$ | sed 's/.*: //' | tr ',' '\n' |
+  while IFS=- read -r a b; do seq "$a" "${b:-$a}"; done)
+
+# start_worker NAME [CONCURRENCY] [CPU]: one more worker (CONCURRENCY empty: the default, its CPU
+# limit). With CPU (an index into ALLOWED_CPUS), the worker runs on that CPU only (taskset), which
+# it reads as a CPU limit of 1, as it would a Kubernetes CPU limit.
 start_worker() {
-  local name=$1 concurrency=${2:-}
+  local name=$1 concurrency=${2:-} cpu=${3:-} pin=()
+  [ -z "$cpu" ] || pin=(taskset -c "${ALLOWED_CPUS[$((cpu % ${#ALLOWED_CPUS[@]}))]}")
   # shellcheck disable=SC2046
   env $(pixq_env) PIXQ_WORKER_NAME="$name" PIXQ_WORKER_ADDRESS=127.0.0.1 PIXQ_WORKER_PORT=0 \
     ${concurrency:+PIXQ_WORKER_CONCURRENCY=$concurrency} \
-    "$BUILD/cmd/worker/pixq-worker" >"$SYS_DIR/$name.log" 2>&1 &
+    "${pin[@]}" "$BUILD/cmd/worker/pixq-worker" >"$SYS_DIR/$name.log" 2>&1 &
   WORKER_PIDS+=($!)
   PIDS+=($!)
 }
@@ -285,7 +292,7 @@ upload "$WORK/photos.txt" "$J/e2e_photos.json"
   --first "$WARM_FIRST" --concurrency 4 --out "$J/e2e_warmup.json"
 "$LOAD" run --url "$URL" --photos "$J/e2e_photos.json" --jobs "$E2E_JOBS" --first "$E2E_FIRST" \
   --concurrency "$CLIENTS" --watch "${WORKER_PIDS[0]}" --watch "${WORKER_PIDS[1]}" \
-  --watch "$API_PID" --watch "$BROKER_PID" --out "$J/e2e_throughput.json"
+  --watch "$API_PID" --watch "$BROKER_PID" --watch-interval-ms 1000 --out "$J/e2e_throughput.json"
 E2E_RATE="$(val "$J/e2e_throughput.json" /throughput_jobs_per_s)"
 HALF="$(fmt "%.3f" "$E2E_RATE / 2")"
 LAT_MIN=$((SMOKE == 1 ? 4 : 10))
@@ -697,26 +704,35 @@ EOF
 # ============================================================================================
 # Target 5: scaling
 # ============================================================================================
-scale_run() { # scale_run WORKERS: SCALE_JOBS jobs with WORKERS workers of concurrency 1
-  local n=$1 watch=() i
-  log "scaling: $n worker(s), concurrency 1"
-  start_system "scale$n"
+scale_run() { # scale_run WORKERS [shared]: SCALE_JOBS jobs with WORKERS workers, one CPU each
+  local n=$1 shared=${2:-} name="scale$1${2:+_$2}" watch=() i
+  log "scaling: $n worker(s), ${shared:+not pinned: }one CPU each"
+  start_system "$name"
   NEXT=0
-  upload "$WORK/photos.txt" "$J/scale${n}_photos.json"
-  for i in $(seq "$n"); do start_worker "worker-$i" 1; done
+  upload "$WORK/photos.txt" "$J/${name}_photos.json"
+  for i in $(seq "$n"); do
+    if [ -n "$shared" ]; then start_worker "worker-$i" 1; else start_worker "worker-$i" 1 "$((i - 1))"; fi
+  done
   wait_workers
   take "$WARMUP_JOBS"
-  "$LOAD" run --url "$URL" --photos "$J/scale${n}_photos.json" --jobs "$WARMUP_JOBS" \
-    --first "$FIRST" --concurrency 4 --out "$J/scale${n}_warmup.json"
+  "$LOAD" run --url "$URL" --photos "$J/${name}_photos.json" --jobs "$WARMUP_JOBS" \
+    --first "$FIRST" --concurrency 4 --out "$J/${name}_warmup.json"
   take "$SCALE_JOBS"
   for i in "${WORKER_PIDS[@]}"; do watch+=(--watch "$i"); done
-  "$LOAD" run --url "$URL" --photos "$J/scale${n}_photos.json" --jobs "$SCALE_JOBS" \
-    --first "$FIRST" --concurrency "$CLIENTS" "${watch[@]}" --out "$J/scale$n.json"
+  # CPU only: a sample each second (each one walks /proc and reads smaps_rollup, in the kernel).
+  "$LOAD" run --url "$URL" --photos "$J/${name}_photos.json" --jobs "$SCALE_JOBS" \
+    --first "$FIRST" --concurrency "$CLIENTS" "${watch[@]}" --watch-interval-ms 1000 \
+    --out "$J/$name.json"
   stop_system
 }
 scale_run 1
 scale_run 2
-"$LOAD" merge one_worker="$J/scale1.json" two_workers="$J/scale2.json" >"$OUT/scaling.json"
+# The same, the workers not pinned: each takes both cores for its CPU limit (OpenCV gets 2 threads).
+scale_run 1 shared
+scale_run 2 shared
+"$LOAD" merge one_worker="$J/scale1.json" two_workers="$J/scale2.json" \
+  one_worker_not_pinned="$J/scale1_shared.json" two_workers_not_pinned="$J/scale2_shared.json" \
+  >"$OUT/scaling.json"
 S1="$(val "$J/scale1.json" /throughput_jobs_per_s)"
 S2="$(val "$J/scale2.json" /throughput_jobs_per_s)"
 SCALE_RATIO="$(ratio "$S2" "$S1")"
@@ -734,11 +750,13 @@ $SMOKE_NOTE
 
 **Result: $SCALE_MET.** One worker **$(fmt "%.2f" "$S1") jobs/s**, two workers **$(fmt "%.2f" "$S2") jobs/s**: **$SCALE_RATIO×** (target ≥ 1.8).
 
-Each worker runs with \`worker.concurrency\` 1 (\`PIXQ_WORKER_CONCURRENCY=1\`), on a fresh
-\`pixq-devbroker\` ($PARTITIONS partitions) and \`pixq-api\` each time; the same $SCALE_JOBS jobs ($JOBS_TEXT;
-$NPHOTOS photos) submitted at once by $CLIENTS HTTP clients and counted until every one is \`Succeeded\`.
-A worker gives OpenCV \`cores / concurrency\` threads, so a lone worker with concurrency 1 still uses
-the second core inside some OpenCV operations; the CPU line shows how much.
+Each worker has one CPU: it runs pinned to a core of its own (\`taskset -c\`), which it reads as
+its CPU limit (as it would a Kubernetes CPU limit of 1), so it runs one job at a time
+(\`worker.concurrency\` 1, \`PIXQ_WORKER_CONCURRENCY=1\`) with OpenCV on one thread. This is adding
+a worker as a deployment adds one, with its own CPU; \`pixq-devbroker\`, \`pixq-api\` and the load
+client are not pinned and share the cores. Each run has a fresh \`pixq-devbroker\` ($PARTITIONS partitions)
+and \`pixq-api\`; the same $SCALE_JOBS jobs ($JOBS_TEXT; $NPHOTOS photos) are submitted at once by
+$CLIENTS HTTP clients and counted until every one is \`Succeeded\`.
 
 | | one worker | two workers |
 |---|---|---|
@@ -746,7 +764,15 @@ the second core inside some OpenCV operations; the CPU line shows how much.
 | first submission to last \`Succeeded\` | $(fmt "%.1f" "$(val "$J/scale1.json" /wall_seconds)") s | $(fmt "%.1f" "$(val "$J/scale2.json" /wall_seconds)") s |
 | CPU used by the workers (cores, of $CORES) | $(worker_cores "$J/scale1.json") | $(worker_cores "$J/scale2.json") |
 | worker CPU per job | $(cpu_per_job "$J/scale1.json") ms | $(cpu_per_job "$J/scale2.json") ms |
+| CPU used by the load client (cores; it submits and long-polls, on the same machine) | $(ratio "$(val "$J/scale1.json" /client_cpu_seconds)" "$(val "$J/scale1.json" /watch/wall_seconds)") | $(ratio "$(val "$J/scale2.json" /client_cpu_seconds)" "$(val "$J/scale2.json" /watch/wall_seconds)") |
 | all \`Succeeded\` | $(val "$J/scale1.json" /all_succeeded) | $(val "$J/scale2.json" /all_succeeded) |
+
+Not pinned (not what the target is judged on): each worker sees both cores as its CPU limit, so a
+lone worker with concurrency 1 gives OpenCV two threads and uses the second core inside some of its
+operations, and two workers run four OpenCV threads on two cores. One worker
+**$(fmt "%.2f" "$(val "$J/scale1_shared.json" /throughput_jobs_per_s)") jobs/s** ($(worker_cores "$J/scale1_shared.json") cores), two workers
+**$(fmt "%.2f" "$(val "$J/scale2_shared.json" /throughput_jobs_per_s)") jobs/s** ($(worker_cores "$J/scale2_shared.json") cores):
+**$(ratio "$(val "$J/scale2_shared.json" /throughput_jobs_per_s)" "$(val "$J/scale1_shared.json" /throughput_jobs_per_s)")×**; all \`Succeeded\`: $(val "$J/scale1_shared.json" /all_succeeded)/$(val "$J/scale2_shared.json" /all_succeeded).
 EOF
 
 # docs/scaling.md: only the block between the markers, and only from a full run into bench/results.
@@ -756,8 +782,8 @@ if [ "$UPDATE_DOCS" = 1 ]; then
   {
     echo "| figure (\`bench/system/run.sh\`, $(date -u +%F), $CORES cores) | value |"
     echo "|---|---|"
-    echo "| one worker, concurrency 1 | $(fmt "%.2f" "$S1") jobs/s |"
-    echo "| two workers, concurrency 1 each | $(fmt "%.2f" "$S2") jobs/s ($SCALE_RATIO×; target ≥ 1.8: $SCALE_MET) |"
+    echo "| one worker, one CPU | $(fmt "%.2f" "$S1") jobs/s |"
+    echo "| two workers, one CPU each | $(fmt "%.2f" "$S2") jobs/s ($SCALE_RATIO×; target ≥ 1.8: $SCALE_MET) |"
     echo "| two workers, default concurrency, end to end | $(fmt "%.2f" "$E2E_RATE") jobs/s ($E2E_RATIO× the bare pipeline in 2 processes) |"
     echo "| job latency at half that load, p50 / p99 | $(fmt "%.0f" "$(val "$J/e2e_latency.json" /latency_ms/p50)") / $(fmt "%.0f" "$(val "$J/e2e_latency.json" /latency_ms/p99)") ms |"
     echo "| one API replica: POST /v1/jobs, GET /v1/jobs/{id} | $POST_RPS/s (p99 $POST_P99 ms), $GET_RPS/s (p99 $GET_P99 ms) |"

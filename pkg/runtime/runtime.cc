@@ -1,8 +1,10 @@
 #include "pkg/runtime/runtime.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -11,6 +13,7 @@
 #include "absl/time/clock.h"
 #include <CLI/CLI.hpp>
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "pkg/errors/errors.h"
@@ -119,15 +122,41 @@ int WaitForStopSignal() {
   return signal;
 }
 
+int CpuLimit(int cpus, const std::string& cgroup_root, std::string_view self_cgroup) {
+  cpus = std::max(1, cpus);
+  // cgroup v2's line is "0::<path>", the path relative to the mount (just "/" inside a container
+  // with a cgroup namespace of its own).
+  std::string path;
+  std::istringstream lines{std::string(self_cgroup)};
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("0::")) path = line.substr(3);
+  }
+  int limit = cpus;
+  std::filesystem::path group = std::filesystem::path(path).relative_path();
+  while (true) {
+    std::ifstream in(std::filesystem::path(cgroup_root) / group / "cpu.max");
+    std::string quota;
+    int64_t period = 0;
+    int64_t q = 0;
+    if ((in >> quota >> period) && quota != "max" && period > 0 && absl::SimpleAtoi(quota, &q) &&
+        q > 0) {
+      limit = std::min<int64_t>(limit, (q + period - 1) / period);
+    }
+    if (group.empty()) break;
+    group = group.parent_path();
+  }
+  return std::max(1, limit);
+}
+
 int CpuLimit() {
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
-  std::ifstream in("/sys/fs/cgroup/cpu.max");
-  std::string quota;
-  int64_t period = 0;
-  if (!(in >> quota >> period) || quota == "max" || period <= 0) return cores;
-  int64_t q = 0;
-  if (!absl::SimpleAtoi(quota, &q) || q <= 0) return cores;
-  return std::clamp(static_cast<int>((q + period - 1) / period), 1, cores);
+  int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = CPU_COUNT(&set);
+  std::ifstream in("/proc/self/cgroup");
+  std::stringstream self;
+  self << in.rdbuf();
+  return CpuLimit(cpus, "/sys/fs/cgroup", self.str());
 }
 
 }  // namespace pixq::runtime

@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,9 +41,14 @@ struct Startup {
                                                                const std::string& client_id,
                                                                absl::Duration wait);
 
-// The CPUs this process may use: the cgroup v2 limit (cpu.max, rounded up) when there is one
-// (a Kubernetes CPU limit), else the cores of the machine. At least 1.
+// The CPUs this process may use: the CPUs it may run on (its affinity: taskset, or a cpuset such
+// as Kubernetes' static CPU manager gives a pod), or fewer when a cgroup v2 quota (cpu.max, rounded
+// up) allows less: that of the process's own cgroup or of any above it (a Kubernetes CPU limit,
+// systemd's CPUQuota=). At least 1.
 [[nodiscard]] int CpuLimit();
+// The same over a cgroup v2 file system mounted at `cgroup_root`, for a process whose
+// /proc/self/cgroup reads `self_cgroup` and which may run on `cpus` CPUs (for tests).
+[[nodiscard]] int CpuLimit(int cpus, const std::string& cgroup_root, std::string_view self_cgroup);
 
 // The path of this process's executable (/proc/self/exe resolved), to start a helper of the
 // same binary; "/proc/self/exe" itself when it cannot be resolved.

@@ -12,6 +12,7 @@ namespace pixq::worker {
 Runner::Runner(RunnerOptions options, JobProcessor& processor, observability::Metrics& metrics)
     : options_(options), processor_(processor), metrics_(metrics) {
   options_.concurrency = std::max(1, options_.concurrency);
+  options_.ahead = std::max(0, options_.ahead);
 }
 
 template <typename Pred>
@@ -22,14 +23,15 @@ bool Runner::WaitForJobs(std::unique_lock<std::mutex>& lock, Pred done) {
 int Runner::Run(queue::GroupConsumer& consumer, const std::atomic<bool>& stopping) {
   consumer_ = &consumer;
   std::vector<std::thread> threads;
-  for (int i = 0; i < options_.concurrency; ++i) threads.emplace_back([this] { Work(); });
+  const int taken = options_.concurrency + options_.ahead;
+  for (int i = 0; i < taken; ++i) threads.emplace_back([this] { Work(); });
 
   while (!stopping.load()) {
     {
       // Take a job only when a thread is free for it: what is polled is started at once.
       std::unique_lock<std::mutex> lock(mu_);
       if (!job_done_.wait_for(lock, std::chrono::milliseconds(250), [&] {
-            return static_cast<int>(queue_.size()) + busy_ < options_.concurrency;
+            return static_cast<int>(queue_.size()) + busy_ < taken;
           })) {
         continue;
       }

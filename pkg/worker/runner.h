@@ -1,7 +1,7 @@
 #pragma once
 
-// The worker's consume loop: polls pixq.jobs and runs up to `concurrency` jobs at once on its own
-// threads, storing each partition's offset only up to its oldest unfinished job (OffsetTracker),
+// The worker's consume loop: polls pixq.jobs and runs up to `concurrency` + `ahead` jobs at once on
+// its own threads (the pipelines themselves are bounded by the codec pool's `concurrency` slots), storing each partition's offset only up to its oldest unfinished job (OffsetTracker),
 // so that a crash never skips a job. When partitions are taken away in a rebalance, and on
 // shutdown, it stops taking work and lets the jobs in flight finish (up to the grace period) so
 // that their offsets are committed and their new owner does not run them again.
@@ -26,6 +26,11 @@ namespace pixq::worker {
 
 struct RunnerOptions {
   int concurrency = 1;
+  // Jobs taken beyond `concurrency`. A job spends part of its time off the CPU (reading its
+  // source, fsyncing its output, waiting for Kafka to acknowledge its status), and on a busy
+  // machine those waits grow, since the broker waits for a core too. One more job in hand is
+  // loaded and waiting for a codec slot meanwhile, so the slot never idles through them.
+  int ahead = 1;
   absl::Duration grace = absl::Seconds(30);
   // Messages on this topic carry a not-before time (kNotBeforeHeader): one that arrives early is
   // deferred, its partition paused and rewound until then, so that it holds up nothing else.
