@@ -9,7 +9,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
+#include "pkg/imaging/jpeg_scans.h"
 #include "pkg/imaging/pipeline.h"
 #include "pkg/imaging/sniff.h"
 
@@ -35,6 +38,32 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 std::vector<job::Step> FitSteps(const MeasureOptions& options) {
   return {job::Resize{.width = options.box, .height = options.box, .fit = job::Fit::kInside}};
+}
+
+// What dropping scans costs a JPEG decoded at 1/`scale` (imaging::DropScansBeyondScale): the
+// bytes kept, and the PSNR of the thumbnail (the decode at that scale, reduced with INTER_AREA to
+// `longest` px, as the pipeline does) against the same made from every scan. Null when no scan
+// is dropped.
+nlohmann::json ScansDropped(const std::string& bytes, int scale, int longest) {
+  std::optional<std::string> fewer = imaging::DropScansBeyondScale(bytes, scale);
+  if (!fewer || longest <= 0) return nullptr;
+  const int flags = cv::IMREAD_IGNORE_ORIENTATION |
+                    (scale == 8 ? cv::IMREAD_REDUCED_COLOR_8 : cv::IMREAD_REDUCED_COLOR_4);
+  auto thumbnail = [&](const std::string& b) {
+    cv::Mat m = cv::imdecode(
+        cv::Mat(1, static_cast<int>(b.size()), CV_8U, const_cast<char*>(b.data())), flags);
+    if (m.empty()) return m;
+    const double f = static_cast<double>(longest) / std::max(m.cols, m.rows);
+    cv::Mat out;
+    cv::resize(m, out, cv::Size(), f, f, cv::INTER_AREA);
+    return out;
+  };
+  const cv::Mat all = thumbnail(bytes);
+  const cv::Mat kept = thumbnail(*fewer);
+  if (all.empty() || kept.empty() || all.size() != kept.size()) return nullptr;
+  return {{"kept_bytes", fewer->size()},
+          {"all_bytes", bytes.size()},
+          {"thumbnail_psnr_db", cv::PSNR(all, kept)}};
 }
 
 }  // namespace
@@ -135,6 +164,10 @@ absl::StatusOr<std::vector<nlohmann::json>> MeasureFile(const imaging::Engine& e
         {"format", job::FormatName(format)},
         {"quality", last.quality},
         {"decode_scale", last.decode_scale},
+        {"scans_dropped",
+         info->format == job::Format::kJpeg
+             ? ScansDropped(*bytes, last.decode_scale, std::max(last.width, last.height))
+             : nullptr},
         {"out_width", last.width},
         {"out_height", last.height},
         {"out_bytes", last.bytes.size()},

@@ -11,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pkg/errors/errors.h"
+#include "pkg/imaging/jpeg_scans.h"
 #include "pkg/imaging/png.h"
 #include "pkg/imaging/sniff.h"
 
@@ -117,6 +118,12 @@ cv::Mat ToEightBit(const cv::Mat& m) {
 }
 
 absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, int scale) {
+  // A progressive JPEG at 1/4 or 1/8 scale: without the scans that scale cannot show.
+  std::optional<std::string> fewer_scans;
+  if (info.format == job::Format::kJpeg) {
+    fewer_scans = DropScansBeyondScale(input, scale);
+    if (fewer_scans) input = *fewer_scans;
+  }
   const cv::Mat raw(1, static_cast<int>(input.size()), CV_8U,
                     const_cast<char*>(input.data()));  // read only; imdecode does not write
   int flags = cv::IMREAD_UNCHANGED;

@@ -30,9 +30,8 @@ int Runner::Run(queue::GroupConsumer& consumer, const std::atomic<bool>& stoppin
     {
       // Take a job only when a thread is free for it: what is polled is started at once.
       std::unique_lock<std::mutex> lock(mu_);
-      if (!job_done_.wait_for(lock, std::chrono::milliseconds(250), [&] {
-            return static_cast<int>(queue_.size()) + busy_ < taken;
-          })) {
+      if (!job_done_.wait_for(lock, std::chrono::milliseconds(250),
+                              [&] { return static_cast<int>(queue_.size()) + busy_ < taken; })) {
         continue;
       }
     }

@@ -269,23 +269,28 @@ TEST_F(PipelineTest, AppliesEveryExifOrientation) {
 double Psnr(const cv::Mat& a, const cv::Mat& b) { return cv::PSNR(a, b); }
 
 TEST_F(PipelineTest, ShrinkOnLoadGivesTheSameSizeAndAlmostTheSamePixels) {
-  const std::string jpeg =
-      Encode(testing::Photo(2400, 1600), ".jpg", {cv::IMWRITE_JPEG_QUALITY, 92});
-  for (const job::Resize& resize :
-       {job::Resize{.width = 800, .height = 800}, job::Resize{.width = 300},
-        job::Resize{.width = 640, .height = 480, .fit = Fit::kCover},
-        job::Resize{.width = 500, .height = 100, .fit = Fit::kFill}}) {
-    absl::StatusOr<Result> fast = pipeline_.Run(jpeg, {resize}, kPng);
-    // A crop first prevents shrink-on-load: the reference full decode, then the same resize.
-    absl::StatusOr<Result> full = pipeline_.Run(
-        jpeg, {job::Crop{.x = 0, .y = 0, .width = 2400, .height = 1600}, resize}, kPng);
-    ASSERT_TRUE(fast.ok() && full.ok());
-    EXPECT_GT(fast->decode_scale, 1);
-    EXPECT_EQ(full->decode_scale, 1);
-    EXPECT_EQ(fast->width, full->width);
-    EXPECT_EQ(fast->height, full->height);
-    const double psnr = Psnr(Decode(fast->bytes), Decode(full->bytes));
-    EXPECT_GT(psnr, 40.0) << fast->width << "x" << fast->height;
+  const cv::Mat photo = testing::Photo(2400, 1600);
+  // Baseline, and progressive (whose scans beyond the scale are dropped at 1/4 and 1/8).
+  for (const std::string& jpeg :
+       {Encode(photo, ".jpg", {cv::IMWRITE_JPEG_QUALITY, 92}),
+        Encode(photo, ".jpg", {cv::IMWRITE_JPEG_QUALITY, 92, cv::IMWRITE_JPEG_PROGRESSIVE, 1})}) {
+    for (const job::Resize& resize :
+         {job::Resize{.width = 800, .height = 800}, job::Resize{.width = 300},
+          job::Resize{.width = 640, .height = 480, .fit = Fit::kCover},
+          job::Resize{.width = 500, .height = 100, .fit = Fit::kFill}}) {
+      absl::StatusOr<Result> fast = pipeline_.Run(jpeg, {resize}, kPng);
+      // A crop first prevents shrink-on-load: the reference full decode, then the same resize.
+      absl::StatusOr<Result> full = pipeline_.Run(
+          jpeg, {job::Crop{.x = 0, .y = 0, .width = 2400, .height = 1600}, resize}, kPng);
+      ASSERT_TRUE(fast.ok() && full.ok());
+      EXPECT_GT(fast->decode_scale, 1);
+      EXPECT_EQ(full->decode_scale, 1);
+      EXPECT_EQ(fast->width, full->width);
+      EXPECT_EQ(fast->height, full->height);
+      const double psnr = Psnr(Decode(fast->bytes), Decode(full->bytes));
+      EXPECT_GT(psnr, 40.0) << fast->width << "x" << fast->height << ", scale "
+                            << fast->decode_scale;
+    }
   }
 }
 
