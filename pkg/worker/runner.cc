@@ -48,8 +48,11 @@ int Runner::Run(queue::GroupConsumer& consumer, const std::atomic<bool>& stoppin
   // Stopping: no more polling; the jobs taken finish within the grace, or are abandoned.
   std::unique_lock<std::mutex> lock(mu_);
   observability::LogInfo("draining", {{"jobs", offsets_.Running()}});
+  const int64_t finished_before = finished_;
   const bool drained = WaitForJobs(lock, [&] { return queue_.empty() && busy_ == 0; });
   const int abandoned = static_cast<int>(offsets_.Running());
+  // Counted where the jobs end (their status acknowledged), not where they log their outcome.
+  observability::LogInfo("drained", {{"jobs", finished_ - finished_before}, {"left", abandoned}});
   closed_ = true;
   work_ready_.notify_all();
   lock.unlock();
@@ -135,6 +138,7 @@ void Runner::Work() {
     } else {
       offsets_.Held({message.topic, message.partition}, message.offset);
     }
+    ++finished_;
     --busy_;
     job_done_.notify_all();
   }

@@ -73,7 +73,8 @@ class Runner final {
   std::condition_variable job_done_;
   std::deque<queue::Message> queue_;
   OffsetTracker offsets_;
-  int busy_ = 0;  // taken from the queue and not finished
+  int busy_ = 0;          // taken from the queue and not finished
+  int64_t finished_ = 0;  // jobs ended, durable or not
   bool closed_ = false;
   // Retry partitions paused until a time (polling thread only).
   std::map<OffsetTracker::Partition, absl::Time> deferred_;
