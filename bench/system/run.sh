@@ -706,7 +706,7 @@ EOF
 # ============================================================================================
 scale_run() { # scale_run WORKERS [shared]: SCALE_JOBS jobs with WORKERS workers, one CPU each
   local n=$1 shared=${2:-} name="scale$1${2:+_$2}" watch=() i
-  log "scaling: $n worker(s), ${shared:+not pinned: }one CPU each"
+  log "scaling: $n worker(s), ${shared:+not pinned}${shared:-one CPU each}"
   start_system "$name"
   NEXT=0
   upload "$WORK/photos.txt" "$J/${name}_photos.json"
@@ -751,8 +751,8 @@ $SMOKE_NOTE
 **Result: $SCALE_MET.** One worker **$(fmt "%.2f" "$S1") jobs/s**, two workers **$(fmt "%.2f" "$S2") jobs/s**: **$SCALE_RATIO×** (target ≥ 1.8).
 
 Each worker has one CPU: it runs pinned to a core of its own (\`taskset -c\`), which it reads as
-its CPU limit (as it would a Kubernetes CPU limit of 1), so it runs one job at a time
-(\`worker.concurrency\` 1, \`PIXQ_WORKER_CONCURRENCY=1\`) with OpenCV on one thread. This is adding
+its CPU limit (as it would a Kubernetes CPU limit of 1), so it runs one pipeline at a time
+(\`worker.concurrency\` 1, \`PIXQ_WORKER_CONCURRENCY=1\`, with one job more in hand) with OpenCV on one thread. This is adding
 a worker as a deployment adds one, with its own CPU; \`pixq-devbroker\`, \`pixq-api\` and the load
 client are not pinned and share the cores. Each run has a fresh \`pixq-devbroker\` ($PARTITIONS partitions)
 and \`pixq-api\`; the same $SCALE_JOBS jobs ($JOBS_TEXT; $NPHOTOS photos) are submitted at once by

@@ -120,7 +120,8 @@ struct Metrics::Impl {
   Family<Counter>* bytes = For(MetricsRole::kWorker, BuildCounter(), "pixq_image_bytes_total",
                                "Image bytes a worker read (direction=in) and wrote (out)");
   Family<Gauge>* in_flight = For(MetricsRole::kWorker, BuildGauge(), "pixq_worker_jobs_in_flight",
-                                 "Jobs a worker is running now");
+                                 "Jobs a worker has in hand now (running, or loaded and waiting "
+                                 "for a pipeline slot)");
   Family<Gauge>* consumer_lag =
       For(MetricsRole::kWorker, BuildGauge(), "pixq_consumer_lag_messages",
           "Messages behind the log end on each partition this worker owns");
