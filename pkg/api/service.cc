@@ -57,10 +57,11 @@ absl::Status Service::Publish(const std::string& topic, const std::string& key,
 }
 
 absl::StatusOr<UploadResult> Service::UploadImage(std::string_view bytes, std::string title,
-                                                  std::string filename) {
+                                                  std::string filename,
+                                                  const std::optional<std::string>& sha256) {
   absl::StatusOr<imaging::ImageInfo> info = imaging::SniffWithin(bytes, options_.max_pixels);
   if (!info.ok()) return info.status();
-  const std::string id = crypto::Sha256Hex(bytes);
+  const std::string id = sha256 ? *sha256 : crypto::Sha256Hex(bytes);
   // Known, unless it was just deleted (its original gone, the tombstone not yet read here).
   std::optional<job::ImageMeta> known = images_.Get(id);
   if (!known && store_.HasOriginal(id)) {

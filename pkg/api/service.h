@@ -115,10 +115,13 @@ class Service final {
   Service& operator=(const Service&) = delete;
 
   // Checks the bytes (format from magic bytes, dimensions from the header, pixel limit), stores
-  // them content-addressed and publishes the image's metadata. Errors: "UnsupportedMediaType"
-  // (415), "CorruptImage" (400), "ImageTooLarge" (422), Kafka's (503), storage's.
-  [[nodiscard]] absl::StatusOr<UploadResult> UploadImage(std::string_view bytes, std::string title,
-                                                         std::string filename);
+  // them content-addressed and publishes the image's metadata. `sha256`: the bytes' SHA-256 as
+  // lowercase hex when the caller has it already (hashed while they were received); else it is
+  // computed here. Errors: "UnsupportedMediaType" (415), "CorruptImage" (400), "ImageTooLarge"
+  // (422), Kafka's (503), storage's.
+  [[nodiscard]] absl::StatusOr<UploadResult> UploadImage(
+      std::string_view bytes, std::string title, std::string filename,
+      const std::optional<std::string>& sha256 = std::nullopt);
 
   // Errors: "ImageNotFound" (404), also for ids that are not image ids.
   [[nodiscard]] absl::StatusOr<job::ImageMeta> GetImage(const std::string& id);

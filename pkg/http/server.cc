@@ -5,6 +5,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <thread>
 #include <utility>
@@ -115,6 +116,48 @@ thread_local observability::Span* t_span = nullptr;
 thread_local bool t_unmatched = false;
 // When the request the handler running on this thread serves began (for an answer sent later).
 thread_local absl::Time t_started;
+// The SHA-256 (lowercase hex) of the body of the request the handler running on this thread
+// serves, when it was hashed while it arrived (a raw image/* upload); empty otherwise.
+thread_local std::string t_body_sha256;
+
+// A raw upload's body hashed chunk by chunk as Pistache's parser appends it, so that the digest
+// (the image's id) is ready when the last byte is: the hashing overlaps the receiving instead of
+// following it. One per connection, for one request at a time.
+class ReceivedBodyDigest {
+ public:
+  // Hashes what `body` gained since the last call (it only ever grows within a request).
+  void Update(const std::string& body) {
+    if (!hash_) hash_.emplace();
+    if (body.size() > hashed_) {
+      hash_->Update(std::string_view(body).substr(hashed_));
+      hashed_ = body.size();
+    }
+  }
+  // The digest of the whole body; the next request on the connection starts afresh.
+  std::string Finish(const std::string& body) {
+    Update(body);
+    std::string hex = hash_->HexDigest();
+    Reset();
+    return hex;
+  }
+  // The request was dropped (refused, unparsable): forget what was hashed of it.
+  void Reset() {
+    hash_.reset();
+    hashed_ = 0;
+  }
+
+ private:
+  std::optional<crypto::Sha256> hash_;
+  size_t hashed_ = 0;
+};
+
+// Whether a request's body is a raw image (POST with an image/* Content-Type): only those are
+// hashed while they arrive (a multipart body's image is one part of it).
+bool IsRawImageUpload(const Pistache::Http::Request& request) {
+  if (request.method() != Pistache::Http::Method::Post) return false;
+  auto type = request.headers().tryGet<Pistache::Http::Header::ContentType>();
+  return type && type->mime().toString().rfind("image/", 0) == 0;
+}
 
 // Sends, swallowing the errors of a connection the client already closed.
 void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type) {
@@ -257,23 +300,30 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
     try {
       if (!parser->feed(buffer, len)) {
         parser->reset();
+        ForgetBody(peer);
         Refuse(peer, request.version());
         return;
       }
       const Pistache::Http::Private::State state = parser->parse();
+      ReceivedBodyDigest* digest =
+          !request.body().empty() && IsRawImageUpload(request) ? DigestOf(peer) : nullptr;
       if (state == Pistache::Http::Private::State::Done) {
         ResponseWriter response(request.version(), transport(), this, peer);
         request.copyAddress(peer->address());
         response.headers().add<Pistache::Http::Header::Connection>(ConnectionOf(request));
         peer->setIdle(false);
+        if (digest != nullptr) t_body_sha256 = digest->Finish(request.body());
         onRequest(request, std::move(response));
+        t_body_sha256.clear();
         parser->reset();
         return;
       }
+      if (digest != nullptr) digest->Update(request.body());
       // Headers read, body still coming: refuse a declared length over the limit right away.
       auto length = request.headers().tryGet<Pistache::Http::Header::ContentLength>();
       if (length && static_cast<int64_t>(length->value()) > max_body_bytes_) {
         parser->reset();
+        ForgetBody(peer);
         Refuse(peer, request.version());
       }
     } catch (const Pistache::Http::HttpError& err) {
@@ -281,16 +331,34 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
       ResponseWriter response(request.version(), transport(), this, peer);
       SendProblem(response, errors::Invalid("MalformedRequest", err.reason()));
       parser->reset();
+      ForgetBody(peer);
     } catch (const std::exception& e) {
       ResponseWriter response(request.version(), transport(), this, peer);
       SendProblem(response, errors::Internal("InternalError", e.what()));
       parser->reset();
+      ForgetBody(peer);
     }
   }
 
  private:
   // Marks a connection being closed, on the connection itself (gone with it, however it goes).
   static constexpr char kRefused[] = "pixq.refused";
+  // The connection's ReceivedBodyDigest (made with its first raw upload; gone with it).
+  static constexpr char kBodyDigest[] = "pixq.body-digest";
+
+  static ReceivedBodyDigest* DigestOf(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+    std::shared_ptr<void> data = peer->tryGetData(kBodyDigest);
+    if (data == nullptr) {
+      data = std::make_shared<ReceivedBodyDigest>();
+      peer->putData(kBodyDigest, data);
+    }
+    return static_cast<ReceivedBodyDigest*>(data.get());
+  }
+  static void ForgetBody(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+    if (std::shared_ptr<void> data = peer->tryGetData(kBodyDigest)) {
+      static_cast<ReceivedBodyDigest*>(data.get())->Reset();
+    }
+  }
 
   // What the client asked for, else what its HTTP version implies: an HTTP/1.1 connection
   // persists unless either side says "close" (RFC 9112, section 9.3). Pistache 0.0.5 answers
@@ -689,7 +757,10 @@ struct ApiServer::Impl {
       bytes = body;
     }
     if (bytes.empty()) return errors::Invalid("EmptyBody", "no image bytes in the request");
-    return service.UploadImage(bytes, std::move(title), std::move(filename));
+    // A raw body was hashed while it arrived (BoundedRouterHandler): its digest is the id.
+    const bool hashed = bytes.data() == body.data() && !t_body_sha256.empty();
+    return service.UploadImage(bytes, std::move(title), std::move(filename),
+                               hashed ? std::optional<std::string>(t_body_sha256) : std::nullopt);
   }
 
   void GetImage(const Request& req, ResponseWriter w) {

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include <arpa/inet.h>
@@ -87,11 +88,15 @@ class RawConnection {
 
   // Sends `request` whole and reads one answer: its status line and headers (lowercased), and a
   // body of its Content-Length. Empty when the connection ended or timed out first.
-  std::string Exchange(const std::string& request) {
-    if (send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(request.size())) {
-      return "";
-    }
+  std::string Exchange(const std::string& request) { return Send(request) ? Receive() : ""; }
+
+  bool Send(const std::string& bytes) {
+    return send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+
+  // One answer, as Exchange reads it.
+  std::string Receive() {
     std::string got;
     size_t body_at = std::string::npos;
     size_t length = 0;
@@ -137,6 +142,29 @@ TEST_F(ServerTest, KeepsHttp11ConnectionsOpenUnlessTheClientAsksToClose) {
   const std::string answer = old.Exchange("GET /healthz HTTP/1.0\r\n\r\n");
   EXPECT_TRUE(answer.starts_with("http/1.0 200")) << answer;
   EXPECT_NE(answer.find("connection: close\r\n"), std::string::npos) << answer;
+}
+
+TEST_F(ServerTest, HashesARawUploadWhileItArrivesOneRequestAtATime) {
+  // Two raw uploads on one connection, each sent in pieces with pauses, so that the server reads
+  // each body in several chunks and hashes it as it grows: each gets its own bytes' SHA-256 as
+  // its id (the second's hash does not carry over anything of the first's).
+  RawConnection connection(server_->port());
+  ASSERT_TRUE(connection.connected());
+  for (const std::string& png : {Png(300, 200), Png(200, 300)}) {
+    ASSERT_TRUE(connection.Send(
+        absl::StrCat("POST /v1/images HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+                     "Content-Type: image/png\r\nContent-Length: ", png.size(), "\r\n\r\n")));
+    const size_t third = png.size() / 3;
+    for (size_t at = 0; at < png.size(); at += third) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      ASSERT_TRUE(connection.Send(png.substr(at, third)));
+    }
+    const std::string answer = connection.Receive();
+    ASSERT_TRUE(answer.starts_with("http/1.1 201")) << answer;
+    const json image = json::parse(answer.substr(answer.find("\r\n\r\n") + 4));
+    EXPECT_EQ(image["id"], crypto::Sha256Hex(png));
+    EXPECT_EQ(image["bytes"], png.size());
+  }
 }
 
 TEST_F(ServerTest, TakesMultipartAndRawUploads) {
