@@ -1,5 +1,7 @@
 #include "pkg/http/multipart.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -73,7 +75,152 @@ bool IsDelimiterAt(std::string_view body, size_t at, size_t length) {
   return i < body.size() && (body[i] == '\r' || body[i] == '\n');
 }
 
+enum class Delimiter { kYes, kNo, kNotYet };
+
+// IsDelimiterAt for a body still arriving: kNotYet while the bytes that decide are not there.
+Delimiter DelimiterAt(std::string_view body, size_t at, size_t length) {
+  if (at != 0 && body[at - 1] != '\n') return Delimiter::kNo;
+  size_t i = at + length;
+  if (i + 1 < body.size() && body[i] == '-' && body[i + 1] == '-') return Delimiter::kYes;
+  if (i + 1 == body.size() && body[i] == '-') return Delimiter::kNotYet;
+  while (i < body.size() && (body[i] == ' ' || body[i] == '\t')) ++i;
+  if (i >= body.size()) return Delimiter::kNotYet;
+  return body[i] == '\r' || body[i] == '\n' ? Delimiter::kYes : Delimiter::kNo;
+}
+
+// Where a search for a string of `length` bytes may resume in a buffer of `size` bytes that will
+// grow: no earlier start can still turn into a match.
+size_t ResumeAt(size_t from, size_t size, size_t length) {
+  return std::max(from, size >= length ? size - length + 1 : size_t{0});
+}
+
+// The most bytes of part headers (with the delimiter line) waited for before giving up.
+constexpr size_t kMaxPartHeaders = 64 * 1024;
+
 }  // namespace
+
+MultipartImageStream::MultipartImageStream(std::string_view content_type) {
+  const std::string boundary = Param(content_type, "boundary");
+  if (boundary.empty() || boundary.size() > 200) {
+    stage_ = Stage::kGaveUp;
+  } else {
+    delimiter_ = "--" + boundary;
+  }
+}
+
+std::optional<std::pair<size_t, size_t>> MultipartImageStream::Range() const {
+  if (stage_ != Stage::kDone) return std::nullopt;
+  return std::make_pair(start_, end_ - start_);
+}
+
+std::string_view MultipartImageStream::Feed(std::string_view body) {
+  while (stage_ == Stage::kFindPart) {
+    const size_t found = body.find(delimiter_, scan_);
+    if (found == std::string_view::npos) {
+      scan_ = ResumeAt(scan_, body.size(), delimiter_.size());
+      return {};
+    }
+    const Delimiter d = DelimiterAt(body, found, delimiter_.size());
+    if (d == Delimiter::kNotYet) {
+      scan_ = found;
+      return {};
+    }
+    if (d == Delimiter::kNo) {
+      scan_ = found + 1;
+      continue;
+    }
+    // A delimiter line: the closing one, or a part's headers up to an empty line (all of them
+    // here, else wait for more).
+    size_t pos = found + delimiter_.size();
+    if (body.substr(pos, 2) == "--") {
+      stage_ = Stage::kGaveUp;  // no part named image or file
+      return {};
+    }
+    std::string_view line;
+    const size_t limit = found + kMaxPartHeaders;
+    auto next_line = [&]() -> bool {
+      const size_t end = body.find('\n', pos);
+      if (end == std::string_view::npos) return false;
+      line = body.substr(pos, end - pos);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      pos = end + 1;
+      return true;
+    };
+    if (!next_line()) {
+      if (body.size() > limit) stage_ = Stage::kGaveUp;
+      scan_ = found;
+      return {};
+    }
+    if (!Trim(line).empty()) {
+      stage_ = Stage::kGaveUp;
+      return {};
+    }
+    std::string name;
+    bool complete = false;
+    while (next_line()) {
+      if (line.empty()) {
+        complete = true;
+        break;
+      }
+      const size_t colon = line.find(':');
+      if (colon == std::string_view::npos) {
+        stage_ = Stage::kGaveUp;
+        return {};
+      }
+      if (absl::EqualsIgnoreCase(errors::Sv(Trim(line.substr(0, colon))), "Content-Disposition")) {
+        name = Param(Trim(line.substr(colon + 1)), "name");
+      }
+    }
+    if (!complete) {
+      if (body.size() > limit) stage_ = Stage::kGaveUp;
+      scan_ = found;
+      return {};
+    }
+    if (name == "image" || name == "file") {
+      stage_ = Stage::kHashing;
+      start_ = handed_ = search_ = pos;
+    } else {
+      scan_ = pos;  // the next delimiter ends this part and starts the next
+    }
+  }
+  if (stage_ != Stage::kHashing) return {};
+  // Bytes that could still be the line break before a delimiter not all here yet stay back.
+  const size_t held = delimiter_.size() + 2;
+  size_t certain = body.size() >= held ? body.size() - held : 0;
+  while (true) {
+    const size_t found = body.find(delimiter_, search_);
+    if (found == std::string_view::npos) {
+      search_ = ResumeAt(search_, body.size(), delimiter_.size());
+      break;
+    }
+    const Delimiter d = DelimiterAt(body, found, delimiter_.size());
+    if (d == Delimiter::kNo) {
+      search_ = found + 1;
+      continue;
+    }
+    if (d == Delimiter::kNotYet) {
+      certain = std::min(certain, found >= 2 ? found - 2 : size_t{0});
+      search_ = found;
+      break;
+    }
+    // The part ends here; the line break before the delimiter belongs to the delimiter.
+    size_t end = found - 1;
+    if (end > start_ && body[end - 1] == '\r') --end;
+    if (end < start_) end = start_;
+    if (end < handed_) {  // cannot happen (bytes are held back); never hand out a byte twice
+      stage_ = Stage::kGaveUp;
+      return {};
+    }
+    const std::string_view out = body.substr(handed_, end - handed_);
+    handed_ = end_ = end;
+    stage_ = Stage::kDone;
+    return out;
+  }
+  if (certain <= handed_) return {};
+  const std::string_view out = body.substr(handed_, certain - handed_);
+  handed_ = certain;
+  return out;
+}
 
 absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view content_type,
                                                           std::string_view body) {

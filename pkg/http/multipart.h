@@ -2,8 +2,11 @@
 
 // multipart/form-data (RFC 7578) request bodies, as browsers and curl -F send them.
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,5 +26,35 @@ struct MultipartPart {
 // body that does not end with the closing delimiter.
 [[nodiscard]] absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(
     std::string_view content_type, std::string_view body);
+
+// Follows a multipart/form-data body while it arrives and hands out, piece by piece, the bytes of
+// its first part named "image" or "file" (the part an upload takes), each once it is certain to be
+// that part's content and not the line break of the delimiter that ends it; so an upload can be
+// hashed while it is received. What it hands out, concatenated, is what ParseMultipart gives as
+// that part's body, whenever the latter accepts the whole body (tests/http/multipart_test.cc, and
+// the fuzz target tests/fuzz/multipart_fuzz.cc); a caller still checks Range() against
+// ParseMultipart's part before relying on it. Bounds-checked; gives up (hands out nothing more)
+// on anything it does not follow.
+class MultipartImageStream final {
+ public:
+  explicit MultipartImageStream(std::string_view content_type);
+
+  // `body` is the body so far: each call's is the previous one's plus what arrived since. Returns
+  // the part's bytes that became certain since the last call (a view into `body`; may be empty).
+  [[nodiscard]] std::string_view Feed(std::string_view body);
+
+  // Where the part lies in the body, [offset, offset + size), once its end has been seen.
+  [[nodiscard]] std::optional<std::pair<size_t, size_t>> Range() const;
+
+ private:
+  enum class Stage { kFindPart, kHashing, kDone, kGaveUp };
+  std::string delimiter_;  // "--" + boundary
+  Stage stage_ = Stage::kFindPart;
+  size_t scan_ = 0;    // kFindPart: where to look for the next delimiter
+  size_t start_ = 0;   // the part's first byte
+  size_t handed_ = 0;  // bytes of the part handed out end here
+  size_t search_ = 0;  // kHashing: where to look for the delimiter that ends the part
+  size_t end_ = 0;     // kDone: the part's end
+};
 
 }  // namespace pixq::http

@@ -116,49 +116,6 @@ thread_local observability::Span* t_span = nullptr;
 thread_local bool t_unmatched = false;
 // When the request the handler running on this thread serves began (for an answer sent later).
 thread_local absl::Time t_started;
-// The SHA-256 (lowercase hex) of the body of the request the handler running on this thread
-// serves, when it was hashed while it arrived (a raw image/* upload); empty otherwise.
-thread_local std::string t_body_sha256;
-
-// A raw upload's body hashed chunk by chunk as Pistache's parser appends it, so that the digest
-// (the image's id) is ready when the last byte is: the hashing overlaps the receiving instead of
-// following it. One per connection, for one request at a time.
-class ReceivedBodyDigest {
- public:
-  // Hashes what `body` gained since the last call (it only ever grows within a request).
-  void Update(const std::string& body) {
-    if (!hash_) hash_.emplace();
-    if (body.size() > hashed_) {
-      hash_->Update(std::string_view(body).substr(hashed_));
-      hashed_ = body.size();
-    }
-  }
-  // The digest of the whole body; the next request on the connection starts afresh.
-  std::string Finish(const std::string& body) {
-    Update(body);
-    std::string hex = hash_->HexDigest();
-    Reset();
-    return hex;
-  }
-  // The request was dropped (refused, unparsable): forget what was hashed of it.
-  void Reset() {
-    hash_.reset();
-    hashed_ = 0;
-  }
-
- private:
-  std::optional<crypto::Sha256> hash_;
-  size_t hashed_ = 0;
-};
-
-// Whether a request's body is a raw image (POST with an image/* Content-Type): only those are
-// hashed while they arrive (a multipart body's image is one part of it).
-bool IsRawImageUpload(const Pistache::Http::Request& request) {
-  if (request.method() != Pistache::Http::Method::Post) return false;
-  auto type = request.headers().tryGet<Pistache::Http::Header::ContentType>();
-  return type && type->mime().toString().rfind("image/", 0) == 0;
-}
-
 // Sends, swallowing the errors of a connection the client already closed.
 void Send(ResponseWriter& w, int status, const std::string& body, const std::string& content_type) {
   t_answered = status;
@@ -207,7 +164,7 @@ std::optional<std::string> HeaderValue(const Request& req, const std::string& na
   return std::nullopt;
 }
 
-std::string ContentTypeOf(const Request& req) {
+std::string ContentTypeOf(const Pistache::Http::Request& req) {
   auto typed = req.headers().tryGet<Pistache::Http::Header::ContentType>();
   if (!typed) return "";
   const Pistache::Http::Mime::MediaType& mime = typed->mime();
@@ -222,6 +179,72 @@ std::string ContentTypeOf(const Request& req) {
   }
   return value;
 }
+
+// The image bytes of an upload, hashed while they arrived: where they lie in the body and their
+// SHA-256 (lowercase hex).
+struct BodyDigest {
+  size_t offset = 0;
+  size_t size = 0;
+  std::string sha256;
+};
+// That of the request the handler running on this thread serves, if it is an upload.
+thread_local std::optional<BodyDigest> t_body_digest;
+
+// An upload's image hashed chunk by chunk as Pistache's parser appends the body, so that its
+// digest (the image's id) is ready when the last byte is: the hashing overlaps the receiving
+// instead of following it. The image is the whole body of a raw image/* upload, or the part
+// named "image" (or "file") of a multipart one. One per connection, for one request at a time.
+class ReceivedBodyDigest {
+ public:
+  // Hashes what the request's body gained since the last call (it only grows within a request).
+  void Update(const Pistache::Http::Request& request) {
+    const std::string& body = request.body();
+    if (!hash_) {
+      hash_.emplace();
+      const std::string type = ContentTypeOf(request);
+      if (type.rfind("multipart/form-data", 0) == 0) parts_.emplace(type);
+    }
+    if (parts_) {
+      hash_->Update(parts_->Feed(body));
+    } else if (body.size() > hashed_) {
+      hash_->Update(std::string_view(body).substr(hashed_));
+      hashed_ = body.size();
+    }
+  }
+  // The digest, once the body is all in (nullopt when a multipart body's image part was not
+  // followed to its end); the connection's next request starts afresh.
+  std::optional<BodyDigest> Finish(const Pistache::Http::Request& request) {
+    Update(request);
+    std::optional<BodyDigest> digest;
+    if (!parts_) {
+      digest = BodyDigest{.offset = 0, .size = request.body().size(), .sha256 = hash_->HexDigest()};
+    } else if (auto range = parts_->Range()) {
+      digest =
+          BodyDigest{.offset = range->first, .size = range->second, .sha256 = hash_->HexDigest()};
+    }
+    Reset();
+    return digest;
+  }
+  // The request was dropped (refused, unparsable): forget what was hashed of it.
+  void Reset() {
+    hash_.reset();
+    parts_.reset();
+    hashed_ = 0;
+  }
+
+  // Whether a request is an upload whose image is hashed while it arrives: a POST with a body of
+  // type image/* or multipart/form-data.
+  static bool Wanted(const Pistache::Http::Request& request) {
+    if (request.method() != Pistache::Http::Method::Post || request.body().empty()) return false;
+    const std::string type = ContentTypeOf(request);
+    return type.rfind("image/", 0) == 0 || type.rfind("multipart/form-data", 0) == 0;
+  }
+
+ private:
+  std::optional<crypto::Sha256> hash_;
+  std::optional<MultipartImageStream> parts_;
+  size_t hashed_ = 0;  // raw bodies: how much of the body is hashed
+};
 
 std::string ImageMime(job::Format format) { return job::FormatMimeType(format); }
 
@@ -305,20 +328,19 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
         return;
       }
       const Pistache::Http::Private::State state = parser->parse();
-      ReceivedBodyDigest* digest =
-          !request.body().empty() && IsRawImageUpload(request) ? DigestOf(peer) : nullptr;
+      ReceivedBodyDigest* digest = ReceivedBodyDigest::Wanted(request) ? DigestOf(peer) : nullptr;
       if (state == Pistache::Http::Private::State::Done) {
         ResponseWriter response(request.version(), transport(), this, peer);
         request.copyAddress(peer->address());
         response.headers().add<Pistache::Http::Header::Connection>(ConnectionOf(request));
         peer->setIdle(false);
-        if (digest != nullptr) t_body_sha256 = digest->Finish(request.body());
+        if (digest != nullptr) t_body_digest = digest->Finish(request);
         onRequest(request, std::move(response));
-        t_body_sha256.clear();
+        t_body_digest.reset();
         parser->reset();
         return;
       }
-      if (digest != nullptr) digest->Update(request.body());
+      if (digest != nullptr) digest->Update(request);
       // Headers read, body still coming: refuse a declared length over the limit right away.
       auto length = request.headers().tryGet<Pistache::Http::Header::ContentLength>();
       if (length && static_cast<int64_t>(length->value()) > max_body_bytes_) {
@@ -343,7 +365,7 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
  private:
   // Marks a connection being closed, on the connection itself (gone with it, however it goes).
   static constexpr char kRefused[] = "pixq.refused";
-  // The connection's ReceivedBodyDigest (made with its first raw upload; gone with it).
+  // The connection's ReceivedBodyDigest (made with its first upload; gone with it).
   static constexpr char kBodyDigest[] = "pixq.body-digest";
 
   static ReceivedBodyDigest* DigestOf(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
@@ -757,10 +779,13 @@ struct ApiServer::Impl {
       bytes = body;
     }
     if (bytes.empty()) return errors::Invalid("EmptyBody", "no image bytes in the request");
-    // A raw body was hashed while it arrived (BoundedRouterHandler): its digest is the id.
-    const bool hashed = bytes.data() == body.data() && !t_body_sha256.empty();
-    return service.UploadImage(bytes, std::move(title), std::move(filename),
-                               hashed ? std::optional<std::string>(t_body_sha256) : std::nullopt);
+    // Hashed while it arrived (BoundedRouterHandler), if these very bytes were: the image's id.
+    std::optional<std::string> sha256;
+    if (t_body_digest && bytes.data() == body.data() + t_body_digest->offset &&
+        bytes.size() == t_body_digest->size) {
+      sha256 = t_body_digest->sha256;
+    }
+    return service.UploadImage(bytes, std::move(title), std::move(filename), sha256);
   }
 
   void GetImage(const Request& req, ResponseWriter w) {

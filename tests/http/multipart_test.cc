@@ -75,3 +75,67 @@ TEST(MultipartTest, NeverCrashesOnAnyPrefix) {
 
 }  // namespace
 }  // namespace pixq::http
+
+namespace pixq::http {
+namespace {
+
+// Feeds `body` to a MultipartImageStream in pieces of `piece` bytes (the last call with the whole
+// body) and returns what it handed out, concatenated, and its Range.
+std::pair<std::string, std::optional<std::pair<size_t, size_t>>> Stream(
+    const std::string& content_type, const std::string& body, size_t piece) {
+  MultipartImageStream stream(content_type);
+  std::string out;
+  for (size_t have = std::min(piece, body.size());; have = std::min(have + piece, body.size())) {
+    out += stream.Feed(std::string_view(body).substr(0, have));
+    if (have == body.size()) break;
+  }
+  return {out, stream.Range()};
+}
+
+TEST(MultipartImageStreamTest, HandsOutTheImagePartAsParseMultipartFindsItHoweverTheBodyArrives) {
+  // The image part holds CR, LF, "--" and a boundary-like string; a field comes before it.
+  for (const std::string& eol : {std::string("\r\n"), std::string("\n")}) {
+    const std::string body = Body(eol);
+    absl::StatusOr<std::vector<MultipartPart>> parts = ParseMultipart(kType, body);
+    ASSERT_TRUE(parts.ok()) << parts.status();
+    const std::string_view image = (*parts)[1].body;
+    for (size_t piece :
+         {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{7}, size_t{64}, body.size()}) {
+      const auto [out, range] = Stream(kType, body, piece);
+      EXPECT_EQ(out, image) << "pieces of " << piece;
+      ASSERT_TRUE(range.has_value()) << "pieces of " << piece;
+      EXPECT_EQ(range->first, static_cast<size_t>(image.data() - body.data()));
+      EXPECT_EQ(range->second, image.size());
+    }
+  }
+}
+
+TEST(MultipartImageStreamTest, TakesAFilePartAndAnEmptyImage) {
+  const std::string file =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--XyZ--";
+  const auto [out, range] = Stream(kType, file, 1);
+  EXPECT_EQ(out, "abc");
+  ASSERT_TRUE(range.has_value());
+  EXPECT_EQ(range->second, 3u);
+  const std::string empty =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n\r\n--XyZ--";
+  const auto [none, empty_range] = Stream(kType, empty, 1);
+  EXPECT_EQ(none, "");
+  ASSERT_TRUE(empty_range.has_value());
+  EXPECT_EQ(empty_range->second, 0u);
+}
+
+TEST(MultipartImageStreamTest, GivesNothingWithoutAnImagePartOrAnEnd) {
+  // No part named image or file; no boundary; a body cut inside the image; headers that never end.
+  const std::string fields =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nSea\r\n--XyZ--";
+  EXPECT_FALSE(Stream(kType, fields, 1).second.has_value());
+  EXPECT_FALSE(Stream("multipart/form-data", Body(), 3).second.has_value());
+  const std::string body = Body();
+  const std::string cut = body.substr(0, body.find("--XyZ--"));
+  EXPECT_FALSE(Stream(kType, cut, 4).second.has_value());
+  EXPECT_FALSE(Stream(kType, "--XyZ\r\n" + std::string(70000, 'h'), 1000).second.has_value());
+}
+
+}  // namespace
+}  // namespace pixq::http

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -144,26 +145,35 @@ TEST_F(ServerTest, KeepsHttp11ConnectionsOpenUnlessTheClientAsksToClose) {
   EXPECT_NE(answer.find("connection: close\r\n"), std::string::npos) << answer;
 }
 
-TEST_F(ServerTest, HashesARawUploadWhileItArrivesOneRequestAtATime) {
-  // Two raw uploads on one connection, each sent in pieces with pauses, so that the server reads
-  // each body in several chunks and hashes it as it grows: each gets its own bytes' SHA-256 as
-  // its id (the second's hash does not carry over anything of the first's).
+TEST_F(ServerTest, HashesAnUploadWhileItArrivesOneRequestAtATime) {
+  // Uploads on one connection, raw and multipart (a field before the image), each sent in pieces
+  // with pauses, so that the server reads each body in several chunks and hashes the image as it
+  // grows: each gets its own image's SHA-256 as its id (nothing of one carries over to the next).
   RawConnection connection(server_->port());
   ASSERT_TRUE(connection.connected());
-  for (const std::string& png : {Png(300, 200), Png(200, 300)}) {
-    ASSERT_TRUE(connection.Send(
-        absl::StrCat("POST /v1/images HTTP/1.1\r\nHost: 127.0.0.1\r\n",
-                     "Content-Type: image/png\r\nContent-Length: ", png.size(), "\r\n\r\n")));
-    const size_t third = png.size() / 3;
-    for (size_t at = 0; at < png.size(); at += third) {
+  const std::vector<std::string> pngs = {Png(300, 200), Png(200, 300), Png(120, 80), Png(80, 120)};
+  for (size_t i = 0; i < pngs.size(); ++i) {
+    const std::string& png = pngs[i];
+    std::string type = "image/png";
+    std::string body = png;
+    if (i % 2 == 1) {
+      std::tie(body, type) = testing::MultipartBody(
+          {{.name = "title", .data = "Sea"},
+           {.name = "image", .data = png, .filename = "sea.png", .content_type = "image/png"}});
+    }
+    ASSERT_TRUE(connection.Send(absl::StrCat("POST /v1/images HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+                                             "Content-Type: ", type,
+                                             "\r\nContent-Length: ", body.size(), "\r\n\r\n")));
+    const size_t third = body.size() / 3;
+    for (size_t at = 0; at < body.size(); at += third) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      ASSERT_TRUE(connection.Send(png.substr(at, third)));
+      ASSERT_TRUE(connection.Send(body.substr(at, third)));
     }
     const std::string answer = connection.Receive();
-    ASSERT_TRUE(answer.starts_with("http/1.1 201")) << answer;
+    ASSERT_TRUE(answer.starts_with("http/1.1 201")) << i << ": " << answer;
     const json image = json::parse(answer.substr(answer.find("\r\n\r\n") + 4));
-    EXPECT_EQ(image["id"], crypto::Sha256Hex(png));
-    EXPECT_EQ(image["bytes"], png.size());
+    EXPECT_EQ(image["id"], crypto::Sha256Hex(png)) << i;
+    EXPECT_EQ(image["bytes"], png.size()) << i;
   }
 }
 
