@@ -96,6 +96,9 @@ size_t ResumeAt(size_t from, size_t size, size_t length) {
 
 // The most bytes of part headers (with the delimiter line) waited for before giving up.
 constexpr size_t kMaxPartHeaders = 64 * 1024;
+// The most blanks after a delimiter waited for before giving up (the stream looks at them again
+// with each chunk until the line's end arrives).
+constexpr size_t kMaxBlanks = 256;
 
 }  // namespace
 
@@ -113,74 +116,80 @@ std::optional<std::pair<size_t, size_t>> MultipartImageStream::Range() const {
   return std::make_pair(start_, end_ - start_);
 }
 
+std::optional<std::string_view> MultipartImageStream::NextLine(std::string_view body) {
+  const size_t newline = body.find('\n', std::max(line_pos_, newline_from_));
+  if (newline == std::string_view::npos) {
+    newline_from_ = body.size();  // what is here has been looked through
+    return std::nullopt;
+  }
+  std::string_view line = body.substr(line_pos_, newline - line_pos_);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  line_pos_ = newline_from_ = newline + 1;
+  return line;
+}
+
 std::string_view MultipartImageStream::Feed(std::string_view body) {
-  while (stage_ == Stage::kFindPart) {
-    const size_t found = body.find(delimiter_, scan_);
-    if (found == std::string_view::npos) {
-      scan_ = ResumeAt(scan_, body.size(), delimiter_.size());
-      return {};
-    }
-    const Delimiter d = DelimiterAt(body, found, delimiter_.size());
-    if (d == Delimiter::kNotYet) {
-      scan_ = found;
-      return {};
-    }
-    if (d == Delimiter::kNo) {
-      scan_ = found + 1;
-      continue;
-    }
-    // A delimiter line: the closing one, or a part's headers up to an empty line (all of them
-    // here, else wait for more).
-    size_t pos = found + delimiter_.size();
-    if (body.substr(pos, 2) == "--") {
-      stage_ = Stage::kGaveUp;  // no part named image or file
-      return {};
-    }
-    std::string_view line;
-    const size_t limit = found + kMaxPartHeaders;
-    auto next_line = [&]() -> bool {
-      const size_t end = body.find('\n', pos);
-      if (end == std::string_view::npos) return false;
-      line = body.substr(pos, end - pos);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      pos = end + 1;
-      return true;
-    };
-    if (!next_line()) {
-      if (body.size() > limit) stage_ = Stage::kGaveUp;
-      scan_ = found;
-      return {};
-    }
-    if (!Trim(line).empty()) {
-      stage_ = Stage::kGaveUp;
-      return {};
-    }
-    std::string name;
-    bool complete = false;
-    while (next_line()) {
-      if (line.empty()) {
-        complete = true;
-        break;
+  while (stage_ == Stage::kFindPart || stage_ == Stage::kHeaders) {
+    if (stage_ == Stage::kFindPart) {
+      const size_t found = body.find(delimiter_, scan_);
+      if (found == std::string_view::npos) {
+        scan_ = ResumeAt(scan_, body.size(), delimiter_.size());
+        return {};
       }
-      const size_t colon = line.find(':');
+      const Delimiter d = DelimiterAt(body, found, delimiter_.size());
+      if (d == Delimiter::kNotYet) {
+        // Only blanks after it so far: looked at again with each chunk, so a bounded number.
+        if (body.size() > found + delimiter_.size() + kMaxBlanks) stage_ = Stage::kGaveUp;
+        scan_ = found;
+        return {};
+      }
+      if (d == Delimiter::kNo) {
+        scan_ = found + 1;
+        continue;
+      }
+      const size_t after = found + delimiter_.size();
+      if (body.substr(after, 2) == "--") {
+        stage_ = Stage::kGaveUp;  // the closing delimiter: no part named image or file
+        return {};
+      }
+      // The rest of the delimiter line, then the part's headers up to an empty line, read a
+      // complete line at a time as they arrive.
+      stage_ = Stage::kHeaders;
+      part_at_ = found;
+      line_pos_ = newline_from_ = after;
+      lines_ = 0;
+      name_.clear();
+    }
+    while (true) {
+      if (body.size() > part_at_ + kMaxPartHeaders) {
+        stage_ = Stage::kGaveUp;
+        return {};
+      }
+      const std::optional<std::string_view> line = NextLine(body);
+      if (!line) return {};
+      if (lines_++ == 0) {  // the delimiter line's end: blanks only
+        if (!Trim(*line).empty()) {
+          stage_ = Stage::kGaveUp;
+          return {};
+        }
+        continue;
+      }
+      if (line->empty()) break;  // the end of the headers
+      const size_t colon = line->find(':');
       if (colon == std::string_view::npos) {
         stage_ = Stage::kGaveUp;
         return {};
       }
-      if (absl::EqualsIgnoreCase(errors::Sv(Trim(line.substr(0, colon))), "Content-Disposition")) {
-        name = Param(Trim(line.substr(colon + 1)), "name");
+      if (absl::EqualsIgnoreCase(errors::Sv(Trim(line->substr(0, colon))), "Content-Disposition")) {
+        name_ = Param(Trim(line->substr(colon + 1)), "name");
       }
     }
-    if (!complete) {
-      if (body.size() > limit) stage_ = Stage::kGaveUp;
-      scan_ = found;
-      return {};
-    }
-    if (name == "image" || name == "file") {
+    if (name_ == "image" || name_ == "file") {
       stage_ = Stage::kHashing;
-      start_ = handed_ = search_ = pos;
+      start_ = handed_ = search_ = line_pos_;
     } else {
-      scan_ = pos;  // the next delimiter ends this part and starts the next
+      stage_ = Stage::kFindPart;
+      scan_ = line_pos_;  // the next delimiter ends this part and starts the next
     }
   }
   if (stage_ != Stage::kHashing) return {};
@@ -199,6 +208,10 @@ std::string_view MultipartImageStream::Feed(std::string_view body) {
       continue;
     }
     if (d == Delimiter::kNotYet) {
+      if (body.size() > found + delimiter_.size() + kMaxBlanks) {
+        stage_ = Stage::kGaveUp;  // as above
+        return {};
+      }
       certain = std::min(certain, found >= 2 ? found - 2 : size_t{0});
       search_ = found;
       break;

@@ -33,8 +33,9 @@ struct MultipartPart {
 // hashed while it is received. What it hands out, concatenated, is what ParseMultipart gives as
 // that part's body, whenever the latter accepts the whole body (tests/http/multipart_test.cc, and
 // the fuzz target tests/fuzz/multipart_fuzz.cc); a caller still checks Range() against
-// ParseMultipart's part before relying on it. Bounds-checked; gives up (hands out nothing more)
-// on anything it does not follow.
+// ParseMultipart's part before relying on it. Bounds-checked, and linear in the body however it
+// arrives (a byte at a time included); gives up (hands out nothing more) on anything it does not
+// follow, on part headers over 64 KiB and on over 256 blanks after a delimiter.
 class MultipartImageStream final {
  public:
   explicit MultipartImageStream(std::string_view content_type);
@@ -47,10 +48,21 @@ class MultipartImageStream final {
   [[nodiscard]] std::optional<std::pair<size_t, size_t>> Range() const;
 
  private:
-  enum class Stage { kFindPart, kHashing, kDone, kGaveUp };
+  enum class Stage { kFindPart, kHeaders, kHashing, kDone, kGaveUp };
+  // The next complete line from line_pos_ (without its line break), or nullopt while it is still
+  // arriving; each byte is looked through once.
+  std::optional<std::string_view> NextLine(std::string_view body);
+
   std::string delimiter_;  // "--" + boundary
   Stage stage_ = Stage::kFindPart;
-  size_t scan_ = 0;    // kFindPart: where to look for the next delimiter
+  size_t scan_ = 0;  // kFindPart: where to look for the next delimiter
+  // kHeaders: where the part's delimiter is, where the next line starts, where to look for its
+  // end, how many lines were read, and the part's name so far.
+  size_t part_at_ = 0;
+  size_t line_pos_ = 0;
+  size_t newline_from_ = 0;
+  size_t lines_ = 0;
+  std::string name_;
   size_t start_ = 0;   // the part's first byte
   size_t handed_ = 0;  // bytes of the part handed out end here
   size_t search_ = 0;  // kHashing: where to look for the delimiter that ends the part

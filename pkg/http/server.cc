@@ -334,7 +334,8 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
         request.copyAddress(peer->address());
         response.headers().add<Pistache::Http::Header::Connection>(ConnectionOf(request));
         peer->setIdle(false);
-        if (digest != nullptr) t_body_digest = digest->Finish(request);
+        // Always set (or cleared), so no request sees another's.
+        t_body_digest = digest != nullptr ? digest->Finish(request) : std::nullopt;
         onRequest(request, std::move(response));
         t_body_digest.reset();
         parser->reset();

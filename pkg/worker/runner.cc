@@ -51,7 +51,8 @@ int Runner::Run(queue::GroupConsumer& consumer, const std::atomic<bool>& stoppin
   const int64_t finished_before = finished_;
   const bool drained = WaitForJobs(lock, [&] { return queue_.empty() && busy_ == 0; });
   const int abandoned = static_cast<int>(offsets_.Running());
-  // Counted where the jobs end (their status acknowledged), not where they log their outcome.
+  // Counted where the jobs end (after their status was acknowledged, or given up on), not where
+  // they log their outcome.
   observability::LogInfo("drained", {{"jobs", finished_ - finished_before}, {"left", abandoned}});
   closed_ = true;
   work_ready_.notify_all();

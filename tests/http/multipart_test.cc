@@ -139,3 +139,27 @@ TEST(MultipartImageStreamTest, GivesNothingWithoutAnImagePartOrAnEnd) {
 
 }  // namespace
 }  // namespace pixq::http
+
+namespace pixq::http {
+namespace {
+
+TEST(MultipartImageStreamTest, GivesUpOnEndlessBlanksOrHeadersWhateverTheChunks) {
+  // Blanks after a delimiter, or part headers, that go on: the stream gives up (the upload is
+  // then hashed once it is in) instead of looking through them again with each chunk.
+  const std::string blanks = "--XyZ" + std::string(5000, ' ');
+  EXPECT_FALSE(Stream(kType, blanks, 1).second.has_value());
+  const std::string image_then_blanks =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\nabc\r\n--XyZ" +
+      std::string(5000, '\t');
+  const auto [out, range] = Stream(kType, image_then_blanks, 1);
+  EXPECT_FALSE(range.has_value());
+  EXPECT_LE(out.size(), 3u);  // at most the part's bytes, never a delimiter's
+  // Headers read a byte at a time still give the part (each line is looked through once).
+  const std::string body = Body();
+  const auto [image, image_range] = Stream(kType, body, 1);
+  EXPECT_TRUE(image_range.has_value());
+  EXPECT_EQ(image, std::string("\xff\xd8\r\n--XyZnot\r\n\x00--", 16));
+}
+
+}  // namespace
+}  // namespace pixq::http
