@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -216,6 +217,7 @@ struct JobRun {
   std::string reason;
   int64_t started_at = -1;  // the record's startedAt and finishedAt (epoch ms)
   int64_t finished_at = -1;
+  std::string worker;  // the record's worker: which one ran it
 };
 
 void Submit(const RunOptions& o, const std::vector<std::string>& ids, int64_t index, JobRun& job,
@@ -251,6 +253,8 @@ void Await(const RunOptions& o, JobRun& job, Clock::time_point t0, Clock::time_p
           status.value("reason", json()).is_string() ? status["reason"].get<std::string>() : "";
       job.started_at = job::Rfc3339ToUnixMillis(status.value("startedAt", ""));
       job.finished_at = job::Rfc3339ToUnixMillis(status.value("finishedAt", ""));
+      job.worker =
+          status.value("worker", json()).is_string() ? status["worker"].get<std::string>() : "";
       job.error.clear();
       return;
     }
@@ -270,6 +274,51 @@ int MaxOverlap(const std::vector<JobRun>& runs) {
   int most = 0;
   for (const auto& [t, d] : edges) most = std::max(most, now += d);
   return most;
+}
+
+// Each worker's share of the succeeded jobs, and the rate while every worker still had work.
+//
+// A batch splits over the partitions by a hash of its random job ids, and its photos differ in
+// cost, so one worker may run out of jobs before the other; from then on the batch measures one
+// worker. "all_busy" counts the jobs that finished from the first finish of the batch until the
+// moment the first worker finished its last job, by the workers' own finishedAt stamps: the rate
+// the workers sustain together. With one worker that is its whole batch.
+json ByWorker(const std::vector<JobRun>& runs) {
+  struct Share {
+    int64_t jobs = 0;
+    int64_t first_finish = INT64_MAX;
+    int64_t last_finish = INT64_MIN;
+  };
+  std::map<std::string, Share> shares;
+  std::vector<int64_t> finishes;
+  for (const JobRun& j : runs) {
+    if (j.phase != "Succeeded" || j.finished_at < 0) continue;
+    Share& s = shares[j.worker];
+    ++s.jobs;
+    s.first_finish = std::min(s.first_finish, j.finished_at);
+    s.last_finish = std::max(s.last_finish, j.finished_at);
+    finishes.push_back(j.finished_at);
+  }
+  json report = json::object();
+  if (shares.empty()) return report;
+  int64_t start = INT64_MAX;
+  int64_t end = INT64_MAX;
+  json workers = json::object();
+  for (const auto& [name, s] : shares) {
+    workers[name.empty() ? "(unnamed)" : name] = {{"jobs", s.jobs},
+                                                  {"first_finished_at_ms", s.first_finish},
+                                                  {"last_finished_at_ms", s.last_finish}};
+    start = std::min(start, s.first_finish);
+    end = std::min(end, s.last_finish);
+  }
+  int64_t within = 0;
+  for (int64_t t : finishes) within += (t > start && t <= end) ? 1 : 0;
+  const double seconds = static_cast<double>(end - start) / 1000.0;
+  report["workers"] = workers;
+  report["all_busy"] = {{"seconds", seconds},
+                        {"jobs", within},
+                        {"jobs_per_s", seconds > 0 ? static_cast<double>(within) / seconds : 0.0}};
+  return report;
 }
 
 int Run(const RunOptions& o) {
@@ -395,6 +444,7 @@ int Run(const RunOptions& o) {
     report["throughput_jobs_per_s"] = wall_s > 0 ? static_cast<double>(succeeded) / wall_s : 0.0;
     report["latency_ms"] = Percentiles(latency);
     report["max_jobs_running_at_once"] = MaxOverlap(runs);
+    report["by_worker"] = ByWorker(runs);
   }
   if (watcher) report["watch"] = watcher->Report();
   if (!o.ids_out.empty()) {
