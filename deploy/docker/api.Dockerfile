@@ -10,7 +10,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config \
       libpistache-dev librdkafka-dev libopencv-dev prometheus-cpp-dev libyaml-cpp-dev libabsl-dev \
-      nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libdeflate-dev libgtest-dev libgmock-dev \
+      nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libdeflate-dev liburcu-dev libgtest-dev libgmock-dev \
       nodejs npm \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -35,6 +35,7 @@ RUN apt-get update \
       libprometheus-cpp-core1.0 \
       librdkafka++1 \
       libssl3 \
+      liburcu8 \
       libyaml-cpp0.7 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 pixq \

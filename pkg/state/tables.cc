@@ -10,18 +10,19 @@ namespace pixq::state {
 
 absl::Status JobTable::Apply(const std::string& id, const std::optional<std::string>& value) {
   std::vector<Watcher> fire;
-  std::optional<job::JobRecord> applied;
+  std::shared_ptr<const job::JobRecord> applied;
   if (value.has_value()) {
     // Parsed before anything changes: an unreadable record leaves the table as it was.
     absl::StatusOr<job::JobRecord> record = job::RecordFromJson(*value);
     if (!record.ok()) return record.status();
-    applied = *std::move(record);
+    applied = std::make_shared<const job::JobRecord>(*std::move(record));
   }
   {
     std::unique_lock<std::shared_mutex> lock(mu_);
-    if (auto old = records_.find(id); old != records_.end()) Unindex(old->second);
+    if (auto old = records_.find(id); old != records_.end()) Unindex(*old->second);
     if (!applied) {
       records_.erase(id);
+      by_id_.Erase(id);
     } else {
       if (applied->status.phase == job::Phase::kSucceeded && applied->status.output) {
         outputs_[applied->output_key] = *applied->status.output;
@@ -29,7 +30,8 @@ absl::Status JobTable::Apply(const std::string& id, const std::optional<std::str
       if (!applied->idempotency_key.empty())
         by_idempotency_key_[applied->idempotency_key].insert(id);
       if (!applied->batch_id.empty()) batches_[applied->batch_id][applied->batch_index] = id;
-      records_[id] = *applied;
+      records_[id] = applied;
+      by_id_.Put(id, applied);
     }
     auto [begin, end] = watchers_.equal_range(id);
     for (auto it = begin; it != end; ++it) {
@@ -63,7 +65,7 @@ std::optional<job::JobRecord> JobTable::FindByIdempotencyKey(const std::string& 
   auto it = by_idempotency_key_.find(key);
   if (it == by_idempotency_key_.end()) return std::nullopt;
   for (const std::string& id : it->second) {
-    if (auto record = records_.find(id); record != records_.end()) return record->second;
+    if (auto record = records_.find(id); record != records_.end()) return *record->second;
   }
   return std::nullopt;
 }
@@ -74,17 +76,12 @@ std::vector<job::JobRecord> JobTable::Batch(const std::string& batch_id) const {
   auto batch = batches_.find(batch_id);
   if (batch == batches_.end()) return jobs;
   for (const auto& [index, id] : batch->second) {
-    if (auto record = records_.find(id); record != records_.end()) jobs.push_back(record->second);
+    if (auto record = records_.find(id); record != records_.end()) jobs.push_back(*record->second);
   }
   return jobs;
 }
 
-std::optional<job::JobRecord> JobTable::Get(const std::string& id) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  auto it = records_.find(id);
-  if (it == records_.end()) return std::nullopt;
-  return it->second;
-}
+std::optional<job::JobRecord> JobTable::Get(const std::string& id) const { return by_id_.Get(id); }
 
 std::optional<job::OutputInfo> JobTable::FindOutput(const std::string& output_key) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
@@ -125,7 +122,7 @@ std::vector<job::JobRecord> JobTable::Snapshot() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<job::JobRecord> out;
   out.reserve(records_.size());
-  for (const auto& [id, record] : records_) out.push_back(record);
+  for (const auto& [id, record] : records_) out.push_back(*record);
   return out;
 }
 
@@ -135,12 +132,12 @@ JobTable::Page JobTable::List(const std::string& after, size_t limit,
   Page page;
   for (auto it = after.empty() ? records_.begin() : records_.upper_bound(after);
        it != records_.end(); ++it) {
-    if (!match(it->second)) continue;
+    if (!match(*it->second)) continue;
     if (page.items.size() == limit) {
       page.more = true;
       break;
     }
-    page.items.push_back(it->second);
+    page.items.push_back(*it->second);
   }
   return page;
 }
@@ -149,8 +146,9 @@ absl::Status ImageTable::Apply(const std::string& id, const std::optional<std::s
   if (!value.has_value()) {
     std::unique_lock<std::shared_mutex> lock(mu_);
     if (auto it = images_.find(id); it != images_.end()) {
-      order_.erase(PositionOf(it->second));
+      order_.erase(PositionOf(*it->second));
       images_.erase(it);
+      by_id_.Erase(id);
     }
     return absl::OkStatus();
   }
@@ -158,10 +156,12 @@ absl::Status ImageTable::Apply(const std::string& id, const std::optional<std::s
   if (!meta.ok()) return meta.status();
   // Listed under the key it was published with, whatever the value says.
   meta->id = id;
+  auto applied = std::make_shared<const job::ImageMeta>(*std::move(meta));
   std::unique_lock<std::shared_mutex> lock(mu_);
-  if (auto it = images_.find(id); it != images_.end()) order_.erase(PositionOf(it->second));
-  order_.insert(PositionOf(*meta));
-  images_[id] = *std::move(meta);
+  if (auto it = images_.find(id); it != images_.end()) order_.erase(PositionOf(*it->second));
+  order_.insert(PositionOf(*applied));
+  images_[id] = applied;
+  by_id_.Put(id, applied);
   return absl::OkStatus();
 }
 
@@ -175,7 +175,7 @@ ImageTable::Page ImageTable::List(const std::optional<Position>& after, size_t l
   std::shared_lock<std::shared_mutex> lock(mu_);
   Page page;
   for (auto it = after ? order_.upper_bound(*after) : order_.begin(); it != order_.end(); ++it) {
-    const job::ImageMeta& meta = images_.at(it->second);
+    const job::ImageMeta& meta = *images_.at(it->second);
     if (!match(meta)) continue;
     if (page.items.size() == limit) {
       page.more = true;
@@ -187,10 +187,7 @@ ImageTable::Page ImageTable::List(const std::optional<Position>& after, size_t l
 }
 
 std::optional<job::ImageMeta> ImageTable::Get(const std::string& id) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  auto it = images_.find(id);
-  if (it == images_.end()) return std::nullopt;
-  return it->second;
+  return by_id_.Get(id);
 }
 
 size_t ImageTable::size() const {

@@ -5,11 +5,13 @@
 // the source of truth; these are rebuilt from it at every start.
 //
 // Thread-safety: Apply is called by one thread (the table reader); Get, Watch and Unwatch from any
-// thread. Watchers run on the applying thread and must not block.
+// thread. Watchers run on the applying thread and must not block. Get, the read every status
+// request makes, takes no lock (RcuMap); the rest share a reader-writer lock with Apply.
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -20,6 +22,7 @@
 #include "absl/status/status.h"
 
 #include "pkg/job/spec.h"
+#include "pkg/state/rcu_map.h"
 
 namespace pixq::state {
 
@@ -31,6 +34,7 @@ class JobTable final {
   // forgets the job. Errors: "InvalidRecord" for a value that is not a job record (skipped).
   [[nodiscard]] absl::Status Apply(const std::string& id, const std::optional<std::string>& value);
 
+  // The job's record, read without a lock: it never waits for Apply, nor for other readers.
   [[nodiscard]] std::optional<job::JobRecord> Get(const std::string& id) const;
 
   // The output of a succeeded job with this output key, if any job produced it. Outputs are shared
@@ -68,7 +72,11 @@ class JobTable final {
   void Unindex(const job::JobRecord& record);
 
   mutable std::shared_mutex mu_;
-  std::map<std::string, job::JobRecord, std::less<>> records_;
+  // Every record, in id order (for List and Snapshot), each shared with by_id_.
+  std::map<std::string, std::shared_ptr<const job::JobRecord>, std::less<>> records_;
+  // The same records by id, for Get; changed only with mu_ held, so that a Watch (which takes
+  // mu_) followed by a Get sees every change applied before the watch.
+  RcuMap<job::JobRecord> by_id_;
   std::map<std::string, job::OutputInfo, std::less<>> outputs_;  // by output key
   // key -> the jobs made by requests with it (one job, or every job of a batch)
   std::map<std::string, std::set<std::string>, std::less<>> by_idempotency_key_;
@@ -84,6 +92,7 @@ class ImageTable final {
   // Applies one record of pixq.images (wire-form JSON, or a tombstone).
   [[nodiscard]] absl::Status Apply(const std::string& id, const std::optional<std::string>& value);
 
+  // The image's metadata, read without a lock.
   [[nodiscard]] std::optional<job::ImageMeta> Get(const std::string& id) const;
 
   [[nodiscard]] size_t size() const;
@@ -105,8 +114,9 @@ class ImageTable final {
 
  private:
   mutable std::shared_mutex mu_;
-  std::map<std::string, job::ImageMeta, std::less<>> images_;
-  std::set<Position> order_;  // every image's position, for listing
+  std::map<std::string, std::shared_ptr<const job::ImageMeta>, std::less<>> images_;
+  std::set<Position> order_;      // every image's position, for listing
+  RcuMap<job::ImageMeta> by_id_;  // the same images, for Get; changed only with mu_ held
 };
 
 }  // namespace pixq::state
