@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include "pkg/errors/errors.h"
+#include "pkg/observability/log.h"
 #include "pkg/queue/client_internal.h"
 
 namespace pixq::queue {
@@ -24,7 +25,17 @@ class DeliveryReports final : public RdKafka::DeliveryReportCb {
   void dr_cb(RdKafka::Message& message) override {
     std::unique_ptr<Pending> pending(static_cast<Pending*>(message.msg_opaque()));
     if (pending == nullptr) return;
-    pending->done(internal::ToStatus(message.err(), "produce to " + message.topic_name()));
+    // This runs inside librdkafka's poll, C code an exception must not cross (it would end the
+    // process): a callback that throws is logged, and the producer carries on.
+    try {
+      pending->done(internal::ToStatus(message.err(), "produce to " + message.topic_name()));
+    } catch (const std::exception& e) {
+      observability::LogError("delivery callback failed",
+                              {{"topic", message.topic_name()}, {"error", e.what()}});
+    } catch (...) {
+      observability::LogError("delivery callback failed",
+                              {{"topic", message.topic_name()}, {"error", "unknown exception"}});
+    }
   }
 };
 

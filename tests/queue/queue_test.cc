@@ -1,8 +1,11 @@
 // pkg/queue against pixq-devbroker running as its own process (librdkafka's mock cluster): real
 // produce acknowledgements, consumer-group offsets and table catch-up over the wire protocol.
 
+#include <chrono>
+#include <future>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -140,6 +143,23 @@ TEST_F(QueueTest, CarriesHeadersAndStoredOffsetsSurviveTheConsumer) {
     EXPECT_TRUE(redelivered.contains("job" + std::to_string(i))) << i;
   }
   EXPECT_LE(redelivered.size(), 30u);
+}
+
+// A delivery callback runs inside librdkafka's poll; one that throws must not end the process
+// nor stop the deliveries after it.
+TEST_F(QueueTest, ADeliveryCallbackThatThrowsLeavesTheProducerWorking) {
+  auto producer = KafkaProducer::Create(client_, absl::Seconds(5));
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  std::promise<void> thrown;
+  (*producer)->SendAsync({.topic = topics_.jobs, .key = "k", .value = "v"},
+                         [&thrown](absl::Status) {
+                           thrown.set_value();
+                           throw std::runtime_error("a caller's bug");
+                         });
+  ASSERT_EQ(thrown.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_TRUE((*producer)
+                  ->Send({.topic = topics_.jobs, .key = "k", .value = "after"}, absl::Seconds(10))
+                  .ok());
 }
 
 TEST_F(QueueTest, SendAnswersWithinItsTimeoutWhenTheBrokerIsGone) {
