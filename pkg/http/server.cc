@@ -1521,10 +1521,12 @@ int ApiServer::port() const {
 }
 
 void ApiServer::Shutdown() {
+  bool polls = false;  // long-polls waiting: the deadline thread answers them now
   {
     std::lock_guard<std::mutex> lock(impl_->waiters_mu);
     if (impl_->stopping) return;
     impl_->stopping = true;
+    polls = !impl_->waiters.empty();
   }
   impl_->waiters_cv.notify_all();
   if (impl_->deadline_thread.joinable()) impl_->deadline_thread.join();
@@ -1540,10 +1542,11 @@ void ApiServer::Shutdown() {
       observability::LogWarn("answers still owed at shutdown",
                              {{"requests", impl_->later_pending}});
     }
-    // Those answers were handed to Pistache, whose threads write them: a moment for that before
-    // the endpoint, with any write still queued on it, goes. (Pistache 0.0.5 does not settle the
-    // promise of a write it drops, so waiting on the writes themselves could hang.)
-    if (owed) {
+    // Those answers, and the long-polls' answered with the state as it is, were handed to
+    // Pistache, whose threads write them: a moment for that before the endpoint, with any write
+    // still queued on it, goes. (Pistache 0.0.5 does not settle the promise of a write it drops,
+    // so waiting on the writes themselves could hang.)
+    if (owed || polls) {
       lock.unlock();
       absl::SleepFor(absl::Milliseconds(200));
     }

@@ -260,6 +260,26 @@ TEST_F(ServerTest, ShutdownAnswersSubmissionsKafkaHasNotSettled) {
   EXPECT_EQ(answer.status, 202) << answer.body;
 }
 
+TEST_F(ServerTest, ShutdownAnswersLongPollsWithTheStateAsItIs) {
+  const std::string image = Upload();
+  HttpResponse created = HttpPost(url_ + "/v1/jobs", R"({"source":{"imageId":")" + image + R"("}})",
+                                  "application/json");
+  Apply();
+  const std::string id = json::parse(created.body)["metadata"]["id"];
+  HttpResponse polled;
+  std::thread client([&] { polled = HttpGet(url_ + "/v1/jobs/" + id + "?wait=60s"); });
+  // The poll has to be waiting before the shutdown (a request after it would be refused).
+  absl::SleepFor(absl::Milliseconds(500));
+  const absl::Time start = absl::Now();
+  server_->Shutdown();
+  client.join();
+  EXPECT_EQ(polled.status, 200) << polled.error;
+  EXPECT_EQ(json::parse(polled.body, nullptr, false).value("status", json::object())["phase"],
+            "Pending")
+      << polled.body;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30)) << "answered at shutdown, not the deadline";
+}
+
 TEST_F(ServerTest, RefusesBadJobs) {
   ExpectProblem(HttpPost(url_ + "/v1/jobs", "{", "application/json"), 400, "MalformedJson");
   ExpectProblem(HttpPost(url_ + "/v1/jobs", "{}", "application/json"), 422, "InvalidSpec");
