@@ -68,38 +68,10 @@ nlohmann::json ScansDropped(const std::string& bytes, int scale, int longest) {
 
 }  // namespace
 
-std::string JpegCoding(std::string_view b) {
-  if (b.size() < 4 || static_cast<unsigned char>(b[0]) != 0xFF ||
-      static_cast<unsigned char>(b[1]) != 0xD8) {
-    return "";
-  }
-  size_t i = 2;
-  while (i + 1 < b.size()) {
-    if (static_cast<unsigned char>(b[i]) != 0xFF) return "";
-    const unsigned char marker = static_cast<unsigned char>(b[i + 1]);
-    if (marker == 0xFF) {  // fill byte before a marker
-      ++i;
-      continue;
-    }
-    i += 2;
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length
-    if (marker == 0xD9 || marker == 0xDA) return "";  // end of image, or the scan: no SOF
-    const bool sof =
-        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-    if (sof) {
-      if (marker == 0xC0) return "baseline";
-      if (marker == 0xC2 || marker == 0xC6 || marker == 0xCA || marker == 0xCE) {
-        return "progressive";
-      }
-      return "sequential";
-    }
-    if (i + 1 >= b.size()) return "";
-    const size_t length =
-        (static_cast<unsigned char>(b[i]) << 8) | static_cast<unsigned char>(b[i + 1]);
-    if (length < 2) return "";
-    i += length;
-  }
-  return "";
+std::string JpegCoding(const imaging::ImageInfo& info) {
+  if (info.format != job::Format::kJpeg) return "";
+  if (info.jpeg_frame == 0xC0) return "baseline";
+  return info.Progressive() ? "progressive" : "sequential";
 }
 
 absl::Status StartEngine(const imaging::Engine& engine, const std::string& path,
@@ -160,7 +132,7 @@ absl::StatusOr<std::vector<nlohmann::json>> MeasureFile(const imaging::Engine& e
         {"width", w},
         {"height", h},
         {"megapixels", static_cast<double>(w) * h / 1e6},
-        {"coding", info->format == job::Format::kJpeg ? JpegCoding(*bytes) : ""},
+        {"coding", JpegCoding(*info)},
         {"format", job::FormatName(format)},
         {"quality", last.quality},
         {"decode_scale", last.decode_scale},

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pkg/imaging/pipeline.h"
+#include "pkg/imaging/sniff.h"
 #include "pkg/job/spec.h"
 
 namespace pixq::bench::pipeline {
@@ -24,9 +25,9 @@ struct MeasureOptions {
   int repeats = 15;  // timed runs, per file and format
 };
 
-// How a JPEG is coded, from its SOF marker: "baseline" (SOF0), "progressive" (SOF2, 6, 10, 14),
-// "sequential" (any other SOF); "" when `bytes` is not a JPEG or has no SOF before the scan.
-[[nodiscard]] std::string JpegCoding(std::string_view bytes);
+// How a JPEG is coded, from the frame header Sniff read: "baseline" (SOF0), "progressive" (SOF2,
+// 6, 10, 14), "sequential" (any other SOF); "" for other formats.
+[[nodiscard]] std::string JpegCoding(const imaging::ImageInfo& info);
 
 // The engines, as a row's "engine" names them.
 inline constexpr const char* kInProcess = "in-process";

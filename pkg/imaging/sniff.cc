@@ -69,6 +69,7 @@ absl::StatusOr<ImageInfo> SniffJpeg(std::string_view b) {
         marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (sof) {
       if (segment.size() < 5) return Corrupt("JPEG: short frame header");
+      info.jpeg_frame = marker;
       info.height = static_cast<int>(Be16(segment, 1));
       info.width = static_cast<int>(Be16(segment, 3));
       // The image must end: entropy-coded data never holds FF D9 (an FF there is followed by 00

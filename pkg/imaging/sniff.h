@@ -17,16 +17,23 @@ struct ImageInfo {
   int width = 0;        // as stored
   int height = 0;       // as stored
   int orientation = 1;  // EXIF orientation 1..8 (JPEG only; 1 when absent or invalid)
+  // JPEG only: the frame header's marker code (0xC0 baseline, 0xC1 extended sequential, 0xC2
+  // progressive, ...); 0 for other formats.
+  int jpeg_frame = 0;
+
+  [[nodiscard]] bool Progressive() const {
+    return jpeg_frame == 0xC2 || jpeg_frame == 0xC6 || jpeg_frame == 0xCA || jpeg_frame == 0xCE;
+  }
 
   // Dimensions as displayed: swapped for the orientations that turn the image by 90°.
   [[nodiscard]] int DisplayWidth() const { return orientation >= 5 ? height : width; }
   [[nodiscard]] int DisplayHeight() const { return orientation >= 5 ? width : height; }
 };
 
-// Reads JPEG (the SOF segment, and the EXIF orientation from APP1), PNG (IHDR) and WebP (VP8,
-// VP8L, VP8X). Bounds-checked on every read; never throws.
-// Errors: "UnsupportedMediaType" for anything else (GIF, SVG, text, empty), "CorruptImage" for a
-// header that is truncated, malformed or declares a zero dimension.
+// Reads JPEG (the SOF segment and its coding, and the EXIF orientation from APP1), PNG (IHDR) and
+// WebP (VP8, VP8L, VP8X). Bounds-checked on every read; never throws. Errors:
+// "UnsupportedMediaType" for anything else (GIF, SVG, text, empty), "CorruptImage" for a header
+// that is truncated, malformed or declares a zero dimension.
 [[nodiscard]] absl::StatusOr<ImageInfo> Sniff(std::string_view bytes);
 
 // Sniff, and refuse an image whose header declares more than `max_pixels` (width × height) before

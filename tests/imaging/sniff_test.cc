@@ -19,6 +19,8 @@ TEST(SniffTest, ReadsJpegDimensionsFromTheFrameHeader) {
   EXPECT_EQ(info->width, 123);
   EXPECT_EQ(info->height, 45);
   EXPECT_EQ(info->orientation, 1);
+  EXPECT_EQ(info->jpeg_frame, 0xC0);  // baseline
+  EXPECT_FALSE(info->Progressive());
 }
 
 TEST(SniffTest, ReadsProgressiveJpegs) {
@@ -27,6 +29,8 @@ TEST(SniffTest, ReadsProgressiveJpegs) {
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->width, 64);
   EXPECT_EQ(info->height, 48);
+  EXPECT_EQ(info->jpeg_frame, 0xC2);
+  EXPECT_TRUE(info->Progressive());
 }
 
 TEST(SniffTest, ReadsPngDimensionsFromIhdr) {
