@@ -197,28 +197,37 @@ thread_local std::optional<BodyDigest> t_body_digest;
 class ReceivedBodyDigest {
  public:
   // Hashes what the request's body gained since the last call (it only grows within a request).
+  // The first call of a request decides from its Content-Type what there is to hash, if anything.
   void Update(const Pistache::Http::Request& request) {
     const std::string& body = request.body();
-    if (!hash_) {
-      hash_.emplace();
+    if (kind_ == Kind::kUndecided) {
       const std::string type = ContentTypeOf(request);
-      if (type.rfind("multipart/form-data", 0) == 0) parts_.emplace(type);
+      if (type.rfind("image/", 0) == 0) {
+        kind_ = Kind::kRaw;
+      } else if (type.rfind("multipart/form-data", 0) == 0) {
+        kind_ = Kind::kMultipart;
+        parts_.emplace(type);
+      } else {
+        kind_ = Kind::kNone;
+      }
+      if (kind_ != Kind::kNone) hash_.emplace();
     }
-    if (parts_) {
+    if (kind_ == Kind::kMultipart) {
       hash_->Update(parts_->Feed(body));
-    } else if (body.size() > hashed_) {
+    } else if (kind_ == Kind::kRaw && body.size() > hashed_) {
       hash_->Update(std::string_view(body).substr(hashed_));
       hashed_ = body.size();
     }
   }
-  // The digest, once the body is all in (nullopt when a multipart body's image part was not
-  // followed to its end); the connection's next request starts afresh.
+  // The digest, once the body is all in (nullopt when the body is not an upload's, or a
+  // multipart body's image part was not followed to its end); the connection's next request
+  // starts afresh.
   std::optional<BodyDigest> Finish(const Pistache::Http::Request& request) {
     Update(request);
     std::optional<BodyDigest> digest;
-    if (!parts_) {
+    if (kind_ == Kind::kRaw) {
       digest = BodyDigest{.offset = 0, .size = request.body().size(), .sha256 = hash_->HexDigest()};
-    } else if (auto range = parts_->Range()) {
+    } else if (auto range = kind_ == Kind::kMultipart ? parts_->Range() : std::nullopt) {
       digest =
           BodyDigest{.offset = range->first, .size = range->second, .sha256 = hash_->HexDigest()};
     }
@@ -227,20 +236,17 @@ class ReceivedBodyDigest {
   }
   // The request was dropped (refused, unparsable): forget what was hashed of it.
   void Reset() {
+    kind_ = Kind::kUndecided;
     hash_.reset();
     parts_.reset();
     hashed_ = 0;
   }
 
-  // Whether a request is an upload whose image is hashed while it arrives: a POST with a body of
-  // type image/* or multipart/form-data.
-  static bool Wanted(const Pistache::Http::Request& request) {
-    if (request.method() != Pistache::Http::Method::Post || request.body().empty()) return false;
-    const std::string type = ContentTypeOf(request);
-    return type.rfind("image/", 0) == 0 || type.rfind("multipart/form-data", 0) == 0;
-  }
-
  private:
+  // What the request's body holds to hash: a raw image/* body whole, a multipart body's image
+  // part, or nothing (any other POST).
+  enum class Kind { kUndecided, kRaw, kMultipart, kNone };
+  Kind kind_ = Kind::kUndecided;
   std::optional<crypto::Sha256> hash_;
   std::optional<MultipartImageStream> parts_;
   size_t hashed_ = 0;  // raw bodies: how much of the body is hashed
@@ -328,7 +334,11 @@ class BoundedRouterHandler final : public Pistache::Rest::Private::RouterHandler
         return;
       }
       const Pistache::Http::Private::State state = parser->parse();
-      ReceivedBodyDigest* digest = ReceivedBodyDigest::Wanted(request) ? DigestOf(peer) : nullptr;
+      // An upload's image is hashed as its body arrives (what a POST's body holds is decided once).
+      ReceivedBodyDigest* digest =
+          request.method() == Pistache::Http::Method::Post && !request.body().empty()
+              ? DigestOf(peer)
+              : nullptr;
       if (state == Pistache::Http::Private::State::Done) {
         ResponseWriter response(request.version(), transport(), this, peer);
         request.copyAddress(peer->address());

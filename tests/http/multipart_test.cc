@@ -73,12 +73,6 @@ TEST(MultipartTest, NeverCrashesOnAnyPrefix) {
   }
 }
 
-}  // namespace
-}  // namespace pixq::http
-
-namespace pixq::http {
-namespace {
-
 // Feeds `body` to a MultipartImageStream in pieces of `piece` bytes (the last call with the whole
 // body) and returns what it handed out, concatenated, and its Range.
 std::pair<std::string, std::optional<std::pair<size_t, size_t>>> Stream(
@@ -111,18 +105,15 @@ TEST(MultipartImageStreamTest, HandsOutTheImagePartAsParseMultipartFindsItHoweve
 }
 
 TEST(MultipartImageStreamTest, TakesAFilePartAndAnEmptyImage) {
-  const std::string file =
-      "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--XyZ--";
-  const auto [out, range] = Stream(kType, file, 1);
-  EXPECT_EQ(out, "abc");
-  ASSERT_TRUE(range.has_value());
-  EXPECT_EQ(range->second, 3u);
-  const std::string empty =
-      "--XyZ\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n\r\n--XyZ--";
-  const auto [none, empty_range] = Stream(kType, empty, 1);
-  EXPECT_EQ(none, "");
-  ASSERT_TRUE(empty_range.has_value());
-  EXPECT_EQ(empty_range->second, 0u);
+  const std::pair<std::string, std::string> cases[] = {
+      {"--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--XyZ--", "abc"},
+      {"--XyZ\r\nContent-Disposition: form-data; name=\"image\"\r\n\r\n\r\n--XyZ--", ""}};
+  for (const auto& [body, part] : cases) {
+    const auto [out, range] = Stream(kType, body, 1);
+    EXPECT_EQ(out, part);
+    ASSERT_TRUE(range.has_value()) << body;
+    EXPECT_EQ(range->second, part.size());
+  }
 }
 
 TEST(MultipartImageStreamTest, GivesNothingWithoutAnImagePartOrAnEnd) {
@@ -136,12 +127,6 @@ TEST(MultipartImageStreamTest, GivesNothingWithoutAnImagePartOrAnEnd) {
   EXPECT_FALSE(Stream(kType, cut, 4).second.has_value());
   EXPECT_FALSE(Stream(kType, "--XyZ\r\n" + std::string(70000, 'h'), 1000).second.has_value());
 }
-
-}  // namespace
-}  // namespace pixq::http
-
-namespace pixq::http {
-namespace {
 
 TEST(MultipartImageStreamTest, GivesUpOnEndlessBlanksOrHeadersWhateverTheChunks) {
   // Blanks after a delimiter, or part headers, that go on: the stream gives up (the upload is
