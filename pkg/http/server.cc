@@ -889,8 +889,13 @@ struct ApiServer::Impl {
         crypto::Sha256Hex(absl::StrCat(HeaderValue(req, "Authorization").value_or(""), "\n",
                                        HeaderValue(req, "X-API-Key").value_or("")))
             .substr(0, 16);
+    // The request's fingerprint, hashed in place: a batch's body may hold its images.
+    crypto::Sha256 fingerprint;
+    fingerprint.Update(ContentTypeOf(req));
+    fingerprint.Update("\n");
+    fingerprint.Update(req.body());
     return std::make_pair(absl::StrCat(errors::Sv(kind), ":", caller, ":", *key),
-                          crypto::Sha256Hex(absl::StrCat(ContentTypeOf(req), "\n", req.body())));
+                          fingerprint.HexDigest());
   }
 
   void CreateJob(const Request& req, ResponseWriter w) {
