@@ -54,6 +54,17 @@ class ServerTest : public ServerFixture {
     Apply();
     return json::parse(r.body)["id"];
   }
+
+  // A job on a new upload, Pending in the table: its id.
+  std::string SubmitJob() {
+    const std::string image = Upload();
+    HttpResponse created = HttpPost(
+        url_ + "/v1/jobs", json{{"source", {{"imageId", image}}}}.dump(), "application/json");
+    EXPECT_EQ(created.status, 202) << created.body;
+    EXPECT_FALSE(created.Header("location").empty());
+    Apply();
+    return json::parse(created.body)["metadata"]["id"];
+  }
 };
 
 TEST_F(ServerTest, AnswersTheProbes) {
@@ -261,11 +272,7 @@ TEST_F(ServerTest, ShutdownAnswersSubmissionsKafkaHasNotSettled) {
 }
 
 TEST_F(ServerTest, ShutdownAnswersLongPollsWithTheStateAsItIs) {
-  const std::string image = Upload();
-  HttpResponse created = HttpPost(url_ + "/v1/jobs", R"({"source":{"imageId":")" + image + R"("}})",
-                                  "application/json");
-  Apply();
-  const std::string id = json::parse(created.body)["metadata"]["id"];
+  const std::string id = SubmitJob();
   HttpResponse polled;
   std::thread client([&] { polled = HttpGet(url_ + "/v1/jobs/" + id + "?wait=60s"); });
   // The poll has to be waiting before the shutdown (a request after it would be refused).
@@ -300,13 +307,7 @@ TEST_F(ServerTest, AnswersServiceUnavailableWhenKafkaDoesNotAcknowledge) {
 }
 
 TEST_F(ServerTest, LongPollWakesOnTheStatusChange) {
-  const std::string image = Upload();
-  HttpResponse created = HttpPost(url_ + "/v1/jobs", R"({"source":{"imageId":")" + image + R"("}})",
-                                  "application/json");
-  ASSERT_EQ(created.status, 202) << created.body;
-  EXPECT_FALSE(created.Header("location").empty());
-  Apply();
-  const std::string id = json::parse(created.body)["metadata"]["id"];
+  const std::string id = SubmitJob();
   std::thread worker([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     absl::StatusOr<job::JobRecord> record = service_->GetJob(id);
@@ -324,11 +325,7 @@ TEST_F(ServerTest, LongPollWakesOnTheStatusChange) {
 }
 
 TEST_F(ServerTest, LongPollAnswersAtTheDeadlineWithTheCurrentState) {
-  const std::string image = Upload();
-  HttpResponse created = HttpPost(url_ + "/v1/jobs", R"({"source":{"imageId":")" + image + R"("}})",
-                                  "application/json");
-  Apply();
-  const std::string id = json::parse(created.body)["metadata"]["id"];
+  const std::string id = SubmitJob();
   HttpResponse polled = HttpGet(url_ + "/v1/jobs/" + id + "?wait=300ms");
   ASSERT_EQ(polled.status, 200);
   EXPECT_EQ(json::parse(polled.body)["status"]["phase"], "Pending");
