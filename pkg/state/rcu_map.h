@@ -50,7 +50,9 @@ class RcuTable final {
 template <typename T>
 class RcuMap final {
  public:
-  // Adds the key, or replaces its value.
+  // Adds the key, or replaces its value. A Put that takes the map past its buckets doubles them
+  // before it returns (waiting for a grace period or two); readers never wait for that. Not to be
+  // called from inside a Get (a copy) of the same map.
   void Put(std::string key, std::shared_ptr<const T> value) {
     table_.Put(std::move(key), std::move(value));
   }
