@@ -36,7 +36,8 @@ class RcuTable final {
   void Put(std::string key, std::shared_ptr<const void> value);
   bool Erase(std::string_view key);
   // Calls `read` with the key's value inside a read-side critical section (the value stays alive
-  // until `read` returns); false, without calling it, when the key is absent.
+  // until `read` returns; `read` must not Put, which may wait for such sections to end); false,
+  // without calling it, when the key is absent.
   bool Read(std::string_view key, absl::FunctionRef<void(const void*)> read) const;
   [[nodiscard]] size_t size() const;
 
@@ -51,8 +52,7 @@ template <typename T>
 class RcuMap final {
  public:
   // Adds the key, or replaces its value. A Put that takes the map past its buckets doubles them
-  // before it returns (waiting for a grace period or two); readers never wait for that. Not to be
-  // called from inside a Get (a copy) of the same map.
+  // before it returns (waiting for a grace period or two); readers never wait for that.
   void Put(std::string key, std::shared_ptr<const T> value) {
     table_.Put(std::move(key), std::move(value));
   }
