@@ -126,8 +126,12 @@ log() { echo "[$(date +%T)] $*" >&2; }
 # --- numbers --------------------------------------------------------------------------------
 
 # val FILE POINTER: one value of a JSON file (each file flattened once: one process per file).
-val() {
+# flat FILE.json: its values, one "pointer<TAB>value" a line, read once into FILE.json.flat
+flat() {
   [ -s "$1.flat" ] || "$LOAD" flat "$1" >"$1.flat" || fail "cannot read $1"
+}
+val() {
+  flat "$1"
   awk -F'\t' -v k="$2" '$1 == k { print $2; found = 1; exit } END { exit !found }' "$1.flat" ||
     { echo "MISSING"; echo "${1##*/} has no $2" >>"$WORK/missing.txt"; }
 }
@@ -752,7 +756,7 @@ busy() { # busy RUN.json: the jobs and seconds of the window while every worker 
   echo "$(val "$1" /by_worker/all_busy/jobs) jobs in $(fmt "%.1f" "$(val "$1" /by_worker/all_busy/seconds)") s"
 }
 shares() { # shares RUN.json: how many jobs each worker ran, "a / b"
-  [ -s "$1.flat" ] || "$LOAD" flat "$1" >"$1.flat" || fail "cannot read $1"
+  flat "$1"
   awk -F'\t' '$1 ~ "^/by_worker/workers/[^/]+/jobs$" { printf "%s%s", sep, $2; sep = " / " }' "$1.flat"
 }
 cat >"$OUT/scaling.md" <<EOF

@@ -116,6 +116,10 @@ std::optional<std::pair<size_t, size_t>> MultipartImageStream::Range() const {
   return std::make_pair(start_, end_ - start_);
 }
 
+bool MultipartImageStream::TooManyBlanks(std::string_view body, size_t delimiter_at) const {
+  return body.size() > delimiter_at + delimiter_.size() + kMaxBlanks;
+}
+
 std::optional<std::string_view> MultipartImageStream::NextLine(std::string_view body) {
   const size_t newline = body.find('\n', std::max(line_pos_, newline_from_));
   if (newline == std::string_view::npos) {
@@ -139,7 +143,7 @@ std::string_view MultipartImageStream::Feed(std::string_view body) {
       const Delimiter d = DelimiterAt(body, found, delimiter_.size());
       if (d == Delimiter::kNotYet) {
         // Only blanks after it so far: looked at again with each chunk, so a bounded number.
-        if (body.size() > found + delimiter_.size() + kMaxBlanks) stage_ = Stage::kGaveUp;
+        if (TooManyBlanks(body, found)) stage_ = Stage::kGaveUp;
         scan_ = found;
         return {};
       }
@@ -208,7 +212,7 @@ std::string_view MultipartImageStream::Feed(std::string_view body) {
       continue;
     }
     if (d == Delimiter::kNotYet) {
-      if (body.size() > found + delimiter_.size() + kMaxBlanks) {
+      if (TooManyBlanks(body, found)) {
         stage_ = Stage::kGaveUp;  // as above
         return {};
       }

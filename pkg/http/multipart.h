@@ -52,6 +52,9 @@ class MultipartImageStream final {
   // The next complete line from line_pos_ (without its line break), or nullopt while it is still
   // arriving; each byte is looked through once.
   std::optional<std::string_view> NextLine(std::string_view body);
+  // Whether more blanks follow the delimiter at `delimiter_at` than are waited for (a delimiter
+  // whose line has not ended yet is looked at again with each chunk).
+  [[nodiscard]] bool TooManyBlanks(std::string_view body, size_t delimiter_at) const;
 
   std::string delimiter_;  // "--" + boundary
   Stage stage_ = Stage::kFindPart;

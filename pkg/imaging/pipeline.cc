@@ -120,7 +120,7 @@ cv::Mat ToEightBit(const cv::Mat& m) {
 absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, int scale) {
   // A progressive JPEG at 1/4 or 1/8 scale: without the scans that scale cannot show.
   std::optional<std::string> fewer_scans;
-  if (info.format == job::Format::kJpeg) {
+  if (info.Progressive()) {
     fewer_scans = DropScansBeyondScale(input, scale);
     if (fewer_scans) input = *fewer_scans;
   }
