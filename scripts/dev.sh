@@ -47,7 +47,17 @@ done
 
 # The expiry sweep (retention.*), as the chart's CronJob runs it: hourly unless told otherwise.
 SWEEP_EVERY="${PIXQ_SWEEP_INTERVAL_S:-3600}"
-(while sleep "$SWEEP_EVERY"; do build/cmd/worker/pixq-worker sweep; done) >>"$LOGS/sweep.log" 2>&1 &
+# The loop sleeps in a child it waits for, so that stopping the loop stops its sleep too (a plain
+# `while sleep` left `sleep 3600` running after Ctrl-C).
+(
+  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+  while :; do
+    sleep "$SWEEP_EVERY" &
+    nap=$!
+    wait "$nap"
+    build/cmd/worker/pixq-worker sweep
+  done
+) >>"$LOGS/sweep.log" 2>&1 &
 pids+=($!)
 
 URL="http://127.0.0.1:$PIXQ_HTTP_PORT"
