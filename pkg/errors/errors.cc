@@ -54,7 +54,17 @@ const ReasonRow* RowOfStatus(const absl::Status& status) {
 
 absl::Status Make(Reason reason, std::string_view message) {
   const ReasonRow& row = RowOf(reason);
-  return Make(row.code, row.name, message);
+  return FromParts(row.code, row.name, message);
+}
+
+absl::Status WithMessage(const absl::Status& status, std::string_view message) {
+  return FromParts(status.code(), ReasonOf(status), message);
+}
+
+absl::Status FromParts(absl::StatusCode code, std::string_view reason, std::string_view message) {
+  absl::Status status(code, Sv(message));
+  status.SetPayload(Sv(kReasonPayload), absl::Cord(Sv(reason)));
+  return status;
 }
 
 bool Is(const absl::Status& status, Reason reason) { return RowOfStatus(status) == &RowOf(reason); }
@@ -77,9 +87,7 @@ bool IsRetriable(const absl::Status& status) {
 }
 
 absl::Status Make(absl::StatusCode code, std::string_view reason, std::string_view message) {
-  absl::Status status(code, Sv(message));
-  status.SetPayload(Sv(kReasonPayload), absl::Cord(Sv(reason)));
-  return status;
+  return FromParts(code, reason, message);
 }
 
 absl::Status Invalid(std::string_view reason, std::string_view message) {

@@ -28,6 +28,15 @@ inline absl::string_view Sv(std::string_view s) { return absl::string_view(s.dat
 // Builds a status for `reason`: its row's code, its name, and the human-readable message.
 [[nodiscard]] absl::Status Make(Reason reason, std::string_view message);
 
+// The same failure (code and reason) with another message, e.g. one that says where in a batch
+// it happened.
+[[nodiscard]] absl::Status WithMessage(const absl::Status& status, std::string_view message);
+
+// A status rebuilt from its parts after it crossed a process boundary (the codec child sends
+// code, ReasonOf and message). Not for new failures: those are Make(Reason, message).
+[[nodiscard]] absl::Status FromParts(absl::StatusCode code, std::string_view reason,
+                                     std::string_view message);
+
 // Whether `status` was built for `reason` (same name and code).
 [[nodiscard]] bool Is(const absl::Status& status, Reason reason);
 

@@ -154,6 +154,22 @@ TEST(MakeTest, AnswersForEveryRowAsTheRowSays) {
   }
 }
 
+TEST(MakeTest, WithMessageKeepsTheReasonAndCode) {
+  const absl::Status s =
+      WithMessage(Make(Reason::kImageNotFoundInSpec, "no image"), "jobs[2]: no image");
+  EXPECT_EQ(s.message(), "jobs[2]: no image");
+  EXPECT_TRUE(Is(s, Reason::kImageNotFoundInSpec));
+  EXPECT_EQ(HttpStatusOf(s), 422);
+}
+
+TEST(MakeTest, FromPartsRebuildsWhatCrossedAProcessBoundary) {
+  const absl::Status sent = Make(Reason::kCodecCrashed, "the child died");
+  const absl::Status back = FromParts(sent.code(), ReasonOf(sent), std::string(sent.message()));
+  EXPECT_EQ(back, sent);
+  EXPECT_TRUE(Is(back, Reason::kCodecCrashed));
+  EXPECT_TRUE(IsRetriable(back));
+}
+
 TEST(MakeTest, TheDeprecatedStringFormAnswersAsTheTable) {
   EXPECT_EQ(HttpStatusOf(Invalid("InvalidSpec", "x")), 422);
   EXPECT_EQ(HttpStatusOf(Make(Code::kFailedPrecondition, "ImageNotFound", "x")), 422);
