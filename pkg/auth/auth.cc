@@ -26,7 +26,7 @@ absl::Status Authenticator::CheckKey(std::optional<std::string_view> authorizati
   }
   if (key.empty() && api_key) key = absl::StripAsciiWhitespace(errors::Sv(*api_key));
   if (key.empty()) {
-    return errors::Make(absl::StatusCode::kUnauthenticated, "ApiKeyMissing",
+    return errors::Make(errors::Reason::kApiKeyMissing,
                         "send an API key as \"Authorization: Bearer <key>\" or \"X-API-Key\"");
   }
   const std::string presented = crypto::Sha256Hex(std::string_view(key.data(), key.size()));
@@ -36,8 +36,7 @@ absl::Status Authenticator::CheckKey(std::optional<std::string_view> authorizati
     accepted = crypto::ConstantTimeEquals(presented, hash) || accepted;
   }
   if (!accepted) {
-    return errors::Make(absl::StatusCode::kUnauthenticated, "ApiKeyInvalid",
-                        "the API key is not accepted");
+    return errors::Make(errors::Reason::kApiKeyInvalid, "the API key is not accepted");
   }
   return absl::OkStatus();
 }
@@ -57,18 +56,17 @@ std::string Authenticator::SignPath(std::string_view path, absl::Time now) const
 absl::Status Authenticator::CheckSignature(std::string_view path, std::string_view expires,
                                            std::string_view signature, absl::Time now) const {
   if (!signs_urls()) {
-    return errors::Make(absl::StatusCode::kPermissionDenied, "SignatureUnsupported",
+    return errors::Make(errors::Reason::kSignatureUnsupported,
                         "this server does not accept signed URLs");
   }
   int64_t expires_s = 0;
   if (!absl::SimpleAtoi(errors::Sv(expires), &expires_s) ||
       !crypto::ConstantTimeEquals(Signature(path, expires),
                                   absl::AsciiStrToLower(errors::Sv(signature)))) {
-    return errors::Make(absl::StatusCode::kPermissionDenied, "SignatureInvalid",
-                        "the URL's signature does not match it");
+    return errors::Make(errors::Reason::kSignatureInvalid, "the URL's signature does not match it");
   }
   if (absl::FromUnixSeconds(expires_s) < now) {
-    return errors::Make(absl::StatusCode::kPermissionDenied, "SignatureExpired",
+    return errors::Make(errors::Reason::kSignatureExpired,
                         "the signed URL has expired; ask the API for a new one");
   }
   return absl::OkStatus();

@@ -1,5 +1,7 @@
 #include "pkg/errors/errors.h"
 
+#include <array>
+
 #include "absl/strings/cord.h"
 
 namespace pixq::errors {
@@ -7,12 +9,85 @@ namespace {
 
 constexpr std::string_view kReasonPayload = "type.pixq.dev/reason";
 
+// What a status that no row describes answers with: absl's own errors (absl::InternalError()
+// from a library), and reasons made up outside the table.
+struct CodeDefault {
+  absl::StatusCode code;
+  std::string_view name;
+  int http_status;
+  bool retriable;
+};
+
+using Code = absl::StatusCode;
+
+constexpr std::array kCodeDefaults = {
+    CodeDefault{Code::kOk, "", 200, false},
+    CodeDefault{Code::kInvalidArgument, "InvalidArgument", 400, false},
+    CodeDefault{Code::kOutOfRange, "Internal", 400, false},
+    CodeDefault{Code::kNotFound, "NotFound", 404, false},
+    CodeDefault{Code::kAlreadyExists, "AlreadyExists", 409, false},
+    CodeDefault{Code::kAborted, "Internal", 409, true},
+    CodeDefault{Code::kFailedPrecondition, "FailedPrecondition", 422, false},
+    CodeDefault{Code::kResourceExhausted, "ResourceExhausted", 429, true},
+    CodeDefault{Code::kUnauthenticated, "Unauthorized", 401, false},
+    CodeDefault{Code::kPermissionDenied, "Forbidden", 403, false},
+    CodeDefault{Code::kUnimplemented, "Unimplemented", 501, false},
+    CodeDefault{Code::kUnavailable, "Unavailable", 503, true},
+    CodeDefault{Code::kDeadlineExceeded, "Timeout", 503, true},
+};
+// kCancelled, kUnknown, kInternal, kDataLoss and anything newer.
+constexpr CodeDefault kOtherCodes{Code::kInternal, "Internal", 500, false};
+
+const CodeDefault& DefaultOf(absl::StatusCode code) {
+  for (const CodeDefault& d : kCodeDefaults) {
+    if (d.code == code) return d;
+  }
+  return kOtherCodes;
+}
+
+const ReasonRow* RowOfStatus(const absl::Status& status) {
+  if (status.ok()) return nullptr;
+  return FindRow(ReasonOf(status), status.code());
+}
+
 }  // namespace
 
-absl::Status Make(absl::StatusCode code, std::string_view reason, std::string_view message) {
+absl::Status Make(Reason reason, std::string_view message) {
+  const ReasonRow& row = RowOf(reason);
+  return FromParts(row.code, row.name, message);
+}
+
+absl::Status WithMessage(const absl::Status& status, std::string_view message) {
+  return FromParts(status.code(), ReasonOf(status), message);
+}
+
+absl::Status FromParts(absl::StatusCode code, std::string_view reason, std::string_view message) {
   absl::Status status(code, Sv(message));
   status.SetPayload(Sv(kReasonPayload), absl::Cord(Sv(reason)));
   return status;
+}
+
+bool Is(const absl::Status& status, Reason reason) { return RowOfStatus(status) == &RowOf(reason); }
+
+std::string ReasonOf(const absl::Status& status) {
+  if (auto reason = status.GetPayload(Sv(kReasonPayload))) {
+    return std::string(*reason);
+  }
+  return std::string(DefaultOf(status.code()).name);
+}
+
+int HttpStatusOf(const absl::Status& status) {
+  if (const ReasonRow* row = RowOfStatus(status)) return row->http_status;
+  return DefaultOf(status.code()).http_status;
+}
+
+bool IsRetriable(const absl::Status& status) {
+  if (const ReasonRow* row = RowOfStatus(status)) return row->retriable;
+  return DefaultOf(status.code()).retriable;
+}
+
+absl::Status Make(absl::StatusCode code, std::string_view reason, std::string_view message) {
+  return FromParts(code, reason, message);
 }
 
 absl::Status Invalid(std::string_view reason, std::string_view message) {
@@ -26,85 +101,6 @@ absl::Status Unavailable(std::string_view reason, std::string_view message) {
 }
 absl::Status Internal(std::string_view reason, std::string_view message) {
   return Make(absl::StatusCode::kInternal, reason, message);
-}
-
-std::string ReasonOf(const absl::Status& status) {
-  if (auto reason = status.GetPayload(Sv(kReasonPayload))) {
-    return std::string(*reason);
-  }
-  switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return "";
-    case absl::StatusCode::kInvalidArgument:
-      return "InvalidArgument";
-    case absl::StatusCode::kNotFound:
-      return "NotFound";
-    case absl::StatusCode::kAlreadyExists:
-      return "AlreadyExists";
-    case absl::StatusCode::kFailedPrecondition:
-      return "FailedPrecondition";
-    case absl::StatusCode::kResourceExhausted:
-      return "ResourceExhausted";
-    case absl::StatusCode::kDeadlineExceeded:
-      return "Timeout";
-    case absl::StatusCode::kUnavailable:
-      return "Unavailable";
-    case absl::StatusCode::kUnimplemented:
-      return "Unimplemented";
-    case absl::StatusCode::kPermissionDenied:
-      return "Forbidden";
-    case absl::StatusCode::kUnauthenticated:
-      return "Unauthorized";
-    default:
-      return "Internal";
-  }
-}
-
-int HttpStatusOf(const absl::Status& status) {
-  const std::string reason = ReasonOf(status);
-  if (reason == "PayloadTooLarge") return 413;
-  if (reason == "MethodNotAllowed") return 405;
-  if (reason == "UnsupportedMediaType" || reason == "UnsupportedFormat") return 415;
-  if (reason == "ImageTooLarge" || reason == "TooManySteps" || reason == "InvalidSpec") return 422;
-  switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return 200;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return 400;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kAborted:
-      return 409;
-    case absl::StatusCode::kFailedPrecondition:
-      return 422;
-    case absl::StatusCode::kResourceExhausted:
-      return 429;
-    case absl::StatusCode::kUnauthenticated:
-      return 401;
-    case absl::StatusCode::kPermissionDenied:
-      return 403;
-    case absl::StatusCode::kUnimplemented:
-      return 501;
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-bool IsRetriable(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded:
-    case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kAborted:
-      return true;
-    default:
-      return false;
-  }
 }
 
 }  // namespace pixq::errors

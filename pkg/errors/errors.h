@@ -2,14 +2,16 @@
 
 // Expected failures in pixq are absl::Status values. Each carries, besides its canonical code, a
 // stable machine-readable `reason` (e.g. "ImageTooLarge") that clients can branch on and that
-// appears in job status and in problem+json bodies. The code decides the HTTP status and whether
-// a failure is worth retrying; the reason names what went wrong.
+// appears in job status and in problem+json bodies. Reasons, their codes, HTTP statuses and retry
+// decisions are one table: pkg/errors/reason.h.
 
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+
+#include "pkg/errors/reason.h"
 
 // Returns the status from the enclosing function when `expr` is not OK.
 #define PIXQ_RETURN_IF_ERROR(expr)                                                   \
@@ -23,25 +25,41 @@ namespace pixq::errors {
 // convert to implicitly; pixq's interfaces use std::string_view and convert at abseil calls.
 inline absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-// Builds a status with the given code, reason and human-readable message.
-[[nodiscard]] absl::Status Make(absl::StatusCode code, std::string_view reason,
-                                std::string_view message);
+// Builds a status for `reason`: its row's code, its name, and the human-readable message.
+[[nodiscard]] absl::Status Make(Reason reason, std::string_view message);
 
-// Shorthands for the common kinds.
-[[nodiscard]] absl::Status Invalid(std::string_view reason, std::string_view message);   // 400/422
-[[nodiscard]] absl::Status NotFound(std::string_view reason, std::string_view message);  // 404
-[[nodiscard]] absl::Status Unavailable(std::string_view reason, std::string_view message);  // 503
-[[nodiscard]] absl::Status Internal(std::string_view reason, std::string_view message);     // 500
+// The same failure (code and reason) with another message, e.g. one that says where in a batch
+// it happened.
+[[nodiscard]] absl::Status WithMessage(const absl::Status& status, std::string_view message);
+
+// A status rebuilt from its parts after it crossed a process boundary (the codec child sends
+// code, ReasonOf and message). Not for new failures: those are Make(Reason, message).
+[[nodiscard]] absl::Status FromParts(absl::StatusCode code, std::string_view reason,
+                                     std::string_view message);
+
+// Whether `status` was built for `reason` (same name and code).
+[[nodiscard]] bool Is(const absl::Status& status, Reason reason);
 
 // The stable reason of a status: the one it was built with, or one derived from its code.
 [[nodiscard]] std::string ReasonOf(const absl::Status& status);
 
-// The HTTP status an API answers with for this failure. Reasons may refine the code's default
-// (e.g. "PayloadTooLarge" is 413, "UnsupportedMediaType" 415).
+// The HTTP status an API answers with for this failure: its reason's row, or, for a status not
+// built from the table (a (reason, code) pair that is no row), its code's default.
 [[nodiscard]] int HttpStatusOf(const absl::Status& status);
 
-// Whether trying the same thing again later may succeed (timeouts, unavailable dependencies).
-// Everything else is permanent: an undecodable image stays undecodable.
+// Whether trying the same thing again later may succeed (timeouts, unavailable dependencies): its
+// reason's row, or its code's default. Everything else is permanent: an undecodable image stays
+// undecodable.
 [[nodiscard]] bool IsRetriable(const absl::Status& status);
+
+// Deprecated: reasons as strings. Use Make(Reason, message). Kept while the rest of the tree moves
+// to the table (issue 15); a string that names a row with the same code answers exactly as
+// Make(Reason) does, anything else as its code's default.
+[[nodiscard]] absl::Status Make(absl::StatusCode code, std::string_view reason,
+                                std::string_view message);
+[[nodiscard]] absl::Status Invalid(std::string_view reason, std::string_view message);
+[[nodiscard]] absl::Status NotFound(std::string_view reason, std::string_view message);
+[[nodiscard]] absl::Status Unavailable(std::string_view reason, std::string_view message);
+[[nodiscard]] absl::Status Internal(std::string_view reason, std::string_view message);
 
 }  // namespace pixq::errors

@@ -139,7 +139,8 @@ absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, in
     if (std::optional<cv::Mat> fast = DecodeSimplePng(input)) m = *std::move(fast);
   }
   if (m.empty()) m = cv::imdecode(raw, flags);
-  if (m.empty()) return errors::Invalid("CorruptImage", "the image data cannot be decoded");
+  if (m.empty())
+    return errors::Make(errors::Reason::kCorruptImage, "the image data cannot be decoded");
   m = ToEightBit(m);
   if (m.channels() == 2) {
     // Gray + alpha: widen to BGRA so every later step sees 1, 3 or 4 channels.
@@ -153,9 +154,9 @@ absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, in
 
 absl::Status CheckDimensions(cv::Size size, const Limits& limits) {
   if (size.width > limits.max_output_dimension || size.height > limits.max_output_dimension) {
-    return errors::Invalid(
-        "ImageTooLarge", absl::StrCat("a step would make ", size.width, "x", size.height,
-                                      "; the limit is ", limits.max_output_dimension, " per side"));
+    return errors::Make(errors::Reason::kImageTooLarge,
+                        absl::StrCat("a step would make ", size.width, "x", size.height,
+                                     "; the limit is ", limits.max_output_dimension, " per side"));
   }
   return absl::OkStatus();
 }
@@ -228,9 +229,9 @@ absl::StatusOr<cv::Mat> ApplyStep(const job::Step& step, cv::Mat m, cv::Size log
           cv::Rect box;
           if (s.x) {
             if (*s.x >= m.cols || *s.y >= m.rows) {
-              return errors::Invalid("InvalidCrop",
-                                     absl::StrCat("the crop box starts at ", *s.x, ",", *s.y,
-                                                  ", outside the ", m.cols, "x", m.rows, " image"));
+              return errors::Make(errors::Reason::kInvalidCrop,
+                                  absl::StrCat("the crop box starts at ", *s.x, ",", *s.y,
+                                               ", outside the ", m.cols, "x", m.rows, " image"));
             }
             box = cv::Rect(*s.x, *s.y, std::min(s.width, m.cols - *s.x),
                            std::min(s.height, m.rows - *s.y));
@@ -313,7 +314,7 @@ absl::StatusOr<std::string> EncodeOnce(const cv::Mat& m, job::Format format, int
   }
   std::vector<uchar> buffer;
   if (!cv::imencode(ext, m, buffer, params)) {
-    return errors::Internal("ProcessingFailed", absl::StrCat("cannot encode as ", ext));
+    return errors::Make(errors::Reason::kProcessingFailed, absl::StrCat("cannot encode as ", ext));
   }
   return std::string(buffer.begin(), buffer.end());
 }
@@ -329,9 +330,9 @@ absl::StatusOr<std::pair<std::string, int>> Encode(const cv::Mat& image,
     return std::make_pair(*std::move(bytes), quality);
   }
   if (output.format == job::Format::kPng) {
-    return errors::Invalid("OutputTooLarge",
-                           absl::StrCat("the PNG is ", bytes->size(), " bytes; maxBytes is ",
-                                        *output.max_bytes, " and PNG has no quality to lower"));
+    return errors::Make(errors::Reason::kOutputTooLarge,
+                        absl::StrCat("the PNG is ", bytes->size(), " bytes; maxBytes is ",
+                                     *output.max_bytes, " and PNG has no quality to lower"));
   }
   // The highest quality below the requested one that fits, by bisection.
   int lo = 1;
@@ -349,8 +350,9 @@ absl::StatusOr<std::pair<std::string, int>> Encode(const cv::Mat& image,
     }
   }
   if (!best) {
-    return errors::Invalid("OutputTooLarge", absl::StrCat("even quality 1 does not fit in ",
-                                                          *output.max_bytes, " bytes"));
+    return errors::Make(
+        errors::Reason::kOutputTooLarge,
+        absl::StrCat("even quality 1 does not fit in ", *output.max_bytes, " bytes"));
   }
   return *std::move(best);
 }
@@ -407,10 +409,9 @@ absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<j
     result.width = m.cols;
     result.height = m.rows;
   } catch (const cv::Exception& e) {
-    return errors::Internal("ProcessingFailed", absl::StrCat("OpenCV: ", e.what()));
+    return errors::Make(errors::Reason::kProcessingFailed, absl::StrCat("OpenCV: ", e.what()));
   } catch (const std::bad_alloc&) {
-    return errors::Make(absl::StatusCode::kResourceExhausted, "OutOfMemory",
-                        "not enough memory to process the image");
+    return errors::Make(errors::Reason::kOutOfMemory, "not enough memory to process the image");
   }
   return result;
 }

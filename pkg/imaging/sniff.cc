@@ -17,12 +17,11 @@ uint32_t Le24(std::string_view b, size_t i) { return Le16(b, i) | (U8(b, i + 2) 
 uint32_t Le32(std::string_view b, size_t i) { return Le16(b, i) | (Le16(b, i + 2) << 16); }
 
 absl::Status Corrupt(std::string_view what) {
-  return errors::Invalid("CorruptImage", std::string(what));
+  return errors::Make(errors::Reason::kCorruptImage, std::string(what));
 }
 
 absl::Status Unsupported() {
-  return errors::Make(absl::StatusCode::kInvalidArgument, "UnsupportedMediaType",
-                      "not a JPEG, PNG or WebP image");
+  return errors::Make(errors::Reason::kUnsupportedMediaType, "not a JPEG, PNG or WebP image");
 }
 
 // The orientation tag of an EXIF block ("Exif\0\0" + TIFF); 1 when absent or invalid.
@@ -148,9 +147,9 @@ absl::StatusOr<ImageInfo> SniffWithin(std::string_view bytes, int64_t max_pixels
   if (!info.ok()) return info;
   const int64_t pixels = static_cast<int64_t>(info->width) * info->height;
   if (pixels > max_pixels) {
-    return errors::Invalid("ImageTooLarge",
-                           absl::StrCat("the image has ", info->width, "x", info->height, " = ",
-                                        pixels, " pixels; the limit is ", max_pixels));
+    return errors::Make(errors::Reason::kImageTooLarge,
+                        absl::StrCat("the image has ", info->width, "x", info->height, " = ",
+                                     pixels, " pixels; the limit is ", max_pixels));
   }
   return info;
 }

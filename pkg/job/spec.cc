@@ -1,18 +1,25 @@
 #include "pkg/job/spec.h"
 
 namespace pixq::job {
+namespace {
 
-const char* FormatName(Format format) {
-  switch (format) {
-    case Format::kJpeg:
-      return "jpeg";
-    case Format::kPng:
-      return "png";
-    case Format::kWebp:
-      return "webp";
+// The value's first name in `names`: the one pixq writes.
+template <typename T, size_t N>
+std::string_view FirstNameOf(const std::array<Named<T>, N>& names, T value) {
+  for (const Named<T>& named : names) {
+    if (named.value == value) return named.name;
   }
-  return "jpeg";
+  return names.front().name;
 }
+
+}  // namespace
+
+std::string_view FitName(Fit fit) { return FirstNameOf(kFitNames, fit); }
+
+std::string_view GravityName(Gravity gravity) { return FirstNameOf(kGravityNames, gravity); }
+
+// The names are literals, so the view's data is NUL-terminated.
+const char* FormatName(Format format) { return FirstNameOf(kFormatNames, format).data(); }
 
 const char* FormatExtension(Format format) {
   switch (format) {
@@ -39,9 +46,9 @@ const char* FormatMimeType(Format format) {
 }
 
 std::optional<Format> ParseFormat(std::string_view name) {
-  if (name == "jpeg" || name == "jpg") return Format::kJpeg;
-  if (name == "png") return Format::kPng;
-  if (name == "webp") return Format::kWebp;
+  for (const Named<Format>& named : kFormatNames) {
+    if (named.name == name) return named.value;
+  }
   return std::nullopt;
 }
 

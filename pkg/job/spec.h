@@ -1,8 +1,9 @@
 #pragma once
 
 // The ImageJob resource of DESIGN.md: what a client asks for (JobSpec), what pixq reports about it
-// (JobStatus), and the image catalogue entry (ImageMeta). Plain value types; parsing, validation
-// and JSON live in pkg/job/json.h.
+// (JobStatus), and the image catalogue entry (ImageMeta). Plain value types and their wire names;
+// what clients send is read by pkg/job/spec_parser.h, records are written and read by
+// pkg/job/wire.h, and where an output is stored is pkg/job/output_key.h.
 
 #include <array>
 #include <cstdint>
@@ -153,10 +154,38 @@ struct ImageMeta {
   std::string created_at;  // RFC 3339
 };
 
+// A name on the wire and the value it stands for. Where a value has several names, the first
+// in its table is the one pixq writes and the others are aliases it accepts.
+template <typename T>
+struct Named {
+  std::string_view name;
+  T value;
+};
+
+// The names of each enum, in the order a client is told them ("must be one of ...").
+inline constexpr std::array<Named<Fit>, 3> kFitNames = {
+    {{"inside", Fit::kInside}, {"cover", Fit::kCover}, {"fill", Fit::kFill}}};
+inline constexpr std::array<Named<Gravity>, 9> kGravityNames = {
+    {{"center", Gravity::kCenter},
+     {"north", Gravity::kNorth},
+     {"south", Gravity::kSouth},
+     {"east", Gravity::kEast},
+     {"west", Gravity::kWest},
+     {"northeast", Gravity::kNorthEast},
+     {"northwest", Gravity::kNorthWest},
+     {"southeast", Gravity::kSouthEast},
+     {"southwest", Gravity::kSouthWest}}};
+inline constexpr std::array<Named<Format>, 4> kFormatNames = {{{"jpeg", Format::kJpeg},
+                                                               {"png", Format::kPng},
+                                                               {"webp", Format::kWebp},
+                                                               {"jpg", Format::kJpeg}}};
+
 // Names as they appear on the wire.
-[[nodiscard]] const char* FormatName(Format format);                     // "jpeg", "png", "webp"
-[[nodiscard]] const char* FormatExtension(Format format);                // "jpg", "png", "webp"
-[[nodiscard]] const char* FormatMimeType(Format format);                 // "image/jpeg", ...
+[[nodiscard]] std::string_view FitName(Fit fit);              // "inside", "cover", "fill"
+[[nodiscard]] std::string_view GravityName(Gravity gravity);  // "center", "north", ...
+[[nodiscard]] const char* FormatName(Format format);          // "jpeg", "png", "webp"
+[[nodiscard]] const char* FormatExtension(Format format);     // "jpg", "png", "webp"
+[[nodiscard]] const char* FormatMimeType(Format format);      // "image/jpeg", ...
 [[nodiscard]] std::optional<Format> ParseFormat(std::string_view name);  // accepts "jpg" too
 [[nodiscard]] const char* PhaseName(Phase phase);                        // "Pending", ...
 [[nodiscard]] std::optional<Phase> ParsePhase(std::string_view name);

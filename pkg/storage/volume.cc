@@ -22,13 +22,14 @@ absl::Status IoError(const std::string& what, int err) {
   const std::string message = absl::StrCat(what, ": ", std::strerror(err));
   if (err == ENOSPC || err == EDQUOT) {
     // A full volume may be emptied by expiry or an operator: worth trying again later.
-    return errors::Make(absl::StatusCode::kUnavailable, "VolumeFull", message);
+    return errors::Make(errors::Reason::kVolumeFull, message);
   }
-  return errors::Internal("StorageError", message);
+  return errors::Make(errors::Reason::kStorageError, message);
 }
 
 absl::Status InvalidId(std::string_view what) {
-  return errors::Invalid("InvalidId", absl::StrCat("not a valid storage name: ", errors::Sv(what)));
+  return errors::Make(errors::Reason::kInvalidId,
+                      absl::StrCat("not a valid storage name: ", errors::Sv(what)));
 }
 
 // Writes all of `bytes` to `fd`, retrying short writes and interrupts.
@@ -69,11 +70,13 @@ bool AnonymousTmpWorks(const std::string& tmp_dir) {
   return linked;
 }
 
-// The whole file at `path`. Errors: kNotFound ("NotFound") when it does not exist; "IoError".
+// The whole file at `path`. Errors: "NotFound" when it does not exist; IoError's ("VolumeFull",
+// "StorageError").
 absl::StatusOr<std::string> ReadWhole(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return errors::NotFound("NotFound", absl::StrCat("no file ", path));
+    if (errno == ENOENT)
+      return errors::Make(errors::Reason::kNotFound, absl::StrCat("no file ", path));
     return IoError("open " + path, errno);
   }
   struct stat st;
@@ -144,7 +147,7 @@ absl::Status ValidateRelativePath(std::string_view path) {
 absl::StatusOr<std::unique_ptr<VolumeStore>> VolumeStore::Open(std::string root,
                                                                absl::Duration tmp_max_age) {
   std::error_code ec;
-  if (root.empty()) return errors::Invalid("InvalidConfig", "storage.root: is empty");
+  if (root.empty()) return errors::Make(errors::Reason::kInvalidConfig, "storage.root: is empty");
   fs::path absolute = fs::absolute(root, ec);
   if (ec) return IoError("storage root " + root, ec.value());
   for (const char* sub : {"originals", "outputs", "tmp"}) {
@@ -214,8 +217,8 @@ absl::StatusOr<std::string> VolumeStore::ReadOriginal(std::string_view id) const
   PIXQ_RETURN_IF_ERROR(ValidateId(id));
   absl::StatusOr<std::string> bytes = ReadWhole(AbsolutePath(OriginalRelativePath(id)));
   if (absl::IsNotFound(bytes.status())) {
-    return errors::NotFound("ImageNotFound",
-                            absl::StrCat("no original for image ", errors::Sv(id)));
+    return errors::Make(errors::Reason::kImageNotFound,
+                        absl::StrCat("no original for image ", errors::Sv(id)));
   }
   return bytes;
 }
@@ -260,7 +263,8 @@ absl::StatusOr<int64_t> VolumeStore::SizeOf(std::string_view relative_path) cons
   struct stat st;
   if (::stat(AbsolutePath(relative_path).c_str(), &st) != 0) {
     if (errno == ENOENT) {
-      return errors::NotFound("NotFound", absl::StrCat("no file ", errors::Sv(relative_path)));
+      return errors::Make(errors::Reason::kNotFound,
+                          absl::StrCat("no file ", errors::Sv(relative_path)));
     }
     return IoError("stat", errno);
   }

@@ -7,8 +7,9 @@
 #include <string_view>
 
 #include "pkg/job/document.h"
-#include "pkg/job/json.h"
+#include "pkg/job/output_key.h"
 #include "pkg/job/spec.h"
+#include "pkg/job/spec_parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

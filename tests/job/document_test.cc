@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "pkg/errors/errors.h"
-#include "pkg/job/json.h"
+#include "pkg/job/spec_parser.h"
 
 namespace pixq::job {
 namespace {
