@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "pkg/clock/clock.h"
 #include "pkg/imaging/pipeline.h"
 #include "pkg/isolate/codec.h"
 #include "pkg/job/spec.h"
@@ -100,7 +101,8 @@ int main(int argc, char** argv) {
     // matter): worker.concurrency 0 means one job per CPU, and cmd/worker/main.cc gives OpenCV
     // cpus / concurrency threads, so the child runs on one thread, as the in-process figures do.
     pool = std::make_unique<pixq::isolate::CodecPool>(
-        pixq::isolate::CodecOptions{.command = {codec, "codec"}, .slots = 1});
+        pixq::isolate::CodecOptions{.command = {codec, "codec"}, .slots = 1},
+        pixq::clock::RealClock());
     engine = pool.get();
     engine_name = bp::kCodecProcess;
     if (absl::Status s = bp::StartEngine(*engine, paths.front(), options); !s.ok()) {

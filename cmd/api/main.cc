@@ -8,6 +8,7 @@
 
 #include "pkg/api/readiness.h"
 #include "pkg/api/service.h"
+#include "pkg/clock/clock.h"
 #include "pkg/errors/errors.h"
 #include "pkg/http/server.h"
 #include "pkg/observability/log.h"
@@ -71,7 +72,7 @@ int main(int argc, char** argv) {
   // Ready once the tables hold the log as of start; from then on, checked every second, so that
   // a broker outage turns /readyz false and refuses requests at once instead of each one waiting.
   api::Readiness readiness([&tables](absl::Duration timeout) { return tables.CatchUp(timeout); },
-                           absl::Seconds(1), absl::Seconds(2));
+                           absl::Seconds(1), absl::Seconds(2), clock::RealClock());
 
   api::Service service(
       api::ServiceOptions{.topics = topics,

@@ -15,6 +15,7 @@
 
 #include <unistd.h>
 
+#include "pkg/clock/clock.h"
 #include "pkg/errors/errors.h"
 #include "pkg/fetch/fetcher.h"
 #include "pkg/http/probe_server.h"
@@ -58,7 +59,8 @@ int SweepOnce(const pixq::config::Config& cfg, pixq::storage::VolumeStore& store
   if (absl::Status caught_up = (*reader)->CatchUp(absl::Seconds(120)); !caught_up.ok()) {
     return Fail(caught_up);
   }
-  const absl::Time start = absl::Now();
+  clock::Clock& system_clock = clock::RealClock();
+  const absl::Time start = system_clock.Now();
   absl::StatusOr<worker::SweepReport> report = worker::Sweep(
       jobs.Snapshot(), store, **producer,
       worker::RetentionOptions{.job_records = absl::Seconds(cfg.retention.job_records_s),
@@ -68,12 +70,13 @@ int SweepOnce(const pixq::config::Config& cfg, pixq::storage::VolumeStore& store
       start);
   const int tmp_removed = store.SweepTmp(absl::Seconds(cfg.storage.tmp_max_age_s));
   if (!report.ok()) return Fail(report.status());
-  observability::LogInfo("sweep done", {{"job_records", static_cast<int64_t>(jobs.size())},
-                                        {"job_records_expired", report->job_records_expired},
-                                        {"outputs_removed", report->outputs_removed},
-                                        {"bytes_freed", report->bytes_freed},
-                                        {"tmp_removed", tmp_removed},
-                                        {"ms", absl::ToInt64Milliseconds(absl::Now() - start)}});
+  observability::LogInfo("sweep done",
+                         {{"job_records", static_cast<int64_t>(jobs.size())},
+                          {"job_records_expired", report->job_records_expired},
+                          {"outputs_removed", report->outputs_removed},
+                          {"bytes_freed", report->bytes_freed},
+                          {"tmp_removed", tmp_removed},
+                          {"ms", absl::ToInt64Milliseconds(system_clock.Now() - start)}});
   return 0;
 }
 
@@ -140,13 +143,15 @@ int main(int argc, char** argv) {
   if (!startup.config_path.empty()) {
     codec_command.insert(codec_command.end(), {"--config", startup.config_path});
   }
-  const isolate::CodecPool codecs(isolate::CodecOptions{
-      .command = std::move(codec_command),
-      .executable = "/proc/self/exe",
-      .slots = concurrency,
-      .limits = {.decode = absl::Milliseconds(cfg.limits.decode_timeout_ms),
-                 .process = absl::Milliseconds(cfg.limits.process_timeout_ms),
-                 .encode = absl::Milliseconds(cfg.limits.encode_timeout_ms)}});
+  clock::Clock& system_clock = clock::RealClock();
+  const isolate::CodecPool codecs(
+      isolate::CodecOptions{.command = std::move(codec_command),
+                            .executable = "/proc/self/exe",
+                            .slots = concurrency,
+                            .limits = {.decode = absl::Milliseconds(cfg.limits.decode_timeout_ms),
+                                       .process = absl::Milliseconds(cfg.limits.process_timeout_ms),
+                                       .encode = absl::Milliseconds(cfg.limits.encode_timeout_ms)}},
+      system_clock);
   if (absl::Status started = codecs.Start(); !started.ok()) return Fail(started);
   std::atomic<bool> stopping{false};  // SIGTERM: stop taking work
   std::atomic<bool> give_up{false};   // the grace is over: stop retrying status publishes
@@ -164,12 +169,14 @@ int main(int argc, char** argv) {
                                .webhook = {.secret = cfg.webhook.secret,
                                            .max_attempts = cfg.webhook.max_attempts,
                                            .backoff = absl::Milliseconds(cfg.webhook.backoff_ms)}},
-      codecs, **store, **fetcher, **producer, metrics, **tracer, give_up);
-  worker::Runner runner(worker::RunnerOptions{.concurrency = concurrency,
-                                              .grace = absl::Seconds(cfg.worker.shutdown_grace_s),
-                                              .retry_topic = topics.retry,
-                                              .max_defer = retry.max_backoff},
-                        processor, metrics);
+      codecs, **store, **fetcher, **producer, metrics, **tracer, give_up, system_clock);
+  worker::Runner runner(
+      worker::RunnerOptions{.concurrency = concurrency,
+                            .grace = absl::Seconds(cfg.worker.shutdown_grace_s),
+                            .retry_topic = topics.retry,
+                            .max_defer = retry.max_backoff},
+      [&processor](const queue::Message& m) { return processor.Process(m); }, metrics,
+      system_clock);
 
   auto consumer = queue::GroupConsumer::Create(
       *client,

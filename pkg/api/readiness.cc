@@ -5,29 +5,35 @@
 
 namespace pixq::api {
 
-Readiness::Readiness(CatchUpFn catch_up, absl::Duration interval, absl::Duration timeout)
+Readiness::Readiness(CatchUpFn catch_up, absl::Duration interval, absl::Duration timeout,
+                     clock::Clock& clock)
     : catch_up_(std::move(catch_up)),
       interval_(interval),
       timeout_(timeout),
+      clock_(clock),
       last_(errors::Unavailable("NotReady", "the state tables are still being loaded")) {}
 
 Readiness::~Readiness() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  stop_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 void Readiness::Start() {
   thread_ = std::thread([this] {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stopping_) {
-      lock.unlock();
+    const auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+      }
       CheckNow();
-      lock.lock();
-      stop_cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stopping_; });
+      absl::MutexLock lock(&mu_);
+      if (clock_.AwaitWithDeadline(mu_, absl::Condition(&stopping), clock_.Now() + interval_)) {
+        return;
+      }
     }
   });
 }
@@ -35,7 +41,7 @@ void Readiness::Start() {
 void Readiness::CheckNow() {
   absl::Status status = catch_up_(timeout_);
   const bool down = !status.ok() && errors::ReasonOf(status) == "BrokerUnavailable";
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (status.ok() != last_.ok() || down != broker_down_) {
     if (status.ok()) {
       observability::LogInfo("ready", {});
@@ -49,12 +55,12 @@ void Readiness::CheckNow() {
 }
 
 absl::Status Readiness::Ready() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return last_;
 }
 
 absl::Status Readiness::Admit() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (broker_down_) {
     return errors::Unavailable("BrokerUnavailable",
                                "Kafka is unreachable; nothing can be accepted until it is back");

@@ -9,21 +9,23 @@
 // producing: while the broker is known unreachable, requests are refused at once (503 with
 // Retry-After) instead of each waiting out the produce timeout.
 
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 #include "pkg/api/service.h"
+#include "pkg/clock/clock.h"
 
 namespace pixq::api {
 
 class Readiness final {
  public:
-  Readiness(CatchUpFn catch_up, absl::Duration interval, absl::Duration timeout);
+  // The background checks are `interval` apart on `clock`.
+  Readiness(CatchUpFn catch_up, absl::Duration interval, absl::Duration timeout,
+            clock::Clock& clock);
   ~Readiness();  // stops the background checks
 
   // Starts checking every `interval` on a background thread.
@@ -42,11 +44,12 @@ class Readiness final {
   absl::Duration interval_;
   absl::Duration timeout_;
 
-  mutable std::mutex mu_;
-  absl::Status last_;
-  bool broker_down_ = false;
-  bool stopping_ = false;
-  std::condition_variable stop_cv_;
+  clock::Clock& clock_;
+
+  mutable absl::Mutex mu_;
+  absl::Status last_ ABSL_GUARDED_BY(mu_);
+  bool broker_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -10,7 +10,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include <fcntl.h>
 #include <poll.h>
@@ -64,14 +63,16 @@ bool ParseHead(std::string_view head, Frame& frame, uint32_t& header, uint64_t& 
 
 // --- the worker's side: non-blocking, every wait bounded by a deadline ---
 
-// DeadlineExceeded when the deadline passes; Unavailable when the child has gone (EOF, reset).
-absl::Status WaitFor(int fd, short events, absl::Time deadline) {
+// DeadlineExceeded when the deadline passes on `clock`; Unavailable when the child has gone (EOF,
+// reset). The poll itself waits in real time (on a real child), a slice at a time, so that the
+// decision is the clock's: a test's clock that jumps past the deadline ends the wait.
+absl::Status WaitFor(int fd, short events, absl::Time deadline, const clock::Clock& clock) {
   while (true) {
-    const absl::Duration left = deadline - absl::Now();
+    const absl::Duration left = deadline - clock.Now();
     if (left <= absl::ZeroDuration()) return absl::DeadlineExceededError("time limit");
     pollfd p{.fd = fd, .events = events, .revents = 0};
-    const int ms =
-        static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left) + 1, INT_MAX));
+    const int ms = static_cast<int>(
+        std::min(absl::ToInt64Milliseconds(left) + 1, absl::ToInt64Milliseconds(kDeadlineCheck)));
     const int n = poll(&p, 1, ms);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return absl::UnavailableError(absl::StrCat("poll: ", std::strerror(errno)));
@@ -79,13 +80,20 @@ absl::Status WaitFor(int fd, short events, absl::Time deadline) {
   }
 }
 
-absl::Status SendAll(int fd, std::string_view data, absl::Time deadline) {
+// Where the exchange with one child stands: its socket and the current stage's deadline.
+struct Wire {
+  int fd = -1;
+  absl::Time deadline;
+  const clock::Clock& clock;
+};
+
+absl::Status SendAll(const Wire& wire, std::string_view data) {
   while (!data.empty()) {
-    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    const ssize_t n = send(wire.fd, data.data(), data.size(), MSG_NOSIGNAL);
     if (n > 0) {
       data.remove_prefix(static_cast<size_t>(n));
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      PIXQ_RETURN_IF_ERROR(WaitFor(fd, POLLOUT, deadline));
+      PIXQ_RETURN_IF_ERROR(WaitFor(wire.fd, POLLOUT, wire.deadline, wire.clock));
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else {
@@ -95,16 +103,16 @@ absl::Status SendAll(int fd, std::string_view data, absl::Time deadline) {
   return absl::OkStatus();
 }
 
-absl::Status ReceiveAll(int fd, char* out, size_t size, absl::Time deadline) {
+absl::Status ReceiveAll(const Wire& wire, char* out, size_t size) {
   while (size > 0) {
-    const ssize_t n = recv(fd, out, size, 0);
+    const ssize_t n = recv(wire.fd, out, size, 0);
     if (n > 0) {
       out += n;
       size -= static_cast<size_t>(n);
     } else if (n == 0) {
       return absl::UnavailableError("the codec process closed its socket");
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      PIXQ_RETURN_IF_ERROR(WaitFor(fd, POLLIN, deadline));
+      PIXQ_RETURN_IF_ERROR(WaitFor(wire.fd, POLLIN, wire.deadline, wire.clock));
     } else if (errno != EINTR) {
       return absl::UnavailableError(absl::StrCat("recv: ", std::strerror(errno)));
     }
@@ -112,16 +120,16 @@ absl::Status ReceiveAll(int fd, char* out, size_t size, absl::Time deadline) {
   return absl::OkStatus();
 }
 
-absl::Status SendFrame(int fd, char type, std::string_view header, std::string_view payload,
-                       absl::Time deadline) {
-  PIXQ_RETURN_IF_ERROR(SendAll(fd, Head(type, header.size(), payload.size()), deadline));
-  PIXQ_RETURN_IF_ERROR(SendAll(fd, header, deadline));
-  return SendAll(fd, payload, deadline);
+absl::Status SendFrame(const Wire& wire, char type, std::string_view header,
+                       std::string_view payload) {
+  PIXQ_RETURN_IF_ERROR(SendAll(wire, Head(type, header.size(), payload.size())));
+  PIXQ_RETURN_IF_ERROR(SendAll(wire, header));
+  return SendAll(wire, payload);
 }
 
-absl::StatusOr<Frame> ReceiveFrame(int fd, absl::Time deadline) {
+absl::StatusOr<Frame> ReceiveFrame(const Wire& wire) {
   std::array<char, kFrameHead> head{};
-  PIXQ_RETURN_IF_ERROR(ReceiveAll(fd, head.data(), head.size(), deadline));
+  PIXQ_RETURN_IF_ERROR(ReceiveAll(wire, head.data(), head.size()));
   Frame frame;
   uint32_t header = 0;
   uint64_t payload = 0;
@@ -130,8 +138,8 @@ absl::StatusOr<Frame> ReceiveFrame(int fd, absl::Time deadline) {
   }
   frame.header.resize(header);
   frame.payload.resize(payload);
-  PIXQ_RETURN_IF_ERROR(ReceiveAll(fd, frame.header.data(), header, deadline));
-  PIXQ_RETURN_IF_ERROR(ReceiveAll(fd, frame.payload.data(), payload, deadline));
+  PIXQ_RETURN_IF_ERROR(ReceiveAll(wire, frame.header.data(), header));
+  PIXQ_RETURN_IF_ERROR(ReceiveAll(wire, frame.payload.data(), payload));
   return frame;
 }
 
@@ -300,7 +308,8 @@ void Kill(pid_t pid) {
 
 }  // namespace
 
-CodecPool::CodecPool(CodecOptions options) : options_(std::move(options)) {
+CodecPool::CodecPool(CodecOptions options, clock::Clock& clock)
+    : options_(std::move(options)), clock_(clock) {
   options_.slots = std::max(1, options_.slots);
 }
 
@@ -370,7 +379,8 @@ absl::StatusOr<CodecPool::Child> CodecPool::Spawn() const {
   fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
   // Ready once it says so: its start-up (loading, configuration) is not counted against a job.
   const Child child{.pid = pid, .fd = fds[0]};
-  absl::StatusOr<Frame> hello = ReceiveFrame(child.fd, absl::Now() + kStartTimeout);
+  absl::StatusOr<Frame> hello =
+      ReceiveFrame({.fd = child.fd, .deadline = clock_.Now() + kStartTimeout, .clock = clock_});
   if (!hello.ok() || hello->type != 'H') {
     close(child.fd);
     Kill(child.pid);
@@ -447,7 +457,7 @@ absl::StatusOr<imaging::Result> CodecPool::Exchange(Child& child, std::string_vi
   reusable = false;
   const char* stage = "decoding";
   absl::Duration limit = options_.limits.decode;
-  absl::Time deadline = absl::Now() + limit;
+  Wire wire{.fd = child.fd, .deadline = clock_.Now() + limit, .clock = clock_};
   // A broken exchange: over the time limit, or the child gone. The caller kills what is left.
   auto broken = [&](const absl::Status& io) -> absl::Status {
     if (absl::IsDeadlineExceeded(io)) {
@@ -471,13 +481,12 @@ absl::StatusOr<imaging::Result> CodecPool::Exchange(Child& child, std::string_vi
     return errors::Make(absl::StatusCode::kAborted, "CodecCrashed",
                         absl::StrCat("the codec process ", how, " while ", stage));
   };
-  if (absl::Status sent = SendFrame(child.fd, 'Q', RequestHeader(steps, output), input, deadline);
-      !sent.ok()) {
+  if (absl::Status sent = SendFrame(wire, 'Q', RequestHeader(steps, output), input); !sent.ok()) {
     return broken(sent);
   }
   char expected = 'D';  // then 'S', then the answer; each stage marker once, in order
   while (true) {
-    absl::StatusOr<Frame> frame = ReceiveFrame(child.fd, deadline);
+    absl::StatusOr<Frame> frame = ReceiveFrame(wire);
     if (!frame.ok()) return broken(frame.status());
     if ((frame->type == 'D' || frame->type == 'S') && frame->type != expected) {
       return broken(absl::InternalError("the codec process sent its stages out of order"));
@@ -487,13 +496,13 @@ absl::StatusOr<imaging::Result> CodecPool::Exchange(Child& child, std::string_vi
         expected = 'S';
         stage = "the steps";
         limit = options_.limits.process;
-        deadline = absl::Now() + limit;
+        wire.deadline = clock_.Now() + limit;
         break;
       case 'S':
         expected = 'R';
         stage = "encoding";
         limit = options_.limits.encode;
-        deadline = absl::Now() + limit;
+        wire.deadline = clock_.Now() + limit;
         break;
       case 'R':
         reusable = true;

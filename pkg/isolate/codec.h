@@ -33,12 +33,16 @@
 #include "absl/time/time.h"
 #include <sys/types.h>
 
+#include "pkg/clock/clock.h"
 #include "pkg/imaging/pipeline.h"
 #include "pkg/job/spec.h"
 
 namespace pixq::isolate {
 
 inline constexpr int kCodecFd = 3;
+
+// The longest a wait on a child's socket goes without looking at the clock again.
+inline constexpr absl::Duration kDeadlineCheck = absl::Milliseconds(50);
 
 // How long each stage of one job may take in the child before it is killed.
 struct StageLimits {
@@ -58,7 +62,9 @@ struct CodecOptions {
 
 class CodecPool final : public imaging::Engine {
  public:
-  explicit CodecPool(CodecOptions options);
+  // The stages' time limits (and the child's start-up limit) are deadlines on `clock`; the waits
+  // on a child's socket look at the clock at least every kDeadlineCheck of real time.
+  CodecPool(CodecOptions options, clock::Clock& clock);
   // Closes every child's socket, so they exit, and reaps them (killing any that lingers).
   ~CodecPool() override;
   CodecPool(const CodecPool&) = delete;
@@ -95,6 +101,7 @@ class CodecPool final : public imaging::Engine {
                                            const job::OutputSpec& output, bool& reusable) const;
 
   CodecOptions options_;
+  clock::Clock& clock_;
   mutable std::mutex mu_;
   mutable std::condition_variable freed_;
   mutable std::vector<Child> idle_;  // guarded by mu_

@@ -185,10 +185,6 @@ std::optional<Message> GroupConsumer::Poll(absl::Duration timeout) {
   }
 }
 
-absl::Status GroupConsumer::StoreOffset(const Message& message) {
-  return StoreOffset(message.topic, message.partition, message.offset + 1);
-}
-
 absl::Status GroupConsumer::StoreOffset(const std::string& topic, int32_t partition, int64_t next) {
   std::unique_ptr<RdKafka::TopicPartition> tp(
       RdKafka::TopicPartition::create(topic, partition, next));

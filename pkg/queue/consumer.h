@@ -39,28 +39,49 @@ struct GroupOptions {
   absl::Duration stats_interval = absl::Seconds(5);
 };
 
-class GroupConsumer final {
+// What worker::Runner needs of a group consumer: the seam between it and Kafka. GroupConsumer is
+// the real one; tests/fakes/fake_consumer.h is an in-process one with assignments, revocations,
+// pauses and stored offsets that a test drives.
+//
+// Revocations are reported from inside Poll, on the polling thread, before the partitions go
+// (GroupOptions::on_revoke for the real one): offsets stored until the callback returns count.
+class Consumer {
  public:
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<GroupConsumer>> Create(
-      const ClientOptions& client, GroupOptions group);
-  ~GroupConsumer();
+  virtual ~Consumer() = default;
 
   // The next record, or nullopt when none arrived within `timeout`. Not thread-safe: one poller.
-  [[nodiscard]] std::optional<Message> Poll(absl::Duration timeout);
+  [[nodiscard]] virtual std::optional<Message> Poll(absl::Duration timeout) = 0;
 
-  // Marks `message` as done: its offset + 1 will be committed for its partition.
-  [[nodiscard]] absl::Status StoreOffset(const Message& message);
   // Stores `next` (the offset of the next record to consume) for the partition. Thread-safe.
   // Errors: "OffsetNotStored" (typically: the partition is no longer ours).
-  [[nodiscard]] absl::Status StoreOffset(const std::string& topic, int32_t partition, int64_t next);
+  [[nodiscard]] virtual absl::Status StoreOffset(const std::string& topic, int32_t partition,
+                                                 int64_t next) = 0;
+  // Marks `message` as done: its offset + 1 will be committed for its partition.
+  [[nodiscard]] absl::Status StoreOffset(const Message& message) {
+    return StoreOffset(message.topic, message.partition, message.offset + 1);
+  }
 
   // Stops fetching from `message`'s partition and rewinds it to `message`, which (with those
   // after it) is delivered again after Resume. For work that may not start yet (a retry before
   // its time) without holding up other partitions. Polling thread only.
   // Errors: "KafkaError" when the partition cannot be paused or rewound (no longer ours).
-  [[nodiscard]] absl::Status Defer(const Message& message);
+  [[nodiscard]] virtual absl::Status Defer(const Message& message) = 0;
   // Fetches from the partition again. Polling thread only.
-  void Resume(const std::string& topic, int32_t partition);
+  virtual void Resume(const std::string& topic, int32_t partition) = 0;
+};
+
+class GroupConsumer final : public Consumer {
+ public:
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<GroupConsumer>> Create(
+      const ClientOptions& client, GroupOptions group);
+  ~GroupConsumer() override;
+
+  [[nodiscard]] std::optional<Message> Poll(absl::Duration timeout) override;
+  using Consumer::StoreOffset;
+  [[nodiscard]] absl::Status StoreOffset(const std::string& topic, int32_t partition,
+                                         int64_t next) override;
+  [[nodiscard]] absl::Status Defer(const Message& message) override;
+  void Resume(const std::string& topic, int32_t partition) override;
 
   // Commits what was stored and leaves the group. Idempotent; the destructor calls it.
   void Close();

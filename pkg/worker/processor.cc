@@ -1,11 +1,7 @@
 #include "pkg/worker/processor.h"
 
-#include <chrono>
-#include <thread>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 
 #include "pkg/crypto/hmac.h"
@@ -27,7 +23,8 @@ absl::Duration RetryPolicy::BackoffAfter(int attempt) const {
 JobProcessor::JobProcessor(ProcessorOptions options, const imaging::Engine& pipeline,
                            storage::Store& store, fetch::Fetcher& fetcher,
                            queue::Producer& producer, observability::Metrics& metrics,
-                           observability::Tracer& tracer, const std::atomic<bool>& give_up)
+                           observability::Tracer& tracer, const std::atomic<bool>& give_up,
+                           clock::Clock& clock)
     : options_(std::move(options)),
       pipeline_(pipeline),
       store_(store),
@@ -35,11 +32,13 @@ JobProcessor::JobProcessor(ProcessorOptions options, const imaging::Engine& pipe
       producer_(producer),
       metrics_(metrics),
       tracer_(tracer),
-      give_up_(give_up) {}
+      give_up_(give_up),
+      clock_(clock),
+      statuses_(producer, options_.topics.job_status),
+      images_(producer, options_.topics.images) {}
 
-absl::Status JobProcessor::PublishUntilAcknowledged(const std::string& id,
-                                                    const std::string& value) {
-  return SendUntilAcknowledged({.topic = options_.topics.job_status, .key = id, .value = value});
+std::string JobProcessor::NowRfc3339() const {
+  return job::UnixMillisToRfc3339(absl::ToUnixMillis(clock_.Now()));
 }
 
 absl::Status JobProcessor::SendUntilAcknowledged(const queue::OutgoingMessage& message) {
@@ -54,7 +53,7 @@ absl::Status JobProcessor::SendUntilAcknowledged(const queue::OutgoingMessage& m
     if (give_up_.load()) {
       return errors::Unavailable("StatusNotPublished", std::string(sent.message()));
     }
-    std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
+    clock_.SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
 }
@@ -67,25 +66,16 @@ absl::StatusOr<std::string> JobProcessor::AddToCatalogue(std::string_view bytes,
   // Known already (an upload, or an earlier download of the same bytes): the catalogue has it.
   if (store_.HasOriginal(id)) return id;
   PIXQ_RETURN_IF_ERROR(store_.PutOriginal(id, bytes));
-  // The file name is the URL's last path segment: metadata only, never a path here.
-  const std::string path = fetch::RedactedUrl(url);
-  const size_t scheme = path.find("://");
-  const size_t slash = path.rfind('/');
-  std::string filename =
-      slash != std::string::npos && slash > scheme + 2 ? path.substr(slash + 1) : std::string();
-  if (filename.size() > 255) filename.resize(255);
-  const job::ImageMeta meta{.id = id,
-                            .title = filename,
-                            .filename = filename,
-                            .format = info->format,
-                            .width = info->DisplayWidth(),
-                            .height = info->DisplayHeight(),
-                            .bytes = static_cast<int64_t>(bytes.size()),
-                            .created_at = job::NowRfc3339()};
+  // The file name (and the title) is the URL's last path segment: metadata only, never a path.
+  const std::string filename = state::FilenameFromUrl(fetch::RedactedUrl(url));
+  const job::ImageMeta meta = state::NewImageMeta({.id = id,
+                                                   .format = info->format,
+                                                   .width = info->DisplayWidth(),
+                                                   .height = info->DisplayHeight(),
+                                                   .bytes = static_cast<int64_t>(bytes.size())},
+                                                  filename, filename, clock_.Now());
   // Until this is acknowledged the image is not in the catalogue: the attempt fails, transiently.
-  absl::Status sent = producer_.Send(
-      {.topic = options_.topics.images, .key = id, .value = job::ToJson(meta).dump()},
-      options_.publish_timeout);
+  absl::Status sent = images_.Write(meta, options_.publish_timeout);
   if (!sent.ok()) {
     metrics_.CountProduceError(options_.topics.images);
     // Without its announcement the next download would take the file for a known image.
@@ -152,10 +142,10 @@ absl::Status JobProcessor::RunPipeline(std::string_view bytes, job::JobRecord& r
           ? 0
           : absl::ToInt64Milliseconds(result->steps.back().end - result->steps.front().start);
   status.timings.encode_ms = absl::ToInt64Milliseconds(result->encode.duration());
-  const absl::Time store_start = absl::Now();
+  const absl::Time store_start = clock_.Now();
   absl::StatusOr<std::string> path =
       store_.PutOutput(record.output_key, job::FormatExtension(result->format), result->bytes);
-  const absl::Time store_end = absl::Now();
+  const absl::Time store_end = clock_.Now();
   child("store", store_start, store_end);
   status.timings.store_ms = absl::ToInt64Milliseconds(store_end - store_start);
   if (!path.ok()) return path.status();
@@ -210,27 +200,25 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
   status.phase = job::Phase::kRunning;
   status.attempts = attempt;
   status.worker = options_.worker_name;
-  status.started_at = job::NowRfc3339();
+  status.started_at = NowRfc3339();
   status.reason.clear();
   status.message.clear();
   status.output.reset();
   const int64_t created = job::Rfc3339ToUnixMillis(record.created_at);
   if (created > 0) {
-    status.timings.queue_ms = std::max<int64_t>(0, job::NowUnixMillis() - created);
+    status.timings.queue_ms = std::max<int64_t>(0, absl::ToUnixMillis(clock_.Now()) - created);
   }
   // Running is informative; if it is lost, the terminal status still follows.
-  producer_.SendAsync(
-      {.topic = options_.topics.job_status, .key = id, .value = job::ToJson(record).dump()},
-      [id](absl::Status s) {
-        if (!s.ok()) {
-          observability::LogWarn("running status not published",
-                                 {{"job_id", id}, {"error", std::string(s.message())}});
-        }
-      });
+  statuses_.WriteAsync(record, [id](absl::Status s) {
+    if (!s.ok()) {
+      observability::LogWarn("running status not published",
+                             {{"job_id", id}, {"error", std::string(s.message())}});
+    }
+  });
 
-  const absl::Time fetch_start = absl::Now();
+  const absl::Time fetch_start = clock_.Now();
   absl::StatusOr<Source> source = LoadSource(record);
-  const absl::Time fetch_end = absl::Now();
+  const absl::Time fetch_end = clock_.Now();
   child("fetch", fetch_start, fetch_end);
   status.timings.fetch_ms = absl::ToInt64Milliseconds(fetch_end - fetch_start);
 
@@ -253,7 +241,7 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
   const bool again = transient && attempt < options_.retry.max_attempts;
   if (outcome.ok()) {
     status.phase = job::Phase::kSucceeded;
-    status.finished_at = job::NowRfc3339();
+    status.finished_at = NowRfc3339();
   } else {
     status.reason = errors::ReasonOf(outcome);
     status.message = std::string(outcome.message());
@@ -262,7 +250,7 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
   }
   if (again) {
     const absl::Duration wait = options_.retry.BackoffAfter(attempt);
-    const int64_t not_before = absl::ToUnixMillis(absl::Now() + wait);
+    const int64_t not_before = absl::ToUnixMillis(clock_.Now() + wait);
     status.phase = job::Phase::kPending;
     status.message = absl::StrCat("attempt ", attempt, " of ", options_.retry.max_attempts,
                                   " failed (", status.message, "); the next one starts after ",
@@ -276,7 +264,7 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
                      {"traceparent", observability::FormatTraceparent(consume.context())}}}));
   } else if (!outcome.ok()) {
     status.phase = job::Phase::kFailed;
-    status.finished_at = job::NowRfc3339();
+    status.finished_at = NowRfc3339();
     if (transient) {
       // Out of attempts: the job, its last error and its attempts go to the dead-letter topic,
       // from where an operator can replay it once the cause is fixed.
@@ -314,7 +302,7 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
                           {"duration_ms", status.timings.fetch_ms + status.timings.decode_ms +
                                               status.timings.process_ms + status.timings.encode_ms +
                                               status.timings.store_ms}});
-  PIXQ_RETURN_IF_ERROR(PublishUntilAcknowledged(id, job::ToJson(record).dump()));
+  PIXQ_RETURN_IF_ERROR(SendUntilAcknowledged(statuses_.Record(record)));
   // The status is durable; now tell whoever asked. Before the offset is stored, so a crash here
   // means the job runs and calls again rather than not calling at all.
   if (!record.spec.callback_url.empty() && status.phase != job::Phase::kPending) {
@@ -358,7 +346,7 @@ void JobProcessor::Notify(const job::JobRecord& record, const observability::Spa
     if (!errors::IsRetriable(last) || give_up_.load() || attempt == options_.webhook.max_attempts) {
       break;
     }
-    std::this_thread::sleep_for(absl::ToChronoMilliseconds(wait));
+    clock_.SleepFor(wait);
     wait *= 2;
   }
   span.SetError(std::string(last.message()));

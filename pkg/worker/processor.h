@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 
+#include "pkg/clock/clock.h"
 #include "pkg/fetch/fetcher.h"
 #include "pkg/imaging/pipeline.h"
 #include "pkg/job/spec.h"
@@ -30,6 +31,8 @@
 #include "pkg/observability/trace.h"
 #include "pkg/queue/message.h"
 #include "pkg/queue/producer.h"
+#include "pkg/state/image_records.h"
+#include "pkg/state/status_writer.h"
 #include "pkg/storage/store.h"
 
 namespace pixq::worker {
@@ -75,9 +78,12 @@ class JobProcessor final {
  public:
   // `give_up` is read while retrying a status publish: once set (the worker's shutdown grace is
   // over), Process returns an error instead (the offset stays unstored; the job runs again later).
+  // `clock` gives the statuses' times, a retry's not-before, the stage timings, and the waits
+  // between attempts to publish or to call a callback.
   JobProcessor(ProcessorOptions options, const imaging::Engine& pipeline, storage::Store& store,
                fetch::Fetcher& fetcher, queue::Producer& producer, observability::Metrics& metrics,
-               observability::Tracer& tracer, const std::atomic<bool>& give_up);
+               observability::Tracer& tracer, const std::atomic<bool>& give_up,
+               clock::Clock& clock);
 
   // Errors: "StatusNotPublished" (retriable) when the outcome (the terminal status, or the retry
   // or dead letter and its status) could not be made durable. A job that fails (bad image,
@@ -103,7 +109,8 @@ class JobProcessor final {
   void Notify(const job::JobRecord& record, const observability::SpanContext& parent);
   // Sends `message` until Kafka acknowledges it, or until told to give up.
   absl::Status SendUntilAcknowledged(const queue::OutgoingMessage& message);
-  absl::Status PublishUntilAcknowledged(const std::string& id, const std::string& value);
+  // The clock's time as the records write it (RFC 3339, milliseconds).
+  std::string NowRfc3339() const;
 
   ProcessorOptions options_;
   const imaging::Engine& pipeline_;
@@ -113,6 +120,9 @@ class JobProcessor final {
   observability::Metrics& metrics_;
   observability::Tracer& tracer_;
   const std::atomic<bool>& give_up_;
+  clock::Clock& clock_;
+  state::StatusWriter statuses_;
+  state::ImageWriter images_;
 };
 
 }  // namespace pixq::worker

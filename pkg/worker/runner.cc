@@ -1,62 +1,68 @@
 #include "pkg/worker/runner.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/numbers.h"
-#include "absl/time/clock.h"
 
 #include "pkg/observability/log.h"
+#include "pkg/worker/processor.h"
 
 namespace pixq::worker {
 
-Runner::Runner(RunnerOptions options, JobProcessor& processor, observability::Metrics& metrics)
-    : options_(options), processor_(processor), metrics_(metrics) {
+Runner::Runner(RunnerOptions options, ProcessFn process, observability::Metrics& metrics,
+               clock::Clock& clock)
+    : options_(std::move(options)), process_(std::move(process)), metrics_(metrics), clock_(clock) {
   options_.concurrency = std::max(1, options_.concurrency);
   options_.ahead = std::max(0, options_.ahead);
 }
 
-template <typename Pred>
-bool Runner::WaitForJobs(std::unique_lock<std::mutex>& lock, Pred done) {
-  return job_done_.wait_for(lock, absl::ToChronoMilliseconds(options_.grace), done);
+bool Runner::WaitForJobs(const absl::Condition& done) {
+  return clock_.AwaitWithDeadline(mu_, done, clock_.Now() + options_.grace);
 }
 
-int Runner::Run(queue::GroupConsumer& consumer, const std::atomic<bool>& stopping) {
+int Runner::Run(queue::Consumer& consumer, const std::atomic<bool>& stopping) {
   consumer_ = &consumer;
   std::vector<std::thread> threads;
   const int taken = options_.concurrency + options_.ahead;
   for (int i = 0; i < taken; ++i) threads.emplace_back([this] { Work(); });
 
+  const auto free = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return static_cast<int>(queue_.size()) + busy_ < taken;
+  };
   while (!stopping.load()) {
     {
-      // Take a job only when a thread is free for it: what is polled is started at once.
-      std::unique_lock<std::mutex> lock(mu_);
-      if (!job_done_.wait_for(lock, std::chrono::milliseconds(250),
-                              [&] { return static_cast<int>(queue_.size()) + busy_ < taken; })) {
-        continue;
-      }
+      // Take a job only when a thread is free for it: what is polled is started at once. Real
+      // time: this bounds only how late `stopping` is seen while every thread is busy.
+      absl::MutexLock lock(&mu_);
+      if (!mu_.AwaitWithTimeout(absl::Condition(&free), absl::Milliseconds(250))) continue;
     }
     ResumeDue(consumer);
     std::optional<queue::Message> message = consumer.Poll(absl::Milliseconds(250));
     if (!message) continue;
     if (message->topic == options_.retry_topic && DeferIfEarly(consumer, *message)) continue;
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     offsets_.Started({message->topic, message->partition}, message->offset);
     queue_.push_back(*std::move(message));
-    work_ready_.notify_one();
   }
 
   // Stopping: no more polling; the jobs taken finish within the grace, or are abandoned.
-  std::unique_lock<std::mutex> lock(mu_);
-  observability::LogInfo("draining", {{"jobs", offsets_.Running()}});
-  const int64_t finished_before = finished_;
-  const bool drained = WaitForJobs(lock, [&] { return queue_.empty() && busy_ == 0; });
-  const int abandoned = static_cast<int>(offsets_.Running());
-  // Counted where the jobs end (after their status was acknowledged, or given up on), not where
-  // they log their outcome.
-  observability::LogInfo("drained", {{"jobs", finished_ - finished_before}, {"left", abandoned}});
-  closed_ = true;
-  work_ready_.notify_all();
-  lock.unlock();
+  bool drained = false;
+  int abandoned = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    observability::LogInfo("draining", {{"jobs", offsets_.Running()}});
+    const int64_t finished_before = finished_;
+    const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return queue_.empty() && busy_ == 0;
+    };
+    drained = WaitForJobs(absl::Condition(&idle));
+    abandoned = static_cast<int>(offsets_.Running());
+    // Counted where the jobs end (after their status was acknowledged, or given up on), not
+    // where they log their outcome.
+    observability::LogInfo("drained", {{"jobs", finished_ - finished_before}, {"left", abandoned}});
+    closed_ = true;
+  }
   for (std::thread& t : threads) {
     // A thread still inside a job past the grace is left to the process exit.
     if (drained) {
@@ -68,14 +74,14 @@ int Runner::Run(queue::GroupConsumer& consumer, const std::atomic<bool>& stoppin
   return abandoned;
 }
 
-bool Runner::DeferIfEarly(queue::GroupConsumer& consumer, const queue::Message& message) {
+bool Runner::DeferIfEarly(queue::Consumer& consumer, const queue::Message& message) {
   const OffsetTracker::Partition partition{message.topic, message.partition};
   // Fetched before the partition was paused: it comes again, in order, after the resume.
   if (deferred_.count(partition) != 0) return true;
   int64_t not_before_ms = 0;
   const std::optional<std::string> header = message.HeaderValue(kNotBeforeHeader);
   if (!header || !absl::SimpleAtoi(*header, &not_before_ms)) return false;
-  const absl::Time now = absl::Now();
+  const absl::Time now = clock_.Now();
   // The wait is capped from when this message was first put off, not from each return of it.
   const auto first_key = std::make_pair(partition, message.offset);
   const absl::Time first = first_deferred_.try_emplace(first_key, now).first->second;
@@ -96,8 +102,8 @@ bool Runner::DeferIfEarly(queue::GroupConsumer& consumer, const queue::Message& 
   return true;
 }
 
-void Runner::ResumeDue(queue::GroupConsumer& consumer) {
-  const absl::Time now = absl::Now();
+void Runner::ResumeDue(queue::Consumer& consumer) {
+  const absl::Time now = clock_.Now();
   for (auto it = deferred_.begin(); it != deferred_.end();) {
     if (it->second > now) {
       ++it;
@@ -109,25 +115,26 @@ void Runner::ResumeDue(queue::GroupConsumer& consumer) {
 }
 
 void Runner::Work() {
+  const auto ready = [this]()
+                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || !queue_.empty(); };
   while (true) {
     queue::Message message;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      work_ready_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+      absl::MutexLock lock(&mu_, absl::Condition(&ready));
       if (queue_.empty()) return;  // closed
       message = std::move(queue_.front());
       queue_.pop_front();
       ++busy_;
     }
     metrics_.AddJobsInFlight(1);
-    const absl::Status done = processor_.Process(message);
+    const absl::Status done = process_(message);
     metrics_.AddJobsInFlight(-1);
     if (!done.ok()) {
       // Not durable: the offset stays below it, and it comes back after a restart or rebalance.
       observability::LogWarn("job left for redelivery",
                              {{"key", message.key}, {"error", std::string(done.message())}});
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (done.ok()) {
       if (std::optional<int64_t> next =
               offsets_.Finished({message.topic, message.partition}, message.offset)) {
@@ -141,19 +148,19 @@ void Runner::Work() {
     }
     ++finished_;
     --busy_;
-    job_done_.notify_all();
   }
 }
 
 void Runner::OnRevoke(const std::vector<std::pair<std::string, int32_t>>& partitions) {
-  std::unique_lock<std::mutex> lock(mu_);
-  auto running = [&] {
+  absl::MutexLock lock(&mu_);
+  const auto running = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     size_t n = 0;
     for (const auto& p : partitions) n += offsets_.Running(p);
     return n;
   };
+  const auto none_running = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running() == 0; };
   // After Run (leaving the group on shutdown) the grace has been spent already: do not wait twice.
-  if (!closed_) WaitForJobs(lock, [&] { return running() == 0; });
+  if (!closed_) WaitForJobs(absl::Condition(&none_running));
   if (const size_t left = running(); left > 0) {
     observability::LogWarn("partitions revoked with jobs still running; they will run again",
                            {{"jobs", left}});

@@ -8,20 +8,21 @@
 // committed and their new owner does not run them again.
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+#include "pkg/clock/clock.h"
 #include "pkg/observability/metrics.h"
 #include "pkg/queue/consumer.h"
 #include "pkg/worker/offsets.h"
-#include "pkg/worker/processor.h"
 
 namespace pixq::worker {
 
@@ -40,14 +41,21 @@ struct RunnerOptions {
   absl::Duration max_defer = absl::Minutes(1);
 };
 
+// What the runner does with one message: JobProcessor::Process in the worker. OK means the
+// message's result is durable and its offset may be stored; an error leaves it for redelivery.
+// Called on several threads at once.
+using ProcessFn = std::function<absl::Status(const queue::Message&)>;
+
 class Runner final {
  public:
-  Runner(RunnerOptions options, JobProcessor& processor, observability::Metrics& metrics);
+  // The grace periods and retries' not-before times are read on `clock`.
+  Runner(RunnerOptions options, ProcessFn process, observability::Metrics& metrics,
+         clock::Clock& clock);
 
   // Polls `consumer` until `stopping` is set, then stops polling and waits up to the grace for
   // the jobs in flight. Returns how many jobs were still running when it gave up (their offsets
   // are not stored; they are delivered again).
-  int Run(queue::GroupConsumer& consumer, const std::atomic<bool>& stopping);
+  int Run(queue::Consumer& consumer, const std::atomic<bool>& stopping);
 
   // For GroupOptions::on_revoke: waits (up to the grace) for the jobs of `partitions` that are
   // in flight, so their offsets are stored before the partitions go. Called on the polling thread.
@@ -56,26 +64,24 @@ class Runner final {
  private:
   void Work();
   // Whether `message` (from the retry topic) may not start yet; then it has been deferred.
-  bool DeferIfEarly(queue::GroupConsumer& consumer, const queue::Message& message);
+  bool DeferIfEarly(queue::Consumer& consumer, const queue::Message& message);
   // Resumes the deferred partitions whose time has come.
-  void ResumeDue(queue::GroupConsumer& consumer);
-  // Waits until `done` holds (with mu_ held) or the grace runs out; returns whether it held.
-  template <typename Pred>
-  bool WaitForJobs(std::unique_lock<std::mutex>& lock, Pred done);
+  void ResumeDue(queue::Consumer& consumer);
+  // Waits until `done` holds or the grace runs out on the clock; returns whether it held.
+  bool WaitForJobs(const absl::Condition& done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   RunnerOptions options_;
-  JobProcessor& processor_;
+  ProcessFn process_;
   observability::Metrics& metrics_;
-  queue::GroupConsumer* consumer_ = nullptr;
+  clock::Clock& clock_;
+  queue::Consumer* consumer_ = nullptr;
 
-  std::mutex mu_;
-  std::condition_variable work_ready_;
-  std::condition_variable job_done_;
-  std::deque<queue::Message> queue_;
-  OffsetTracker offsets_;
-  int busy_ = 0;          // taken from the queue and not finished
-  int64_t finished_ = 0;  // jobs ended, durable or not
-  bool closed_ = false;
+  absl::Mutex mu_;
+  std::deque<queue::Message> queue_ ABSL_GUARDED_BY(mu_);
+  OffsetTracker offsets_ ABSL_GUARDED_BY(mu_);
+  int busy_ ABSL_GUARDED_BY(mu_) = 0;          // taken from the queue and not finished
+  int64_t finished_ ABSL_GUARDED_BY(mu_) = 0;  // jobs ended, durable or not
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
   // Retry partitions paused until a time (polling thread only).
   std::map<OffsetTracker::Partition, absl::Time> deferred_;
   // When each deferred retry (partition, offset) was first put off, to cap its wait.

@@ -8,6 +8,7 @@
 
 #include "pkg/errors/errors.h"
 #include "pkg/job/ids.h"
+#include "pkg/state/status_writer.h"
 
 namespace pixq::worker {
 namespace {
@@ -44,10 +45,9 @@ absl::StatusOr<SweepReport> Sweep(const std::vector<job::JobRecord>& records,
   }
 
   // Forget the records first: if that fails, no job the API still knows loses its output.
+  state::StatusWriter statuses(producer, options.topics.job_status);
   for (const job::JobRecord* record : expired) {
-    absl::Status sent =
-        producer.Send({.topic = options.topics.job_status, .key = record->id, .tombstone = true},
-                      options.publish_timeout);
+    absl::Status sent = statuses.Forget(record->id, options.publish_timeout);
     if (!sent.ok()) {
       return errors::Unavailable(
           "StatusNotPublished",

@@ -32,7 +32,8 @@ struct SweepReport {
   int64_t bytes_freed = 0;
 };
 
-// Sweeps once, as of `now`, over `records` (all of pixq.job-status). Errors: the first tombstone
+// Sweeps once, as of `now` (the caller's clock: main reads clock::RealClock()), over `records` (all
+// of pixq.job-status), forgetting records through state::StatusWriter. Errors: the first tombstone
 // Kafka did not acknowledge ("StatusNotPublished"); files removed until then stay removed.
 [[nodiscard]] absl::StatusOr<SweepReport> Sweep(const std::vector<job::JobRecord>& records,
                                                 storage::VolumeStore& store,

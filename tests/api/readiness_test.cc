@@ -1,21 +1,40 @@
 #include "pkg/api/readiness.h"
 
+#include "absl/synchronization/mutex.h"
 #include <gtest/gtest.h>
 
 #include "pkg/errors/errors.h"
+#include "tests/fakes/fake_clock.h"
 
 namespace pixq::api {
 namespace {
 
 class ReadinessTest : public ::testing::Test {
  protected:
-  absl::Status next_ = absl::OkStatus();
-  absl::Duration asked_ = absl::ZeroDuration();
+  // What the next check finds.
+  void SetNext(absl::Status next) {
+    absl::MutexLock lock(&mu_);
+    next_ = std::move(next);
+  }
+  // Blocks until the tables were asked to catch up `count` times.
+  void AwaitChecks(int count) {
+    const auto enough = [this, count]()
+                            ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return checks_ >= count; };
+    absl::MutexLock lock(&mu_, absl::Condition(&enough));
+  }
+
+  absl::Mutex mu_;
+  absl::Status next_ ABSL_GUARDED_BY(mu_) = absl::OkStatus();
+  absl::Duration asked_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  int checks_ ABSL_GUARDED_BY(mu_) = 0;
+  testing::FakeClock clock_;
   Readiness readiness_{[this](absl::Duration timeout) {
+                         absl::MutexLock lock(&mu_);
                          asked_ = timeout;
+                         ++checks_;
                          return next_;
                        },
-                       absl::Seconds(1), absl::Seconds(2)};
+                       absl::Seconds(1), absl::Seconds(2), clock_};
 };
 
 TEST_F(ReadinessTest, IsNotReadyBeforeTheFirstCheckButAdmits) {
@@ -26,19 +45,22 @@ TEST_F(ReadinessTest, IsNotReadyBeforeTheFirstCheckButAdmits) {
 
 TEST_F(ReadinessTest, TurnsReadyWhenTheTablesCatchUp) {
   readiness_.CheckNow();
-  EXPECT_EQ(asked_, absl::Seconds(2));
+  {
+    absl::MutexLock lock(&mu_);
+    EXPECT_EQ(asked_, absl::Seconds(2));
+  }
   EXPECT_TRUE(readiness_.Ready().ok());
   EXPECT_TRUE(readiness_.Admit().ok());
 }
 
 TEST_F(ReadinessTest, RefusesWorkWhileTheBrokerIsUnreachableAndRecovers) {
   readiness_.CheckNow();
-  next_ = errors::Unavailable("BrokerUnavailable", "list offsets: all brokers down");
+  SetNext(errors::Unavailable("BrokerUnavailable", "list offsets: all brokers down"));
   readiness_.CheckNow();
   EXPECT_EQ(errors::ReasonOf(readiness_.Ready()), "BrokerUnavailable");
   EXPECT_EQ(errors::ReasonOf(readiness_.Admit()), "BrokerUnavailable");
   EXPECT_EQ(errors::HttpStatusOf(readiness_.Admit()), 503);
-  next_ = absl::OkStatus();
+  SetNext(absl::OkStatus());
   readiness_.CheckNow();
   EXPECT_TRUE(readiness_.Ready().ok());
   EXPECT_TRUE(readiness_.Admit().ok());
@@ -46,19 +68,24 @@ TEST_F(ReadinessTest, RefusesWorkWhileTheBrokerIsUnreachableAndRecovers) {
 
 TEST_F(ReadinessTest, LaggingTablesAreNotReadyButStillTakeWork) {
   readiness_.CheckNow();
-  next_ = errors::Make(absl::StatusCode::kDeadlineExceeded, "CatchUpTimeout", "behind");
+  SetNext(errors::Make(absl::StatusCode::kDeadlineExceeded, "CatchUpTimeout", "behind"));
   readiness_.CheckNow();
   EXPECT_EQ(errors::ReasonOf(readiness_.Ready()), "CatchUpTimeout");
   EXPECT_TRUE(readiness_.Admit().ok()) << "the broker answered; jobs can still be queued";
 }
 
-TEST_F(ReadinessTest, ChecksInTheBackgroundUntilDestroyed) {
-  next_ = absl::OkStatus();
+TEST_F(ReadinessTest, ChecksInTheBackgroundEveryIntervalUntilDestroyed) {
+  SetNext(absl::OkStatus());
   readiness_.Start();
-  for (int i = 0; i < 200 && !readiness_.Ready().ok(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  AwaitChecks(1);
+  clock_.AwaitWaiters(1);  // the first check is done: the thread waits for the next one
   EXPECT_TRUE(readiness_.Ready().ok());
+
+  SetNext(errors::Unavailable("BrokerUnavailable", "list offsets: all brokers down"));
+  clock_.Advance(absl::Seconds(1));
+  AwaitChecks(2);
+  clock_.AwaitWaiters(1);
+  EXPECT_EQ(errors::ReasonOf(readiness_.Ready()), "BrokerUnavailable");
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // isolate::CodecPool against real child processes: the real codec (`pixq-worker codec`, the
 // binary the worker starts) for results, errors and each stage's time limit, and stand-ins that
 // crash, are killed, never answer or do not exist, for what the worker does when its child fails.
-// After every failure the pool carries on with a fresh child.
+// After every failure the pool carries on with a fresh child. Integration tests (ctest label
+// `integration`): each starts real processes; the time limits run on the real clock, except where
+// a FakeClock shows that the limit is the clock's decision.
 
 #include "pkg/isolate/codec.h"
 
@@ -9,6 +11,7 @@
 #include <iterator>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
@@ -16,6 +19,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pkg/errors/errors.h"
+#include "tests/fakes/fake_clock.h"
 
 namespace pixq::isolate {
 namespace {
@@ -56,7 +60,7 @@ TEST(CodecPoolTest, GivesTheBytesTheInProcessPipelineGives) {
   ASSERT_FALSE(photo.empty()) << kPhoto << " (Debian's lomiri-wallpapers-20.04)";
   imaging::SetOpenCvThreads(1);  // the child runs with its default; both are deterministic
   const imaging::Pipeline local(imaging::Limits{});
-  const CodecPool pool(RealCodec());
+  const CodecPool pool(RealCodec(), clock::RealClock());
   for (const job::Format format : {job::Format::kJpeg, job::Format::kWebp, job::Format::kPng}) {
     const job::OutputSpec output{.format = format};
     absl::StatusOr<imaging::Result> here = local.Run(photo, Thumbnail(), output);
@@ -80,7 +84,7 @@ TEST(CodecPoolTest, GivesTheBytesTheInProcessPipelineGives) {
 }
 
 TEST(CodecPoolTest, PipelineErrorsComeBackAsTheyAreAndTheChildStays) {
-  const CodecPool pool(RealCodec());
+  const CodecPool pool(RealCodec(), clock::RealClock());
   std::string truncated = ReadFile(kPhoto).substr(0, 2000);
   absl::StatusOr<imaging::Result> corrupt = pool.Run(truncated, Thumbnail(), {});
   ASSERT_FALSE(corrupt.ok());
@@ -111,7 +115,7 @@ class StageLimitTest : public ::testing::TestWithParam<StageCase> {};
 
 TEST_P(StageLimitTest, KillsTheChildAndCarriesOn) {
   const StageCase& c = GetParam();
-  const CodecPool pool(RealCodec(c.limits));
+  const CodecPool pool(RealCodec(c.limits), clock::RealClock());
   const std::string& png = BigPng();
   const absl::Time start = absl::Now();
   absl::StatusOr<imaging::Result> slow = pool.Run(png, c.steps, {.format = c.format});
@@ -159,7 +163,7 @@ INSTANTIATE_TEST_SUITE_P(Stages, StageLimitTest,
 const std::string kHello = "printf 'H\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0' >&3; ";
 
 TEST(CodecPoolTest, AChildThatCrashesFailsItsJobRetriably) {
-  const CodecPool pool(StandIn({"/bin/sh", "-c", kHello + "kill -SEGV $$"}));
+  const CodecPool pool(StandIn({"/bin/sh", "-c", kHello + "kill -SEGV $$"}), clock::RealClock());
   absl::StatusOr<imaging::Result> r = pool.Run("bytes", Thumbnail(), {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(errors::ReasonOf(r.status()), "CodecCrashed") << r.status();
@@ -171,7 +175,7 @@ TEST(CodecPoolTest, AChildThatCrashesFailsItsJobRetriably) {
 }
 
 TEST(CodecPoolTest, AChildKilledFromOutsideIsRetriedAsOutOfMemory) {
-  const CodecPool pool(StandIn({"/bin/sh", "-c", kHello + "kill -KILL $$"}));
+  const CodecPool pool(StandIn({"/bin/sh", "-c", kHello + "kill -KILL $$"}), clock::RealClock());
   absl::StatusOr<imaging::Result> r = pool.Run("bytes", Thumbnail(), {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(errors::ReasonOf(r.status()), "OutOfMemory") << r.status();
@@ -181,7 +185,8 @@ TEST(CodecPoolTest, AChildKilledFromOutsideIsRetriedAsOutOfMemory) {
 TEST(CodecPoolTest, AChildThatNeverAnswersIsStoppedAtTheLimit) {
   // Says hello, then reads nothing and never answers.
   const CodecPool pool(
-      StandIn({"/bin/sh", "-c", kHello + "exec sleep 60"}, {.decode = absl::Milliseconds(200)}));
+      StandIn({"/bin/sh", "-c", kHello + "exec sleep 60"}, {.decode = absl::Milliseconds(200)}),
+      clock::RealClock());
   const absl::Time start = absl::Now();
   absl::StatusOr<imaging::Result> r = pool.Run("bytes", Thumbnail(), {});
   ASSERT_FALSE(r.ok());
@@ -189,8 +194,30 @@ TEST(CodecPoolTest, AChildThatNeverAnswersIsStoppedAtTheLimit) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(10)) << "killed, not waited for";
 }
 
+TEST(CodecPoolTest, TheTimeLimitIsTheClocksDecision) {
+  testing::FakeClock clock;
+  const CodecPool pool(
+      StandIn({"/bin/sh", "-c", kHello + "exec sleep 60"}, {.decode = absl::Hours(1)}), clock);
+  ASSERT_TRUE(pool.Start().ok());  // started (and said hello) before the job: not timed
+  absl::StatusOr<imaging::Result> r;
+  absl::Notification done;
+  std::thread job([&] {
+    r = pool.Run("bytes", Thumbnail(), {});
+    done.Notify();
+  });
+  // The stage's deadline is set when the request is sent; each move of the clock passes any
+  // deadline set before it, so the run ends at the first move after the send.
+  while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
+    clock.Advance(absl::Hours(2));
+  }
+  job.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(errors::ReasonOf(r.status()), "TimeLimitExceeded") << r.status();
+  EXPECT_NE(r.status().message().find("1h"), std::string::npos) << r.status();
+}
+
 TEST(CodecPoolTest, AChildThatDiesBeforeItStartsIsRetriable) {
-  const CodecPool pool(StandIn({"/bin/sh", "-c", "exit 3"}));
+  const CodecPool pool(StandIn({"/bin/sh", "-c", "exit 3"}), clock::RealClock());
   absl::StatusOr<imaging::Result> r = pool.Run("bytes", Thumbnail(), {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(errors::ReasonOf(r.status()), "CodecUnavailable") << r.status();
@@ -198,7 +225,7 @@ TEST(CodecPoolTest, AChildThatDiesBeforeItStartsIsRetriable) {
 }
 
 TEST(CodecPoolTest, AMissingCodecIsRetriable) {
-  const CodecPool pool(StandIn({"/nonexistent/pixq-worker", "codec"}));
+  const CodecPool pool(StandIn({"/nonexistent/pixq-worker", "codec"}), clock::RealClock());
   absl::StatusOr<imaging::Result> r = pool.Run("bytes", Thumbnail(), {});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(errors::ReasonOf(r.status()), "CodecUnavailable") << r.status();
@@ -208,7 +235,7 @@ TEST(CodecPoolTest, AMissingCodecIsRetriable) {
 
 TEST(CodecPoolTest, RunsAsManyJobsAtOnceAsItHasSlots) {
   const std::string photo = ReadFile(kPhoto);
-  const CodecPool pool(RealCodec({}, /*slots=*/2));
+  const CodecPool pool(RealCodec({}, /*slots=*/2), clock::RealClock());
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 6; ++i) {
