@@ -51,8 +51,7 @@ int main(int argc, char** argv) {
   const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
   observability::Metrics metrics{observability::MetricsRole::kApi};
   metrics.DeclareTopics({topics.jobs, topics.job_status, topics.images});
-  auto tracer = observability::TracerFromEnv("pixq-api", metrics);
-  if (!tracer.ok()) return Fail(tracer.status());
+  auto tracer = runtime::StartTracer(cfg, "pixq-api", metrics);
   state::JobTable jobs;
   state::ImageTable images;
   auto reader = queue::TableReader::Start(
@@ -85,7 +84,7 @@ int main(int argc, char** argv) {
                           .max_pixels = cfg.limits.max_pixels,
                           .admit = [&readiness] { return readiness.Admit(); }},
       **store, **producer, jobs, images,
-      [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); }, metrics, **tracer);
+      [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); }, metrics, *tracer);
 
   http::ApiServer server(
       http::ServerOptions{.address = cfg.http.address,
@@ -99,7 +98,7 @@ int main(int argc, char** argv) {
                                    .api_key_sha256 = cfg.auth.api_key_sha256,
                                    .signing_key = cfg.auth.signing_key,
                                    .signed_url_ttl = absl::Seconds(cfg.auth.signed_url_ttl_s)}},
-      service, jobs, [&readiness] { return readiness.Ready(); }, metrics, **tracer);
+      service, jobs, [&readiness] { return readiness.Ready(); }, metrics, *tracer);
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started);
 
   readiness.Start();
@@ -114,7 +113,7 @@ int main(int argc, char** argv) {
   if (absl::Status flushed = (*producer)->Flush(absl::Seconds(5)); !flushed.ok()) {
     observability::LogWarn("producer not flushed", {{"error", std::string(flushed.message())}});
   }
-  (*tracer)->Flush(absl::Seconds(2));
+  tracer->Flush(absl::Seconds(2));
   // Exit without unwinding: background threads (readiness, table reader) use these locals.
   std::cout.flush();
   _exit(0);

@@ -135,8 +135,7 @@ int main(int argc, char** argv) {
   const std::string name = cfg.worker.name;
   observability::Metrics metrics{observability::MetricsRole::kWorker};
   metrics.DeclareTopics({topics.job_status, topics.images, topics.retry, topics.dlq});
-  auto tracer = observability::TracerFromEnv("pixq-worker", metrics);
-  if (!tracer.ok()) return Fail(tracer.status());
+  auto tracer = runtime::StartTracer(cfg, "pixq-worker", metrics);
 
   // Each job's pipeline runs in a child process of this binary, killed when a stage runs over.
   std::vector<std::string> codec_command = {runtime::SelfExecutable(), "codec"};
@@ -169,7 +168,7 @@ int main(int argc, char** argv) {
                                .webhook = {.secret = cfg.webhook.secret,
                                            .max_attempts = cfg.webhook.max_attempts,
                                            .backoff = absl::Milliseconds(cfg.webhook.backoff_ms)}},
-      codecs, **store, **fetcher, **producer, metrics, **tracer, give_up, system_clock);
+      codecs, **store, **fetcher, **producer, metrics, *tracer, give_up, system_clock);
   worker::Runner runner(
       worker::RunnerOptions{.concurrency = concurrency,
                             .grace = absl::Seconds(cfg.worker.shutdown_grace_s),
@@ -251,7 +250,7 @@ int main(int argc, char** argv) {
   if (absl::Status flushed = (*producer)->Flush(absl::Seconds(5)); !flushed.ok()) {
     observability::LogWarn("producer not flushed", {{"error", std::string(flushed.message())}});
   }
-  (*tracer)->Flush(absl::Seconds(2));
+  tracer->Flush(absl::Seconds(2));
   observability::LogInfo("pixq-worker stopped", {{"worker", name}});
   std::cout.flush();
   _exit(0);

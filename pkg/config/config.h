@@ -1,9 +1,16 @@
 #pragma once
 
-// pixq's configuration: plain structs with defaults. Only this library knows YAML and the
-// environment. Sources, each overriding the one before: defaults, one YAML file, environment
-// variables PIXQ_<SECTION>_<KEY> (the YAML key upper-cased: kafka.bootstrap_servers is
+// pixq's configuration: plain structs, filled once at start. Only this library knows YAML and the
+// environment. Sources, each overriding the one before: each key's default, one YAML file,
+// environment variables PIXQ_<SECTION>_<KEY> (the YAML key upper-cased: kafka.bootstrap_servers is
 // PIXQ_KAFKA_BOOTSTRAP_SERVERS). Validated once; an error names the key.
+//
+// Each key's default, bounds, environment variable and meaning are one row of the table in
+// pkg/config/keys.cc (Keys()); README.md's configuration table says the same, and a test holds
+// the two together. The members below are value-initialized only: Defaults() and Load give them
+// their defaults.
+//
+// Tracing is configured apart, by OpenTelemetry's standard OTEL_* variables (tracing.h).
 
 #include <cstdint>
 #include <map>
@@ -13,85 +20,82 @@
 
 #include "absl/status/statusor.h"
 
+#include "pkg/observability/tracing_options.h"
+
 namespace pixq::config {
 
 struct KafkaConfig {
-  std::string bootstrap_servers;                            // "host:port,..."; empty → the file
-  std::string bootstrap_file = "var/pixq/kafka.bootstrap";  // written by pixq-devbroker
-  std::string topic_prefix = "pixq.";
-  std::string consumer_group = "pixq-workers";
-  int produce_timeout_ms = 5000;  // 100..120000
-  int session_timeout_ms = 6000;  // 1000..300000
+  std::string bootstrap_servers;  // "host:port,..."; empty → bootstrap_file
+  std::string bootstrap_file;     // written by pixq-devbroker
+  std::string topic_prefix;
+  std::string consumer_group;
+  int produce_timeout_ms{};
+  int session_timeout_ms{};
   // Extra librdkafka properties (security.protocol, sasl.*, ssl.*). In the environment:
   // PIXQ_KAFKA_PROPERTIES="k=v,k=v".
   std::map<std::string, std::string> properties;
 };
 
 struct StorageConfig {
-  std::string root = "var/pixq";
-  int tmp_max_age_s = 3600;
+  std::string root;
+  int tmp_max_age_s{};
 };
 
 struct HttpConfig {
-  std::string address = "0.0.0.0";
-  int port = 8080;  // 0: any free port
-  int threads = 4;
-  int64_t max_body_bytes = 50 << 20;
-  int max_wait_s = 60;
+  std::string address;
+  int port{};  // 0: any free port
+  int threads{};
+  int64_t max_body_bytes{};
+  int max_wait_s{};
 };
 
 struct LimitsConfig {
-  int64_t max_pixels = 100'000'000;
-  int max_steps = 20;
-  int max_output_dimension = 16384;
-  int64_t max_json_bytes = 1 << 20;
+  int64_t max_pixels{};
+  int max_steps{};
+  int max_output_dimension{};
+  int64_t max_json_bytes{};
   // How long each stage of a job may take in the worker's codec process before it is killed and
   // the job fails "TimeLimitExceeded" (isolate::CodecPool).
-  int decode_timeout_ms = 30'000;
-  int process_timeout_ms = 30'000;
-  int encode_timeout_ms = 30'000;
+  int decode_timeout_ms{};
+  int process_timeout_ms{};
+  int encode_timeout_ms{};
 };
 
 struct WorkerConfig {
   std::string name;  // empty → "<hostname>-<pid>", filled by Load
-  std::string address = "0.0.0.0";
-  int port = 9090;
+  std::string address;
+  int port{};
   // Jobs run at once; 0: the CPU limit (cgroup cpu.max, else the cores), decided at start.
-  int concurrency = 0;
+  int concurrency{};
   // On SIGTERM (and when partitions are taken away), how long jobs in flight may take to finish.
-  int shutdown_grace_s = 30;
+  int shutdown_grace_s{};
 };
 
 // API keys and signed output URLs (DESIGN.md, API). Off in local development, on in the chart.
 struct AuthConfig {
-  bool enabled = false;
-  // SHA-256 (hex) of each accepted API key; the keys themselves are never configured. In the
-  // environment: PIXQ_AUTH_API_KEY_SHA256="hex,hex" (the chart fills it from a Secret).
+  bool enabled{};
+  // SHA-256 (hex) of each accepted API key; the keys themselves are never configured.
   std::vector<std::string> api_key_sha256;
-  // HMAC-SHA256 key for signed output URLs (at least 32 characters); empty: no signed URLs.
-  // Secret: redacted by Render. PIXQ_AUTH_SIGNING_KEY.
+  // HMAC-SHA256 key for signed output URLs; empty: no signed URLs. Redacted by Render.
   std::string signing_key;
-  int signed_url_ttl_s = 3600;  // how long a signed URL handed out by the API stays valid
+  int signed_url_ttl_s{};  // how long a signed URL handed out by the API stays valid
 };
 
 // How long job records and outputs are kept; `pixq-worker sweep` removes what is older (a timer
 // locally, a CronJob in the cluster). 0: kept forever.
 struct RetentionConfig {
-  // A finished job's record, counted from when it finished (an unfinished one from its creation).
-  int64_t job_records_s = 7 * 86400;
-  // An output file, counted from its last use: written, or named by a job (a cache hit).
-  int64_t outputs_s = 30 * 86400;
+  int64_t job_records_s{};
+  int64_t outputs_s{};
 };
 
 // URL sources and webhook calls (pkg/fetch): limits, and the SSRF guard's exceptions.
 struct FetchConfig {
-  int connect_timeout_ms = 5000;  // 100..60000
-  int timeout_ms = 30000;         // the whole transfer, 100..600000
-  int64_t max_bytes = 50 << 20;   // a download larger than this fails (SourceTooLarge)
-  int max_redirects = 3;          // 0..10
+  int connect_timeout_ms{};
+  int timeout_ms{};  // the whole transfer
+  int64_t max_bytes{};
+  int max_redirects{};
   // Address ranges a download may reach although they are not public ("10.1.0.0/16", "fd00::/8",
-  // "127.0.0.1"); everything else private, loopback, link-local etc. is refused. In the
-  // environment: PIXQ_FETCH_ALLOW="range,range".
+  // "127.0.0.1"); everything else private, loopback, link-local etc. is refused.
   std::vector<std::string> allow;
 };
 
@@ -99,23 +103,23 @@ struct FetchConfig {
 // <prefix>jobs.retry, after a backoff doubling from backoff_ms up to max_backoff_ms; after
 // max_attempts attempts in all the job fails and goes to <prefix>jobs.dlq.
 struct RetryConfig {
-  int max_attempts = 5;        // 1..100; 1: never retried
-  int backoff_ms = 1000;       // 10..3600000
-  int max_backoff_ms = 60000;  // backoff_ms..86400000
+  int max_attempts{};
+  int backoff_ms{};
+  int max_backoff_ms{};
 };
 
 // The callbackUrl of a job: its final JSON POSTed when it ends, signed, behind the SSRF guard
 // (fetch.*), tried max_attempts times with a doubling backoff.
 struct WebhookConfig {
   // HMAC-SHA256 key; the body's signature goes in X-Pixq-Signature-256: sha256=<hex>. Empty: not
-  // signed. Secret: redacted by Render. PIXQ_WEBHOOK_SECRET.
+  // signed. Redacted by Render.
   std::string secret;
-  int max_attempts = 3;   // 1..10
-  int backoff_ms = 1000;  // 10..60000, doubling per attempt
+  int max_attempts{};
+  int backoff_ms{};
 };
 
 struct LogConfig {
-  std::string level = "info";  // debug | info | warn | error
+  std::string level;  // debug | info | warn | error
 };
 
 struct Config {
@@ -130,11 +134,19 @@ struct Config {
   RetryConfig retry;
   WebhookConfig webhook;
   LogConfig log;
+  // From the OTEL_* variables only (tracing.h); not in the YAML file nor in Render. An empty
+  // service_name means: the binary's own name.
+  observability::TracingOptions tracing;
 };
 
-// Loads the YAML file at `path` (empty: defaults only), applies `env`, validates.
+// Every key at its default (worker.name still empty), tracing at OpenTelemetry's defaults.
+[[nodiscard]] Config Defaults();
+
+// Loads the YAML file at `path` (empty: defaults only), applies `env` (PIXQ_* and OTEL_*),
+// validates.
 // Errors: "InvalidConfig" naming the file or the key, e.g. "http.port: must be 0..65535, got -1",
-// "kafka.bootstarp_servers: unknown key", "PIXQ_HTTP_PORT: must be an integer, got abc".
+// "kafka.bootstarp_servers: unknown key", "PIXQ_HTTP_PORT: must be an integer, got abc",
+// "OTEL_TRACES_SAMPLER: unknown sampler ...".
 [[nodiscard]] absl::StatusOr<Config> Load(std::string_view path,
                                           const std::map<std::string, std::string>& env);
 [[nodiscard]] absl::StatusOr<Config> LoadFromString(std::string_view yaml,

@@ -6,7 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "pkg/crypto/hex.h"
+#include "pkg/encoding/hex.h"
 
 namespace pixq::crypto {
 
@@ -15,7 +15,7 @@ std::string HmacSha256Hex(std::string_view key, std::string_view data) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &len);
-  return internal::LowerHex(mac.data(), len);
+  return encoding::LowerHex({mac.data(), len});
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

@@ -5,7 +5,7 @@
 
 #include <openssl/evp.h>
 
-#include "pkg/crypto/hex.h"
+#include "pkg/encoding/hex.h"
 
 namespace pixq::crypto {
 
@@ -31,7 +31,7 @@ std::string Sha256::HexDigest() {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int len = 0;
   EVP_DigestFinal_ex(state_->ctx, digest.data(), &len);
-  return internal::LowerHex(digest.data(), len);
+  return encoding::LowerHex({digest.data(), len});
 }
 
 std::string Sha256Hex(std::string_view bytes) {

@@ -1,8 +1,5 @@
 #include "pkg/fetch/fetcher.h"
 
-#include <memory>
-#include <mutex>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -10,14 +7,10 @@
 #include <sys/socket.h>
 
 #include "pkg/errors/errors.h"
+#include "pkg/fetch/curl_handle.h"
 
 namespace pixq::fetch {
 namespace {
-
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 // What one transfer's callbacks share.
 struct Transfer {
@@ -69,13 +62,6 @@ absl::Status FromHttpStatus(long code, const std::string& url) {
   return Permanent("SourceRefused", message);
 }
 
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-
 }  // namespace
 
 std::string RedactedUrl(std::string_view url) {
@@ -90,7 +76,9 @@ std::string RedactedUrl(std::string_view url) {
   return out;
 }
 
-HttpFetcher::HttpFetcher(FetchOptions options) : options_(std::move(options)) { GlobalInit(); }
+HttpFetcher::HttpFetcher(FetchOptions options) : options_(std::move(options)) {
+  internal::CurlGlobalInit();
+}
 
 absl::StatusOr<Response> HttpFetcher::Get(std::string_view url) {
   return Perform(url, nullptr, {});
@@ -111,11 +99,11 @@ absl::StatusOr<Response> HttpFetcher::Perform(std::string_view url_view,
       !absl::StartsWithIgnoreCase(errors::Sv(url), "https://")) {
     return Permanent("InvalidSourceUrl", absl::StrCat(shown, ": only http and https are allowed"));
   }
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  internal::CurlHandle curl(curl_easy_init());
   if (!curl) return errors::Internal("FetchFailed", "libcurl could not start a transfer");
   Transfer t{.options = &options_};
   char error[CURL_ERROR_SIZE] = {0};
-  std::unique_ptr<curl_slist, SlistDeleter> header_list;
+  internal::CurlList header_list;
   for (const auto& [name, value] : headers) {
     curl_slist* appended = curl_slist_append(header_list.get(), (name + ": " + value).c_str());
     if (appended == nullptr) return errors::Internal("FetchFailed", "out of memory");

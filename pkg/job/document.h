@@ -1,8 +1,8 @@
 #pragma once
 
-// Request bodies as JSON documents: JSON itself, or YAML converted to the same JSON (so one
-// validator serves both). YAML's plain scalars become numbers, booleans or null where they read
-// as such; quoted ones stay strings.
+// Request bodies as JSON documents: JSON itself, or YAML converted to the same JSON by pkg/yaml
+// (so one validator serves both). YAML's plain scalars become numbers, booleans or null where they
+// read as such; quoted ones stay strings.
 
 #include <optional>
 #include <string_view>

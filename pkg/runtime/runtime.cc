@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "pkg/errors/errors.h"
+#include "pkg/fetch/endpoint.h"
+#include "pkg/observability/log.h"
+#include "pkg/observability/otlp_exporter.h"
 
 namespace pixq::runtime {
 namespace {
@@ -73,6 +76,23 @@ Startup ParseCommandLine(const std::string& name, int argc, char** argv,
     startup.exit = true;
   }
   return startup;
+}
+
+std::unique_ptr<observability::Tracer> StartTracer(const config::Config& config,
+                                                   const std::string& service,
+                                                   observability::Metrics& metrics) {
+  observability::TracingOptions options = config.tracing;
+  if (options.service_name.empty()) options.service_name = service;
+  std::unique_ptr<observability::SpanExporter> exporter =
+      options.traces_url.empty()
+          ? nullptr
+          : observability::MakeOtlpHttpExporter(options, fetch::PostToEndpoint);
+  auto tracer = std::make_unique<observability::Tracer>(options, std::move(exporter));
+  tracer->OnDrop([&metrics](int64_t spans) { metrics.CountSpansDropped(spans); });
+  observability::LogInfo("tracing", {{"enabled", options.enabled},
+                                     {"service_name", options.service_name},
+                                     {"traces_url", options.traces_url}});
+  return tracer;
 }
 
 absl::StatusOr<queue::ClientOptions> KafkaClient(const config::Config& config,

@@ -5,6 +5,7 @@
 // only wire, and so the start-up rules are the same for both.
 
 #include <csignal>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +15,8 @@
 #include "absl/time/time.h"
 
 #include "pkg/config/config.h"
+#include "pkg/observability/metrics.h"
+#include "pkg/observability/tracer.h"
 #include "pkg/queue/message.h"
 
 namespace pixq::runtime {
@@ -40,6 +43,14 @@ struct Startup {
 [[nodiscard]] absl::StatusOr<queue::ClientOptions> KafkaClient(const config::Config& config,
                                                                const std::string& client_id,
                                                                absl::Duration wait);
+
+// The process's tracer, as config.tracing (the OTEL_* variables) says, named `service` unless
+// OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES name it; exporting over OTLP/HTTP through
+// pkg/fetch's PostToEndpoint when an endpoint is set; dropped spans counted in `metrics`, which
+// must outlive it.
+[[nodiscard]] std::unique_ptr<observability::Tracer> StartTracer(const config::Config& config,
+                                                                 const std::string& service,
+                                                                 observability::Metrics& metrics);
 
 // The CPUs this process may use: the CPUs it may run on (its affinity: taskset, or a cpuset such
 // as Kubernetes' static CPU manager gives a pod), or fewer when a cgroup v2 quota (cpu.max, rounded

@@ -1,9 +1,11 @@
 #include "pkg/config/config.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include <gtest/gtest.h>
 
+#include "pkg/config/keys.h"
 #include "pkg/errors/errors.h"
 #include "tests/support/process.h"
 
@@ -214,6 +216,162 @@ TEST(ConfigTest, RenderRedactsTheSigningKey) {
   EXPECT_NE(text.find("signing_key: \"<redacted>\""), std::string::npos) << text;
   EXPECT_NE(text.find(kHashA), std::string::npos) << text;
   EXPECT_NE(text.find("enabled: true"), std::string::npos) << text;
+}
+
+// --print-config's output, as pixq wrote it before the key table (captured from that code): a
+// change here changes what operators see and what Load reads back.
+constexpr char kDefaultRendered[] = R"(kafka:
+  bootstrap_servers: ""
+  bootstrap_file: "var/pixq/kafka.bootstrap"
+  topic_prefix: "pixq."
+  consumer_group: "pixq-workers"
+  produce_timeout_ms: 5000
+  session_timeout_ms: 6000
+  properties:
+    {}
+storage:
+  root: "var/pixq"
+  tmp_max_age_s: 3600
+http:
+  address: "0.0.0.0"
+  port: 8080
+  threads: 4
+  max_body_bytes: 52428800
+  max_wait_s: 60
+limits:
+  max_pixels: 100000000
+  max_steps: 20
+  max_output_dimension: 16384
+  max_json_bytes: 1048576
+  decode_timeout_ms: 30000
+  process_timeout_ms: 30000
+  encode_timeout_ms: 30000
+worker:
+  name: "w"
+  address: "0.0.0.0"
+  port: 9090
+  concurrency: 0
+  shutdown_grace_s: 30
+auth:
+  enabled: false
+  api_key_sha256: []
+  signing_key: ""
+  signed_url_ttl_s: 3600
+retention:
+  job_records_s: 604800
+  outputs_s: 2592000
+fetch:
+  connect_timeout_ms: 5000
+  timeout_ms: 30000
+  max_bytes: 52428800
+  max_redirects: 3
+  allow: []
+retry:
+  max_attempts: 5
+  backoff_ms: 1000
+  max_backoff_ms: 60000
+webhook:
+  secret: ""
+  max_attempts: 3
+  backoff_ms: 1000
+log:
+  level: "info"
+)";
+
+TEST(ConfigTest, RenderWritesTheSameTextAsEver) {
+  absl::StatusOr<Config> c = LoadFromString("", {});
+  ASSERT_TRUE(c.ok()) << c.status();
+  c->worker.name = "w";
+  EXPECT_EQ(Render(*c), kDefaultRendered);
+
+  c = LoadFromString(R"(kafka: {properties: {sasl.password: hunter2, client.rack: r1}}
+fetch: {allow: [127.0.0.1, "10.0.0.0/8"]}
+auth: {enabled: true, api_key_sha256: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa], signing_key: kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk}
+webhook: {secret: "s\"x"}
+storage: {root: "/data/\u00fcn\u00ef"}
+kafka: {topic_prefix: "a-b."}
+)",
+                     {{"PIXQ_LOG_LEVEL", "debug"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  c->worker.name = "w";
+  // As the defaults, but for these lines.
+  std::string expected = kDefaultRendered;
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"\"pixq.\"", "\"a-b.\""},
+           {"    {}\n", "    client.rack: \"r1\"\n    sasl.password: \"<redacted>\"\n"},
+           {"\"var/pixq\"\n", "\"/data/\u00fcn\u00ef\"\n"},
+           {"enabled: false", "enabled: true"},
+           {"api_key_sha256: []", "api_key_sha256: [\"" + std::string(64, 'a') + "\"]"},
+           {"signing_key: \"\"", "signing_key: \"<redacted>\""},
+           {"allow: []", "allow: [\"127.0.0.1\", \"10.0.0.0/8\"]"},
+           {"secret: \"\"", "secret: \"<redacted>\""},
+           {"level: \"info\"", "level: \"debug\""}}) {
+    const size_t at = expected.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    expected.replace(at, from.size(), to);
+  }
+  EXPECT_EQ(Render(*c), expected);
+}
+
+TEST(ConfigTest, KeepsTheMessagesOfOddValues) {
+  for (const auto& [yaml, message] : std::vector<std::pair<std::string, std::string>>{
+           {"kafka: {properties: [a]}", "kafka.properties: must be a mapping of strings"},
+           {"kafka: {properties: {a: [1]}}", "kafka.properties.a: must be a string"},
+           {"fetch: {allow: [[a]]}", "fetch.allow: must be a list of strings"},
+           {"http: {port: 1.5}", "http.port: must be an integer, got \"1.5\""},
+           {"http: {port: 1e3}", "http.port: must be an integer, got \"1e3\""},
+           {"retry: {max_backoff_ms: 5}", "retry.max_backoff_ms: must be 1000..86400000, got 5"},
+           {"http: {port: 1",
+            "YAML: yaml-cpp: error at line 1, column 1: end of map flow not found"}}) {
+    EXPECT_EQ(ErrorOf(yaml), message);
+  }
+  EXPECT_EQ(LoadFromString("http: {port: \"80\"}", {})->http.port, 80);
+}
+
+TEST(ConfigTest, DefaultsComeFromTheKeyTable) {
+  const Config d = Defaults();
+  EXPECT_EQ(d.kafka.bootstrap_file, "var/pixq/kafka.bootstrap");
+  EXPECT_EQ(d.http.max_body_bytes, int64_t{50} << 20);
+  EXPECT_EQ(d.retention.job_records_s, 7 * 86400);
+  EXPECT_FALSE(d.auth.enabled);
+  EXPECT_TRUE(d.fetch.allow.empty());
+  EXPECT_TRUE(d.worker.name.empty());
+  // Every default is valid, and every key has a meaning and an environment name.
+  absl::StatusOr<Config> loaded = LoadFromString("", {});
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  for (const Key& key : Keys()) {
+    EXPECT_NE(std::string(key.meaning), "") << key.Dotted();
+    EXPECT_TRUE(key.EnvName().starts_with("PIXQ_")) << key.Dotted();
+  }
+  EXPECT_EQ(Keys()[0].EnvName(), "PIXQ_KAFKA_BOOTSTRAP_SERVERS");
+}
+
+// README.md's configuration table is what operators read: every key of the table in keys.cc is
+// there, on a line that names its default (when it has one).
+TEST(ConfigTest, EveryKeyIsInTheReadmeWithItsDefault) {
+  std::ifstream in(std::string(PIXQ_SOURCE_DIR) + "/README.md");
+  ASSERT_TRUE(in) << "README.md";
+  std::vector<std::string> rows;
+  bool in_section = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("## ")) in_section = line == "## Configuration";
+    if (in_section && line.starts_with("| `")) rows.push_back(line);
+  }
+  ASSERT_FALSE(rows.empty());
+  for (const Key& key : Keys()) {
+    const std::string name = "`" + key.Dotted() + "`";
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const std::string& r) {
+      // The first cell names the key (or several: "`a` / `b`").
+      return r.substr(0, r.find(" |", 2)).find(name) != std::string::npos;
+    });
+    ASSERT_NE(row, rows.end()) << key.Dotted() << " is not in README.md's configuration table";
+    const std::string value = key.default_value;
+    if (!value.empty()) {
+      EXPECT_NE(row->find("`" + value + "`"), std::string::npos)
+          << key.Dotted() << ": README.md does not say its default " << value << ":\n"
+          << *row;
+    }
+  }
 }
 
 }  // namespace

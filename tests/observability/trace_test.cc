@@ -9,6 +9,7 @@
 #include "nlohmann/json.hpp"
 #include <gtest/gtest.h>
 
+#include "pkg/fetch/endpoint.h"
 #include "pkg/observability/log.h"
 #include "tests/support/collector.h"
 #include "tests/support/process.h"
@@ -77,77 +78,6 @@ TEST(SamplerTest, ParentBasedFollowsTheParentAndRatioIsStablePerTrace) {
   }
   EXPECT_GT(taken, 4700);
   EXPECT_LT(taken, 5300);
-}
-
-GetEnvFn Env(std::map<std::string, std::string> vars) {
-  return [vars](const char* name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
-TEST(TracingOptionsTest, DefaultsExportNothingAndSampleParentBased) {
-  absl::StatusOr<TracingOptions> o = TracingOptionsFromEnv("pixq-api", Env({}));
-  ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_TRUE(o->enabled);
-  EXPECT_EQ(o->service_name, "pixq-api");
-  EXPECT_TRUE(o->traces_url.empty());
-  EXPECT_TRUE(o->sampler.parent_based);
-  EXPECT_EQ(o->sampler.root, Sampler::Root::kAlwaysOn);
-}
-
-TEST(TracingOptionsTest, HonoursTheStandardVariables) {
-  absl::StatusOr<TracingOptions> o = TracingOptionsFromEnv(
-      "pixq-worker", Env({{"OTEL_SERVICE_NAME", "thumbs"},
-                          {"OTEL_RESOURCE_ATTRIBUTES",
-                           "service.name=ignored, deployment.environment=prod,team=a%2Cb"},
-                          {"OTEL_TRACES_SAMPLER", "parentbased_traceidratio"},
-                          {"OTEL_TRACES_SAMPLER_ARG", "0.25"},
-                          {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"},
-                          {"OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20x"},
-                          {"OTEL_EXPORTER_OTLP_TIMEOUT", "2500"},
-                          {"OTEL_BSP_MAX_QUEUE_SIZE", "100"},
-                          {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "500"}}));
-  ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_EQ(o->service_name, "thumbs");  // OTEL_SERVICE_NAME wins over the resource's
-  ASSERT_EQ(o->resource_attributes.size(), 2u);
-  EXPECT_EQ(o->resource_attributes[0],
-            std::make_pair(std::string("deployment.environment"), std::string("prod")));
-  EXPECT_EQ(o->resource_attributes[1].second, "a,b");
-  EXPECT_EQ(o->sampler.root, Sampler::Root::kRatio);
-  EXPECT_TRUE(o->sampler.parent_based);
-  EXPECT_DOUBLE_EQ(o->sampler.ratio, 0.25);
-  EXPECT_EQ(o->traces_url, "http://collector:4318/v1/traces");
-  ASSERT_EQ(o->headers.size(), 1u);
-  EXPECT_EQ(o->headers[0].second, "Bearer x");
-  EXPECT_EQ(o->export_timeout, absl::Milliseconds(2500));
-  EXPECT_EQ(o->max_queue, 100u);
-  EXPECT_EQ(o->max_batch, 100u);  // never more than the queue holds
-
-  o = TracingOptionsFromEnv("x", Env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:4318"},
-                                      {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://b/traces"},
-                                      {"OTEL_SDK_DISABLED", "TRUE"}}));
-  ASSERT_TRUE(o.ok());
-  EXPECT_EQ(o->traces_url, "http://b/traces");  // the signal-specific URL is used as it is
-  EXPECT_FALSE(o->enabled);
-}
-
-TEST(TracingOptionsTest, ABadValueNamesItsVariable) {
-  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"OTEL_TRACES_SAMPLER", "sometimes"},
-           {"OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"},
-           {"OTEL_RESOURCE_ATTRIBUTES", "novalue"},
-           {"OTEL_EXPORTER_OTLP_TIMEOUT", "-1"},
-           {"OTEL_BSP_MAX_QUEUE_SIZE", "lots"}}) {
-    absl::StatusOr<TracingOptions> o = TracingOptionsFromEnv("x", Env({{name, value}}));
-    ASSERT_FALSE(o.ok()) << name;
-    EXPECT_NE(o.status().message().find(name), absl::string_view::npos) << o.status();
-  }
-  absl::StatusOr<TracingOptions> o = TracingOptionsFromEnv(
-      "x", Env({{"OTEL_TRACES_SAMPLER", "traceidratio"}, {"OTEL_TRACES_SAMPLER_ARG", "1.5"}}));
-  ASSERT_FALSE(o.ok());
-  EXPECT_NE(o.status().message().find("OTEL_TRACES_SAMPLER_ARG"), absl::string_view::npos);
 }
 
 // Keeps what it is given; can be held closed to play a collector that does not answer.
@@ -288,7 +218,7 @@ TEST(OtlpHttpExporterTest, PostsToTheCollectorOnLoopback) {
                          .traces_url = collector.endpoint() + "/v1/traces",
                          .headers = {{"x-token", "t"}}};
   {
-    Tracer tracer(options, MakeOtlpHttpExporter(options));
+    Tracer tracer(options, MakeOtlpHttpExporter(options, fetch::PostToEndpoint));
     Span span = tracer.StartSpan("hello", SpanKind::kServer, nullptr);
     span.SetAttribute("http.route", std::string("/v1/jobs"));
     span.End();
@@ -308,9 +238,44 @@ TEST(OtlpHttpExporterTest, AnAbsentCollectorIsAnExportError) {
   TracingOptions options{.service_name = "t",
                          .traces_url = "http://127.0.0.1:" + std::to_string(port) + "/v1/traces",
                          .export_timeout = absl::Seconds(2)};
-  std::unique_ptr<SpanExporter> exporter = MakeOtlpHttpExporter(options);
+  std::unique_ptr<SpanExporter> exporter = MakeOtlpHttpExporter(options, fetch::PostToEndpoint);
   absl::Status s = exporter->Export({SpanData{.name = "x"}});
   EXPECT_FALSE(s.ok());
+}
+
+TEST(OtlpHttpExporterTest, PostsJsonWithTheConfiguredHeadersAndFailsOnAnythingButA2xx) {
+  TracingOptions options{.service_name = "t",
+                         .traces_url = "http://collector:4318/v1/traces",
+                         .headers = {{"x-token", "t"}},
+                         .export_timeout = absl::Seconds(3)};
+  std::vector<std::pair<std::string, std::string>> sent_headers;
+  std::string sent_url;
+  absl::Duration sent_timeout;
+  absl::StatusOr<int> answer = 200;
+  std::unique_ptr<SpanExporter> exporter = MakeOtlpHttpExporter(
+      options,
+      [&](std::string_view url, std::string_view body,
+          const std::vector<std::pair<std::string, std::string>>& headers,
+          absl::Duration timeout) -> absl::StatusOr<int> {
+        sent_url = std::string(url);
+        sent_headers = headers;
+        sent_timeout = timeout;
+        EXPECT_EQ(json::parse(body)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"], "x");
+        return answer;
+      });
+  EXPECT_TRUE(exporter->Export({SpanData{.name = "x"}}).ok());
+  EXPECT_EQ(sent_url, options.traces_url);
+  EXPECT_EQ(sent_timeout, absl::Seconds(3));
+  ASSERT_EQ(sent_headers.size(), 2u);
+  EXPECT_EQ(sent_headers[0],
+            std::make_pair(std::string("Content-Type"), std::string("application/json")));
+  EXPECT_EQ(sent_headers[1], std::make_pair(std::string("x-token"), std::string("t")));
+  answer = 503;
+  absl::Status refused = exporter->Export({SpanData{.name = "x"}});
+  EXPECT_EQ(refused.message(), "http://collector:4318/v1/traces answered 503");
+  answer = absl::UnavailableError("Couldn't connect to server");
+  absl::Status absent = exporter->Export({SpanData{.name = "x"}});
+  EXPECT_EQ(absent.message(), "http://collector:4318/v1/traces: Couldn't connect to server");
 }
 
 TEST(LogContextTest, AddsItsFieldsToEveryLineWhileItLives) {

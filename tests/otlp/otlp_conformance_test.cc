@@ -1,11 +1,11 @@
-// pixq's OTLP/HTTP JSON exporter against the official OpenTelemetry JS implementation. The
-// receiver (tests/otlp/receiver.mjs, Node.js with the OpenTelemetry packages locked in
-// tests/otlp/package-lock.json) listens on 127.0.0.1 and answers 400 to any export that the
-// protobuf code generated from the official opentelemetry-proto files, or the official
-// JsonTraceSerializer, reads differently from what was meant (tests/otlp/conformance.mjs). Our own
-// stand-in collector (tests/support/collector.h) shares our reading of the format; this one does
-// not, so a field name, an id encoding, an integer type or a layout that exporter and stand-in both
-// get wrong fails here.
+// pixq's OTLP/HTTP JSON exporter (pkg/observability/otlp_exporter.cc) against the official
+// OpenTelemetry JS implementation. The receiver (tests/otlp/receiver.mjs, Node.js with the
+// OpenTelemetry packages locked in tests/otlp/package-lock.json) listens on 127.0.0.1 and answers
+// 400 to any export that the protobuf code generated from the official opentelemetry-proto files,
+// or the official JsonTraceSerializer, reads differently from what was meant
+// (tests/otlp/conformance.mjs). Our own stand-in collector (tests/support/collector.h) shares our
+// reading of the format; this one does not, so a field name, an id encoding, an integer type or a
+// layout that exporter and stand-in both get wrong fails here.
 //
 // First the exporter alone, with every kind of value it writes; then the real pixq-api and
 // pixq-worker: an upload and a job under a client's traceparent make one whole trace, accepted
@@ -30,6 +30,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <unistd.h>
 
+#include "pkg/config/tracing.h"
+#include "pkg/fetch/endpoint.h"
 #include "pkg/observability/trace.h"
 #include "tests/support/collector.h"
 #include "tests/support/http_client.h"
@@ -140,14 +142,9 @@ TEST(OtlpConformanceTest, EveryKindOfValueTheExporterWritesIsReadAsMeantByTheOff
        "deployment.environment=staging,service.version=1.2.3,deployment.environment=test"},
       {"OTEL_BSP_SCHEDULE_DELAY", "50"},
       {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "3"}};  // several requests
-  absl::StatusOr<obs::TracingOptions> options =
-      obs::TracingOptionsFromEnv("pixq-test", [&](const char* name) -> std::optional<std::string> {
-        auto it = env.find(name);
-        if (it == env.end()) return std::nullopt;
-        return it->second;
-      });
+  absl::StatusOr<obs::TracingOptions> options = config::TracingFromEnvironment(env);
   ASSERT_TRUE(options.ok()) << options.status();
-  obs::Tracer tracer(*options, obs::MakeOtlpHttpExporter(*options));
+  obs::Tracer tracer(*options, obs::MakeOtlpHttpExporter(*options, fetch::PostToEndpoint));
 
   const auto client =
       obs::ParseTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");

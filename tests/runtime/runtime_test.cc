@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include "pkg/observability/metrics.h"
+#include "tests/support/collector.h"
 #include "tests/support/process.h"
 
 namespace pixq::runtime {
@@ -54,6 +56,28 @@ TEST(CpuLimitTest, CountsOnlyTheCpusTheProcessMayRunOn) {
   });
   pinned.join();
   EXPECT_EQ(limit, 1);
+}
+
+// The tracer of a binary: named after it unless OTEL_* say otherwise, exporting through pkg/fetch
+// to the configured collector (here a stand-in on loopback, which no proxy may stand between).
+TEST(StartTracerTest, NamesTheServiceAfterTheBinaryUnlessTheVariablesDo) {
+  testing::Collector collector;
+  for (const bool named : {false, true}) {
+    std::map<std::string, std::string> env = {
+        {"OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint()}};
+    if (named) env["OTEL_SERVICE_NAME"] = "thumbs";
+    absl::StatusOr<config::Config> cfg = config::LoadFromString("", env);
+    ASSERT_TRUE(cfg.ok()) << cfg.status();
+    observability::Metrics metrics{observability::MetricsRole::kApi};
+    std::unique_ptr<observability::Tracer> tracer = StartTracer(*cfg, "pixq-api", metrics);
+    tracer->StartSpan("hello", observability::SpanKind::kServer, nullptr).End();
+    tracer->Flush(absl::Seconds(10));
+    EXPECT_EQ(tracer->exported(), 1);
+  }
+  const std::vector<testing::ReceivedSpan> spans = collector.Spans();
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(spans[0].service, "pixq-api");
+  EXPECT_EQ(spans[1].service, "thumbs");
 }
 
 }  // namespace
