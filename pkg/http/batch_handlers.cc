@@ -25,17 +25,12 @@ void Handlers::CreateBatch(RequestContext& ctx, const Request& req, ResponseWrit
     SendProblem(ctx, w, specs.status());
     return;
   }
-  absl::StatusOr<api::Idempotency> idempotency = IdempotencyOf(req, "batch");
-  if (!idempotency.ok()) {
-    SendProblem(ctx, w, idempotency.status());
-    return;
-  }
-  const auto& [key, hash] = *idempotency;
-  absl::StatusOr<std::unique_ptr<api::Service::KeyGuard>> claim = service_.Claim(key);
+  absl::StatusOr<Claimed> claim = ClaimIdempotency(req, "batch");
   if (!claim.ok()) {
     SendProblem(ctx, w, claim.status());
     return;
   }
+  const auto& [key, hash] = claim->idempotency;
   absl::StatusOr<api::BatchResult> batch =
       service_.CreateBatch(*std::move(specs), ctx.parent(), key, hash);
   if (!batch.ok()) {

@@ -37,18 +37,24 @@ json Handlers::ImageJson(const job::ImageMeta& meta) const {
   return out;
 }
 
-json Handlers::Page(json items, const std::string& next_page_token) {
-  return {{"items", std::move(items)},
-          {"nextPageToken", next_page_token.empty() ? json(nullptr) : json(next_page_token)}};
+absl::StatusOr<Handlers::Claimed> Handlers::ClaimIdempotency(const Request& req,
+                                                             std::string_view kind) {
+  absl::StatusOr<api::Idempotency> idempotency =
+      api::IdempotencyOf(kind, {.idempotency_key = HeaderValue(req, "Idempotency-Key"),
+                                .authorization = HeaderValue(req, "Authorization").value_or(""),
+                                .api_key = HeaderValue(req, "X-API-Key").value_or(""),
+                                .content_type = ContentTypeOf(req),
+                                .body = req.body()});
+  if (!idempotency.ok()) return idempotency.status();
+  absl::StatusOr<std::unique_ptr<api::Service::KeyGuard>> guard = service_.Claim(idempotency->key);
+  if (!guard.ok()) return guard.status();
+  return Claimed{.idempotency = *std::move(idempotency), .guard = *std::move(guard)};
 }
 
-absl::StatusOr<api::Idempotency> Handlers::IdempotencyOf(const Request& req,
-                                                         std::string_view kind) {
-  return api::IdempotencyOf(kind, {.idempotency_key = HeaderValue(req, "Idempotency-Key"),
-                                   .authorization = HeaderValue(req, "Authorization").value_or(""),
-                                   .api_key = HeaderValue(req, "X-API-Key").value_or(""),
-                                   .content_type = ContentTypeOf(req),
-                                   .body = req.body()});
+absl::StatusOr<absl::Duration> Handlers::WaitOf(const Request& req, absl::Duration unset) const {
+  std::optional<std::string> text = QueryParam(req, "wait");
+  if (!text) return unset;
+  return ParseWait(*text, options_.max_wait);
 }
 
 void Handlers::ServeStored(RequestContext& ctx, ResponseWriter& w,

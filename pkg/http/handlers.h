@@ -90,14 +90,29 @@ class Handlers final {
   json JobJson(const job::JobRecord& record) const;
   // An image as the API shows it; with a signing key, its content also gets a signed URL.
   json ImageJson(const job::ImageMeta& meta) const;
-  // A page of a listing: its items, and the token of the next page (null on the last).
-  static json Page(json items, const std::string& next_page_token);
+  // A page of a listing (api::ImagePage, api::JobPage): its items as `to_json` shows each, and
+  // the token of the next page (null on the last).
+  template <typename Listing, typename ToJson>
+  static json Page(const Listing& page, ToJson to_json) {
+    json items = json::array();
+    for (const auto& item : page.items) items.push_back(to_json(item));
+    return {{"items", std::move(items)},
+            {"nextPageToken",
+             page.next_page_token.empty() ? json(nullptr) : json(page.next_page_token)}};
+  }
   // An upload as POST /v1/images and POST /upload_file take it (image_handlers.cc).
   absl::StatusOr<api::UploadResult> Upload(const RequestContext& ctx, const Request& req);
   // A JSON or YAML request body as a JSON document, within the JSON size limit (job_handlers.cc).
   absl::StatusOr<json> RequestDocument(const Request& req) const;
-  // The request's Idempotency-Key for `kind` (api/idempotency.h), from its headers and body.
-  static absl::StatusOr<api::Idempotency> IdempotencyOf(const Request& req, std::string_view kind);
+  // The request's Idempotency-Key for `kind` (api/idempotency.h), from its headers and body,
+  // claimed for this request (api::Service::Claim) while `guard` lives. Errors: those of both.
+  struct Claimed {
+    api::Idempotency idempotency;
+    std::unique_ptr<api::Service::KeyGuard> guard;  // null without a key
+  };
+  absl::StatusOr<Claimed> ClaimIdempotency(const Request& req, std::string_view kind);
+  // The request's ?wait= (long_poll.h's ParseWait, capped at max_wait), or `unset` without one.
+  absl::StatusOr<absl::Duration> WaitOf(const Request& req, absl::Duration unset) const;
   // A content-addressed file (an original, an output), cached as auth allows.
   void ServeStored(RequestContext& ctx, ResponseWriter& w,
                    const std::optional<std::string>& if_none_match, const std::string& relative,

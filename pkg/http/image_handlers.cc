@@ -102,9 +102,8 @@ void Handlers::ListImages(RequestContext& ctx, const Request& req, ResponseWrite
     SendProblem(ctx, w, page.status());
     return;
   }
-  json items = json::array();
-  for (const job::ImageMeta& meta : page->items) items.push_back(ImageJson(meta));
-  SendJson(ctx, w, 200, Page(std::move(items), page->next_page_token));
+  SendJson(ctx, w, 200,
+           Page(*page, [this](const job::ImageMeta& meta) { return ImageJson(meta); }));
 }
 
 void Handlers::DeleteImage(RequestContext& ctx, const Request& req, ResponseWriter w) {

@@ -41,17 +41,12 @@ void Handlers::CreateJob(RequestContext& ctx, const Request& req, ResponseWriter
     SendProblem(ctx, w, spec.status());
     return;
   }
-  absl::StatusOr<api::Idempotency> idempotency = IdempotencyOf(req, "job");
-  if (!idempotency.ok()) {
-    SendProblem(ctx, w, idempotency.status());
-    return;
-  }
-  const auto& [key, hash] = *idempotency;
-  absl::StatusOr<std::unique_ptr<api::Service::KeyGuard>> claim = service_.Claim(key);
+  absl::StatusOr<Claimed> claim = ClaimIdempotency(req, "job");
   if (!claim.ok()) {
     SendProblem(ctx, w, claim.status());
     return;
   }
+  const auto& [key, hash] = claim->idempotency;
   if (!key.empty()) {
     // The same request again: the same answer, with the job as it is now.
     absl::StatusOr<std::optional<job::JobRecord>> earlier = service_.FindIdempotent(key, hash);
@@ -71,7 +66,7 @@ void Handlers::CreateJob(RequestContext& ctx, const Request& req, ResponseWriter
   if (ctx.parent() != nullptr) parent = *ctx.parent();
   std::shared_ptr<Reply> later = polls_.AnswerLater(ctx, w, "/v1/jobs", "POST");
   if (!later) return;
-  std::shared_ptr<api::Service::KeyGuard> guard = *std::move(claim);  // held until answered
+  std::shared_ptr<api::Service::KeyGuard> guard = std::move(claim->guard);  // until answered
   service_.CreateJobAsync(*std::move(spec), parent ? &*parent : nullptr,
                           api::CreateOptions{.idempotency_key = key, .request_hash = hash},
                           [this, later, guard](absl::StatusOr<job::JobRecord> record) {
@@ -96,27 +91,23 @@ void Handlers::CreateJob(RequestContext& ctx, const Request& req, ResponseWriter
 
 void Handlers::GetJob(RequestContext& ctx, const Request& req, ResponseWriter w) {
   const std::string id = req.param(":id").as<std::string>();
-  absl::Duration wait = absl::ZeroDuration();
-  if (auto text = QueryParam(req, "wait")) {
-    absl::StatusOr<absl::Duration> parsed = ParseWait(*text, options_.max_wait);
-    if (!parsed.ok()) {
-      SendProblem(ctx, w, parsed.status());
-      return;
-    }
-    wait = *parsed;
+  absl::StatusOr<absl::Duration> wait = WaitOf(req, absl::ZeroDuration());
+  if (!wait.ok()) {
+    SendProblem(ctx, w, wait.status());
+    return;
   }
   absl::StatusOr<job::JobRecord> record = service_.GetJob(id);
   if (!record.ok()) {
     SendProblem(ctx, w, record.status());
     return;
   }
-  if (wait <= absl::ZeroDuration() || job::IsTerminal(record->status.phase)) {
+  if (*wait <= absl::ZeroDuration() || job::IsTerminal(record->status.phase)) {
     SendJson(ctx, w, 200, JobJson(*record));
     return;
   }
   // Answered at the job's next change, or at the deadline with what is known then.
   polls_.Wait(
-      ctx, std::move(w), *record, wait, LongPolls::WakeOn::kChange,
+      ctx, std::move(w), *record, *wait, LongPolls::WakeOn::kChange,
       [this](RequestContext& later, ResponseWriter& out, const job::JobRecord& now) {
         if (now.id.empty()) {
           SendProblem(later, out, errors::NotFound("JobNotFound", "the job was deleted"));
@@ -170,9 +161,8 @@ void Handlers::ListJobs(RequestContext& ctx, const Request& req, ResponseWriter 
     SendProblem(ctx, w, page.status());
     return;
   }
-  json items = json::array();
-  for (const job::JobRecord& record : page->items) items.push_back(JobJson(record));
-  SendJson(ctx, w, 200, Page(std::move(items), page->next_page_token));
+  SendJson(ctx, w, 200,
+           Page(*page, [this](const job::JobRecord& record) { return JobJson(record); }));
 }
 
 void Handlers::DeleteJob(RequestContext& ctx, const Request& req, ResponseWriter w) {

@@ -14,6 +14,16 @@
 
 namespace pixq::http {
 
+void Reply::Take(RequestContext& request, Pistache::Http::ResponseWriter& w,
+                 std::string route_template, std::string request_method) {
+  writer = std::make_shared<Pistache::Http::ResponseWriter>(std::move(w));
+  ctx = request;
+  if (request.span != nullptr) span = std::move(*request.span);
+  ctx.span = &span;
+  route = std::move(route_template);
+  method = std::move(request_method);
+}
+
 // A wait in flight: answered exactly once, by a change of the job or by its deadline.
 struct LongPolls::Waiter : Reply {
   absl::Mutex mu;
@@ -38,13 +48,9 @@ void LongPolls::Wait(RequestContext& ctx, Pistache::Http::ResponseWriter w,
                      const job::JobRecord& seen, absl::Duration wait, WakeOn wake, Answer answer,
                      std::string route) {
   auto waiter = std::make_shared<Waiter>();
-  waiter->writer = std::make_shared<Pistache::Http::ResponseWriter>(std::move(w));
-  waiter->ctx = ctx;
-  if (ctx.span != nullptr) waiter->span = std::move(*ctx.span);
-  waiter->ctx.span = &waiter->span;
+  waiter->Take(ctx, w, std::move(route), "GET");
   waiter->answer = std::move(answer);
   waiter->wake = wake;
-  waiter->route = std::move(route);
   waiter->id = seen.id;
   waiter->deadline = clock_.Now() + wait;
   bool stopping;
@@ -133,12 +139,7 @@ std::shared_ptr<Reply> LongPolls::AnswerLater(RequestContext& ctx,
     ++later_pending_;
   }
   auto later = std::make_shared<Reply>();
-  later->writer = std::make_shared<Pistache::Http::ResponseWriter>(std::move(w));
-  later->ctx = ctx;
-  if (ctx.span != nullptr) later->span = std::move(*ctx.span);
-  later->ctx.span = &later->span;
-  later->route = std::move(route);
-  later->method = std::move(method);
+  later->Take(ctx, w, std::move(route), std::move(method));
   return later;
 }
 

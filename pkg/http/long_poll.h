@@ -40,6 +40,10 @@ struct Reply {
   RequestContext ctx;        // the request's; ctx.span points at `span`
   std::string route;         // the route's template
   std::string method = "GET";
+
+  // Takes the request's writer and span from its handler.
+  void Take(RequestContext& request, Pistache::Http::ResponseWriter& w, std::string route_template,
+            std::string request_method);
 };
 
 class LongPolls final {

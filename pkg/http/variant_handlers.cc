@@ -38,14 +38,11 @@ void Handlers::ServeVariant(RequestContext& ctx, const Request& req, ResponseWri
     SendProblem(ctx, w, request.status());
     return;
   }
-  absl::Duration wait = std::min(kDefaultVariantWait, options_.max_wait);
-  if (auto text = QueryParam(req, "wait")) {
-    absl::StatusOr<absl::Duration> parsed = ParseWait(*text, options_.max_wait);
-    if (!parsed.ok()) {
-      SendProblem(ctx, w, parsed.status());
-      return;
-    }
-    wait = *parsed;
+  absl::StatusOr<absl::Duration> wait =
+      WaitOf(req, std::min(kDefaultVariantWait, options_.max_wait));
+  if (!wait.ok()) {
+    SendProblem(ctx, w, wait.status());
+    return;
   }
   absl::StatusOr<api::Variant> variant = service_.ResolveVariant(image_id, *request);
   if (!variant.ok()) {
@@ -79,11 +76,11 @@ void Handlers::ServeVariant(RequestContext& ctx, const Request& req, ResponseWri
       SendJson(answering, out, 202, JobJson(job));
     }
   };
-  if (job::IsTerminal(record->status.phase) || wait <= absl::ZeroDuration()) {
+  if (job::IsTerminal(record->status.phase) || *wait <= absl::ZeroDuration()) {
     answer(ctx, w, *record);
     return;
   }
-  polls_.Wait(ctx, std::move(w), *record, wait, LongPolls::WakeOn::kEnd, std::move(answer), route);
+  polls_.Wait(ctx, std::move(w), *record, *wait, LongPolls::WakeOn::kEnd, std::move(answer), route);
 }
 
 }  // namespace pixq::http
