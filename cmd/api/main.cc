@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
                           .max_pixels = cfg.limits.max_pixels,
                           .admit = [&readiness] { return readiness.Admit(); }},
       **store, **producer, jobs, images,
-      [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); }, metrics, *tracer);
+      [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); }, metrics, *tracer,
+      clock::RealClock());
 
   http::ApiServer server(
       http::ServerOptions{.address = cfg.http.address,
@@ -98,7 +99,8 @@ int main(int argc, char** argv) {
                                    .api_key_sha256 = cfg.auth.api_key_sha256,
                                    .signing_key = cfg.auth.signing_key,
                                    .signed_url_ttl = absl::Seconds(cfg.auth.signed_url_ttl_s)}},
-      service, jobs, [&readiness] { return readiness.Ready(); }, metrics, *tracer);
+      service, jobs, [&readiness] { return readiness.Ready(); }, metrics, *tracer,
+      clock::RealClock());
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started);
 
   readiness.Start();

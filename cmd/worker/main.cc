@@ -18,11 +18,11 @@
 #include "pkg/clock/clock.h"
 #include "pkg/errors/errors.h"
 #include "pkg/fetch/fetcher.h"
-#include "pkg/http/probe_server.h"
 #include "pkg/imaging/pipeline.h"
 #include "pkg/isolate/codec.h"
 #include "pkg/observability/log.h"
 #include "pkg/observability/metrics.h"
+#include "pkg/probe/probe_server.h"
 #include "pkg/queue/consumer.h"
 #include "pkg/queue/producer.h"
 #include "pkg/queue/table_reader.h"
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
   if (!consumer.ok()) return Fail(consumer.status());
 
   queue::GroupConsumer& group = **consumer;
-  http::ProbeServer probes(
+  probe::ProbeServer probes(
       cfg.worker.address, cfg.worker.port,
       [&group, &stopping]() {
         if (stopping.load()) return errors::Unavailable("Stopping", "the worker is stopping");

@@ -1,7 +1,14 @@
 #pragma once
 
-// What the HTTP API does, apart from HTTP: upload images, create and read jobs. Plain functions
-// over the seams (store, producer, tables), so tests call them directly with fakes.
+// What the HTTP API does, apart from HTTP: images (upload, read, list, delete), jobs (create,
+// read, list, forget), batches, variants. Plain functions over the seams (store, producer,
+// tables, clock), so tests call them directly with fakes. One class, its methods defined by
+// resource: images.cc, jobs.cc, batches.cc, variants.cc, idempotency.cc; service.cc holds what
+// they share.
+//
+// The tables lag the log: a record another replica (or this one) wrote a moment ago may not be
+// here yet. Every read that finds nothing catches up with the log end and looks once more
+// (LookCatchingUp) before it answers "not found".
 //
 // Thread-safe: every method may be called from any HTTP thread at once.
 
@@ -13,13 +20,17 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
+#include "pkg/api/batches.h"
 #include "pkg/api/variants.h"
+#include "pkg/clock/clock.h"
+#include "pkg/errors/errors.h"
 #include "pkg/job/json.h"
 #include "pkg/job/spec.h"
 #include "pkg/observability/metrics.h"
@@ -54,15 +65,6 @@ struct CreateOptions {
   std::string batch_id;
   int batch_index = -1;
 };
-
-struct BatchResult {
-  std::string id;
-  std::vector<job::JobRecord> jobs;  // in the order of the request
-  bool created = true;  // false: the same request (Idempotency-Key) was answered before
-};
-
-// The most jobs one batch may hold.
-inline constexpr size_t kMaxBatchJobs = 1000;
 
 struct UploadResult {
   job::ImageMeta meta;
@@ -109,10 +111,12 @@ class Service final {
  public:
   Service(ServiceOptions options, storage::Store& store, queue::Producer& producer,
           state::JobTable& jobs, state::ImageTable& images, CatchUpFn catch_up,
-          observability::Metrics& metrics, observability::Tracer& tracer);
+          observability::Metrics& metrics, observability::Tracer& tracer, clock::Clock& clock);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
+
+  // --- images (images.cc) ---
 
   // Checks the bytes (format from magic bytes, dimensions from the header, pixel limit), stores
   // them content-addressed and publishes the image's metadata. `sha256`: the bytes' SHA-256 as
@@ -125,6 +129,22 @@ class Service final {
 
   // Errors: "ImageNotFound" (404), also for ids that are not image ids.
   [[nodiscard]] absl::StatusOr<job::ImageMeta> GetImage(const std::string& id);
+
+  // A page of the catalogue. The first page (no token) catches up to the log end first, so that
+  // an upload acknowledged by any replica is listed. Errors: "InvalidPageToken" (400), catch-up's
+  // (503).
+  [[nodiscard]] absl::StatusOr<ImagePage> ListImages(const ImageQuery& query);
+
+  // Removes the image: the output files of every job that read it (spec.source.imageId or
+  // status.imageId), then the original, then publishes a tombstone on pixq.images so that every
+  // replica forgets it; this replica catches up before it returns. Job records stay (their
+  // outputs answer 404 ContentGone). Output files whose job records were already forgotten are
+  // not known here; the expiry sweep removes them. Safe to repeat: a failure leaves the image
+  // listed, and deleting it again finishes the work. Errors: "ImageNotFound" (404), Kafka's (503),
+  // storage's.
+  [[nodiscard]] absl::StatusOr<DeleteImageResult> DeleteImage(const std::string& id);
+
+  // --- jobs (jobs.cc) ---
 
   // Validates the source, and either answers from an existing output (born Succeeded, cacheHit,
   // nothing queued) or publishes a Pending status and then the job, each acknowledged by Kafka.
@@ -143,6 +163,21 @@ class Service final {
   void CreateJobAsync(job::JobSpec spec, const observability::SpanContext* parent,
                       const CreateOptions& create, JobCallback done);
 
+  // The job's latest record; catches up to the log end before answering "JobNotFound" (404).
+  [[nodiscard]] absl::StatusOr<job::JobRecord> GetJob(const std::string& id);
+
+  // A page of jobs. The first page catches up first, like ListImages. Errors: "InvalidPageToken"
+  // (400), catch-up's (503).
+  [[nodiscard]] absl::StatusOr<JobPage> ListJobs(const JobQuery& query);
+
+  // Forgets a finished job: a tombstone on pixq.job-status, so every replica drops it; this
+  // replica catches up before it returns. Its output file stays (other jobs may share it) until
+  // the expiry sweep finds no job naming it. Errors: "JobNotFound" (404); "JobNotFinished" (409)
+  // while it is Pending or Running, since a worker would publish its status again; Kafka's (503).
+  [[nodiscard]] absl::Status DeleteJob(const std::string& id);
+
+  // --- idempotency (idempotency.cc) ---
+
   // The job an earlier request with this Idempotency-Key created (after catching up with the
   // log), nullopt when none did. Errors: "IdempotencyKeyReused" (422) when that request's body
   // differed.
@@ -153,6 +188,8 @@ class Service final {
   // Errors: "IdempotencyKeyInUse" (409) while another request with it is under way here.
   class KeyGuard;
   [[nodiscard]] absl::StatusOr<std::unique_ptr<KeyGuard>> Claim(const std::string& key);
+
+  // --- batches (batches.cc) ---
 
   // Creates the jobs of a batch (validated already), in order. With an Idempotency-Key, a repeat
   // of the request answers the same batch, creating only the jobs an interrupted first request
@@ -165,32 +202,7 @@ class Service final {
   // The batch's jobs as they are now. Errors: "BatchNotFound" (404).
   [[nodiscard]] absl::StatusOr<std::vector<job::JobRecord>> GetBatch(const std::string& id);
 
-  // The job's latest record; catches up to the log end before answering "JobNotFound" (404).
-  [[nodiscard]] absl::StatusOr<job::JobRecord> GetJob(const std::string& id);
-
-  // A page of the catalogue. The first page (no token) catches up to the log end first, so that
-  // an upload acknowledged by any replica is listed. Errors: "InvalidPageToken" (400), catch-up's
-  // (503).
-  [[nodiscard]] absl::StatusOr<ImagePage> ListImages(const ImageQuery& query);
-
-  // Removes the image: the output files of every job that read it (spec.source.imageId or
-  // status.imageId), then the original, then publishes a tombstone on pixq.images so that every
-  // replica forgets it; this replica catches up before it returns. Job records stay (their
-  // outputs answer 404 ContentGone). Output files whose job records were already forgotten are
-  // not known here; the expiry sweep removes them. Safe to repeat: a failure leaves the image
-  // listed, and deleting it again finishes the work. Errors: "ImageNotFound" (404), Kafka's (503),
-  // storage's.
-  [[nodiscard]] absl::StatusOr<DeleteImageResult> DeleteImage(const std::string& id);
-
-  // A page of jobs. The first page catches up first, like ListImages. Errors: "InvalidPageToken"
-  // (400), catch-up's (503).
-  [[nodiscard]] absl::StatusOr<JobPage> ListJobs(const JobQuery& query);
-
-  // Forgets a finished job: a tombstone on pixq.job-status, so every replica drops it; this
-  // replica catches up before it returns. Its output file stays (other jobs may share it) until
-  // the expiry sweep finds no job naming it. Errors: "JobNotFound" (404); "JobNotFinished" (409)
-  // while it is Pending or Running, since a worker would publish its status again; Kafka's (503).
-  [[nodiscard]] absl::Status DeleteJob(const std::string& id);
+  // --- variants (variants.cc) ---
 
   // The variant `request` of the image `image_id`: its job spec and where its output is, and
   // whether that output is stored already. Errors: "ImageNotFound" (404).
@@ -200,6 +212,35 @@ class Service final {
   [[nodiscard]] const ServiceOptions& options() const { return options_; }
 
  private:
+  // Looks with `look`; when `found` says it found nothing, catches up with the log end and looks
+  // once more. Errors: catch-up's (503).
+  template <typename Look, typename Found>
+  absl::StatusOr<std::invoke_result_t<Look>> LookCatchingUp(Look look, Found found) {
+    std::invoke_result_t<Look> seen = look();
+    if (!found(seen)) {
+      PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
+      seen = look();
+    }
+    return seen;
+  }
+  // The same, where nothing is an empty optional or container, or false.
+  template <typename Look>
+  absl::StatusOr<std::invoke_result_t<Look>> LookCatchingUp(Look look) {
+    return LookCatchingUp(look, [](const auto& seen) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(seen)>, bool>) {
+        return seen;
+      } else if constexpr (requires { seen.has_value(); }) {
+        return seen.has_value();
+      } else {
+        return !seen.empty();
+      }
+    });
+  }
+  // Whether the image is known here and its original stored (no catch-up).
+  bool HasImage(const std::string& id) const;
+  // Now on the service's clock, as records carry it (job::NowRfc3339's form).
+  std::string NowRfc3339() const;
+
   absl::Status Publish(const std::string& topic, const std::string& key, const std::string& value);
   // Sends without waiting (not admission-checked); counts a failure.
   void SendRecord(const queue::OutgoingMessage& message, queue::Producer::DeliveryCallback done);
@@ -210,9 +251,9 @@ class Service final {
   void Begin();
   void Complete(Submission& submission, absl::StatusOr<job::JobRecord> outcome);
   // For a job found by its Idempotency-Key: false when it was never accepted (to be made anew);
-  // true otherwise, after queueing it again if it has not started (it may never have been
-  // queued). Errors: Kafka's.
-  absl::StatusOr<bool> Settle(const job::JobRecord& record);
+  // true otherwise, after queueing it again if it has not started long after it was created (it
+  // may never have been queued). Errors: Kafka's.
+  absl::StatusOr<bool> RequeueIfStranded(const job::JobRecord& record);
   // A tombstone for `key` on the compacted `topic`, acknowledged by Kafka.
   absl::Status Forget(const std::string& topic, const std::string& key);
 
@@ -224,6 +265,7 @@ class Service final {
   CatchUpFn catch_up_;
   observability::Metrics& metrics_;
   observability::Tracer& tracer_;
+  clock::Clock& clock_;
   std::mutex claims_mu_;
   std::set<std::string> claims_;  // Idempotency-Keys of requests under way here
   std::mutex submissions_mu_;

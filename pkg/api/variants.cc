@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
+#include "pkg/api/service.h"
 #include "pkg/errors/errors.h"
 
 namespace pixq::api {
@@ -63,6 +64,20 @@ job::JobSpec VariantSpec(const job::ImageMeta& image, const VariantRequest& requ
   }
   spec.labels["variant"] = request.name;
   return spec;
+}
+
+absl::StatusOr<Variant> Service::ResolveVariant(const std::string& image_id,
+                                                const VariantRequest& request) {
+  absl::StatusOr<job::ImageMeta> image = GetImage(image_id);
+  if (!image.ok()) return image.status();
+  Variant variant;
+  variant.spec = VariantSpec(*image, request);
+  variant.output_key = job::OutputKey(image->id, variant.spec);
+  variant.output_path =
+      store_.OutputPath(variant.output_key, job::FormatExtension(variant.spec.output.format));
+  variant.stored = store_.Exists(variant.output_path);
+  variant.image = *std::move(image);
+  return variant;
 }
 
 }  // namespace pixq::api

@@ -5,8 +5,12 @@
 //
 // Every handler answers: failures become application/problem+json (RFC 9457) with a stable
 // `reason`; no exception leaves a handler and no request can stop the process.
+//
+// The pieces, one file each: routes.cc (the route table, the guard every handler runs in),
+// upload_stream.cc (reading requests off the wire, bounded, an upload hashed as it arrives),
+// responses.cc (reading requests and writing answers), long_poll.cc (answers sent later),
+// and the handlers of each resource (handlers.h).
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,8 +21,10 @@
 
 #include "pkg/api/service.h"
 #include "pkg/auth/auth.h"
+#include "pkg/clock/clock.h"
 #include "pkg/observability/metrics.h"
 #include "pkg/observability/trace.h"
+#include "pkg/probe/probe_server.h"
 #include "pkg/state/tables.h"
 
 namespace pixq::http {
@@ -49,13 +55,13 @@ struct RouteInfo {
   RouteAccess access = RouteAccess::kKey;
 };
 
-// Readiness: OK when this replica can serve reads and take jobs.
-using ReadyFn = std::function<absl::Status()>;
-
 class ApiServer final {
  public:
-  ApiServer(ServerOptions options, api::Service& service, state::JobTable& jobs, ReadyFn ready,
-            observability::Metrics& metrics, observability::Tracer& tracer);
+  // `ready`: OK when this replica can serve reads and take jobs (GET /readyz). `clock` decides
+  // the long-polls' deadlines and signed URLs' expiry.
+  ApiServer(ServerOptions options, api::Service& service, state::JobTable& jobs,
+            probe::ReadyFn ready, observability::Metrics& metrics, observability::Tracer& tracer,
+            clock::Clock& clock);
   ~ApiServer();
 
   // Binds and serves on background threads. Errors: "BindFailed".
@@ -78,9 +84,5 @@ class ApiServer final {
 
 // A Pistache route path in OpenAPI's syntax: "/v1/jobs/:id" is "/v1/jobs/{id}".
 [[nodiscard]] std::string OpenApiPath(std::string_view pistache_path);
-
-// Parses a ?wait= value: "10s", "1500ms", "2m", or a bare number of seconds. Capped at `max`.
-// Errors: "InvalidArgument" naming the parameter.
-[[nodiscard]] absl::StatusOr<absl::Duration> ParseWait(std::string_view text, absl::Duration max);
 
 }  // namespace pixq::http

@@ -1,7 +1,8 @@
 #pragma once
 
 // A Service over in-memory seams for the api tests: a memory store, a fake producer whose records
-// reach the tables when the service catches up (as the table reader would), counted catch-ups.
+// reach the tables when the service catches up (as the table reader would), counted catch-ups,
+// and a clock that moves only when a test moves it.
 
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "pkg/api/service.h"
+#include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_producer.h"
 #include "tests/fakes/memory_store.h"
 #include "tests/fakes/table_feed.h"
@@ -32,7 +34,7 @@ class ServiceFixture : public ::testing::Test {
               ApplyPublished();
               return absl::OkStatus();
             },
-            metrics_, tracer_) {}
+            metrics_, tracer_, clock_) {}
 
   // Applies what was published since the last call, as the table reader would.
   void ApplyPublished() { feed_.Apply(); }
@@ -45,6 +47,7 @@ class ServiceFixture : public ::testing::Test {
   int catch_ups_ = 0;
   observability::Metrics metrics_{observability::MetricsRole::kApi};
   observability::Tracer tracer_{observability::TracingOptions{}, nullptr};
+  testing::FakeClock clock_;
   Service service_;
 };
 

@@ -1,5 +1,6 @@
 #include "pkg/api/service.h"
 
+#include <optional>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -116,7 +117,7 @@ TEST_F(ServiceTest, RefusesAtOnceWhatTheGateDoesNotAdmit) {
   absl::Status gate = errors::Unavailable("BrokerUnavailable", "down");
   Service gated(
       ServiceOptions{.max_pixels = 1'000'000, .admit = [&gate] { return gate; }}, store_, producer_,
-      jobs_, images_, [](absl::Duration) { return absl::OkStatus(); }, metrics_, tracer_);
+      jobs_, images_, [](absl::Duration) { return absl::OkStatus(); }, metrics_, tracer_, clock_);
   absl::StatusOr<UploadResult> refused = gated.UploadImage(Png(41, 30), "", "");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(errors::ReasonOf(refused.status()), "BrokerUnavailable");
@@ -187,6 +188,35 @@ TEST_F(ServiceTest, FindsAJobPublishedByAnotherReplicaAfterCatchingUp) {
   absl::StatusOr<job::JobRecord> read = service_.GetJob(record->id);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->id, record->id);
+}
+
+TEST_F(ServiceTest, QueuesAgainAKeyedJobStillPendingLongAfterItWasCreated) {
+  absl::StatusOr<UploadResult> image = service_.UploadImage(Png(40, 30), "", "");
+  ASSERT_TRUE(image.ok());
+  ApplyPublished();
+  absl::StatusOr<job::JobRecord> record = service_.CreateJob(
+      Spec(image->meta.id), nullptr, {.idempotency_key = "job:caller:key", .request_hash = "h"});
+  ASSERT_TRUE(record.ok()) << record.status();
+  ApplyPublished();
+  ASSERT_EQ(producer_.SentTo("pixq.jobs").size(), 1u);
+  // A repeat soon after: the first request's job, as it is.
+  absl::StatusOr<std::optional<job::JobRecord>> found =
+      service_.FindIdempotent("job:caller:key", "h");
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->id, record->id);
+  EXPECT_EQ(producer_.SentTo("pixq.jobs").size(), 1u);
+  // Still Pending past twice the produce timeout: perhaps never queued, so queued again.
+  clock_.Advance(2 * service_.options().produce_timeout + absl::Seconds(1));
+  found = service_.FindIdempotent("job:caller:key", "h");
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->id, record->id);
+  ASSERT_EQ(producer_.SentTo("pixq.jobs").size(), 2u);
+  EXPECT_EQ(producer_.SentTo("pixq.jobs")[1].key, record->id);
+  // Another body under the same key is refused.
+  EXPECT_EQ(errors::ReasonOf(service_.FindIdempotent("job:caller:key", "other").status()),
+            "IdempotencyKeyReused");
 }
 
 }  // namespace

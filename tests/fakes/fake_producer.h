@@ -3,6 +3,7 @@
 // An in-memory queue::Producer for unit tests: records what was sent, in order, and can be told
 // to fail. Thread-safe.
 
+#include <condition_variable>
 #include <mutex>
 #include <vector>
 
@@ -19,6 +20,7 @@ class FakeProducer final : public queue::Producer {
       return errors::Make(absl::StatusCode::kDeadlineExceeded, "ProduceTimeout", "no ack (fake)");
     }
     sent_.push_back(message);
+    sent_cv_.notify_all();
     return absl::OkStatus();
   }
 
@@ -29,6 +31,7 @@ class FakeProducer final : public queue::Producer {
       std::lock_guard<std::mutex> lock(mu_);
       if (holding_) {
         sent_.push_back(message);
+        sent_cv_.notify_all();
         held_.push_back(std::move(done));
         return;
       }
@@ -67,6 +70,19 @@ class FakeProducer final : public queue::Producer {
 
   std::vector<queue::OutgoingMessage> SentTo(const std::string& topic) const {
     std::lock_guard<std::mutex> lock(mu_);
+    return SentToLocked(topic);
+  }
+
+  // Blocks until at least `count` messages were sent to `topic` (held ones count), and returns
+  // them.
+  std::vector<queue::OutgoingMessage> AwaitSentTo(const std::string& topic, size_t count) const {
+    std::unique_lock<std::mutex> lock(mu_);
+    sent_cv_.wait(lock, [&] { return SentToLocked(topic).size() >= count; });
+    return SentToLocked(topic);
+  }
+
+ private:
+  std::vector<queue::OutgoingMessage> SentToLocked(const std::string& topic) const {
     std::vector<queue::OutgoingMessage> out;
     for (const auto& m : sent_) {
       if (m.topic == topic) out.push_back(m);
@@ -74,8 +90,8 @@ class FakeProducer final : public queue::Producer {
     return out;
   }
 
- private:
   mutable std::mutex mu_;
+  mutable std::condition_variable sent_cv_;
   std::vector<queue::OutgoingMessage> sent_;
   std::string fail_topic_;
   bool holding_ = false;

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "pkg/http/multipart.h"
+#include "pkg/multipart/multipart.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
@@ -20,9 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       newline == std::string_view::npos ? input : input.substr(0, newline);
   const std::string_view body =
       newline == std::string_view::npos ? std::string_view() : input.substr(newline + 1);
-  auto parts = pixq::http::ParseMultipart(content_type, body);
+  auto parts = pixq::multipart::ParseMultipart(content_type, body);
 
-  pixq::http::MultipartImageStream stream(content_type);
+  pixq::multipart::MultipartImageStream stream(content_type);
   const size_t piece = size > 0 ? 1 + data[size - 1] % 61 : 1;
   std::string out;
   for (size_t have = std::min(piece, body.size());; have = std::min(have + piece, body.size())) {
@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
     }
     if (parts.ok()) {
-      for (const pixq::http::MultipartPart& part : *parts) {
+      for (const pixq::multipart::MultipartPart& part : *parts) {
         if (part.name != "image" && part.name != "file") continue;
         if (part.body.data() != body.data() + range->first || part.body.size() != range->second) {
           __builtin_trap();
@@ -51,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   if (parts.ok()) {
-    for (const pixq::http::MultipartPart& part : *parts) {
+    for (const pixq::multipart::MultipartPart& part : *parts) {
       // Each part's body lies inside the input it came from.
       if (!part.body.empty() && (part.body.data() < body.data() ||
                                  part.body.data() + part.body.size() > body.data() + body.size())) {

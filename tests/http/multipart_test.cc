@@ -1,10 +1,10 @@
-#include "pkg/http/multipart.h"
+#include "pkg/multipart/multipart.h"
 
 #include <gtest/gtest.h>
 
 #include "pkg/errors/errors.h"
 
-namespace pixq::http {
+namespace pixq::multipart {
 namespace {
 
 const std::string kType = "multipart/form-data; boundary=XyZ";
@@ -147,4 +147,4 @@ TEST(MultipartImageStreamTest, GivesUpOnEndlessBlanksOrHeadersWhateverTheChunks)
 }
 
 }  // namespace
-}  // namespace pixq::http
+}  // namespace pixq::multipart

@@ -299,25 +299,21 @@ class RealAnswersTest : public ServerFixture {
     return json::parse(Get("/v1/jobs/:id", "/v1/jobs/" + record->id).body);
   }
 
-  // A worker, on another thread: the next job queued after `queued_before` jobs goes Running,
-  // then ends in `phase` (Succeeded with an output written, or Failed), so that a wait sees it.
-  std::thread FinishNextJob(size_t queued_before, job::Phase phase) {
-    return std::thread([this, queued_before, phase] {
-      std::vector<queue::OutgoingMessage> queued;
-      ASSERT_TRUE(testing::Eventually(
-          [&] {
-            queued = producer_.SentTo("pixq.jobs");
-            return queued.size() > queued_before;
-          },
-          absl::Seconds(5)));
+  // A worker, on another thread: once the request that queues the next job after
+  // `queued_before` jobs waits for it (up to `wait`, from now), that job goes Running, then ends
+  // in `phase` (Succeeded with an output written, or Failed), so that the wait sees it.
+  std::thread FinishNextJob(size_t queued_before, job::Phase phase, absl::Duration wait) {
+    const absl::Time deadline = clock_.Now() + wait;
+    return std::thread([this, queued_before, phase, deadline] {
+      const std::vector<queue::OutgoingMessage> queued =
+          producer_.AwaitSentTo("pixq.jobs", queued_before + 1);
       Apply();
       absl::StatusOr<job::JobRecord> record = job::RecordFromJson(queued[queued_before].value);
       ASSERT_TRUE(record.ok());
-      absl::SleepFor(absl::Milliseconds(50));
+      clock_.AwaitDeadline(deadline);
       record->status.phase = job::Phase::kRunning;
       record->status.attempts = 1;
       ASSERT_TRUE(jobs_.Apply(record->id, job::ToJson(*record).dump()).ok());
-      absl::SleepFor(absl::Milliseconds(50));
       record->status.phase = phase;
       if (phase == job::Phase::kSucceeded) {
         absl::StatusOr<std::string> path = store_->PutOutput(
@@ -574,8 +570,8 @@ TEST_F(RealAnswersTest, VariantsAnswerAsDescribed) {
     // Each round asks for variants not stored yet.
     const std::string size = "width=" + std::to_string(40 + round++);
     // Made within the wait (200), or not (202); failed (422).
-    std::thread worker =
-        FinishNextJob(producer_.SentTo("pixq.jobs").size(), job::Phase::kSucceeded);
+    std::thread worker = FinishNextJob(producer_.SentTo("pixq.jobs").size(), job::Phase::kSucceeded,
+                                       absl::Seconds(5));
     HttpResponse made = Get(route, base + "/grayscale?wait=5s&" + size);
     worker.join();
     EXPECT_EQ(made.status, 200) << made.body;
@@ -584,8 +580,12 @@ TEST_F(RealAnswersTest, VariantsAnswerAsDescribed) {
               304);
     EXPECT_EQ(Get(route, base + "/grayscale?" + size).status, 200);
     EXPECT_EQ(Get(route, base + "/webp?wait=0&" + size).status, 202);
-    EXPECT_EQ(Get(route, base + "/jpeg?wait=100ms&height=10&" + size).status, 202);
-    worker = FinishNextJob(producer_.SentTo("pixq.jobs").size(), job::Phase::kFailed);
+    EXPECT_EQ(AtDeadline(absl::Milliseconds(100),
+                         [&] { return Get(route, base + "/jpeg?wait=100ms&height=10&" + size); })
+                  .status,
+              202);
+    worker =
+        FinishNextJob(producer_.SentTo("pixq.jobs").size(), job::Phase::kFailed, absl::Seconds(5));
     EXPECT_EQ(Get(route, base + "/mirror?wait=5s&" + size).status, 422);
     worker.join();
     EXPECT_EQ(Get(route, base + "/png?width=0").status, 400);

@@ -1,11 +1,14 @@
 #pragma once
 
 // The real ApiServer on 127.0.0.1 (a free port) over a real volume and fakes for Kafka: what the
-// producer records reaches the tables on Apply(), and when the service catches up. A derived
+// producer records reaches the tables on Apply(), and when the service catches up. Time stands
+// still unless a test moves clock_ (a long-poll answers at its deadline only then). A derived
 // fixture sets auth_options_ in its constructor to turn auth on.
 
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -16,6 +19,8 @@
 #include "pkg/storage/volume.h"
 #include "tests/fakes/fake_producer.h"
 #include "tests/fakes/table_feed.h"
+#include "tests/http/deadline_clock.h"
+#include "tests/support/http_client.h"
 #include "tests/support/process.h"
 
 namespace pixq::http {
@@ -38,7 +43,7 @@ class ServerFixture : public ::testing::Test {
           Apply();
           return absl::OkStatus();
         },
-        metrics_, tracer_);
+        metrics_, tracer_, clock_);
     server_ = std::make_unique<ApiServer>(
         ServerOptions{.address = "127.0.0.1",
                       .port = 0,
@@ -48,7 +53,7 @@ class ServerFixture : public ::testing::Test {
                       .max_wait = absl::Seconds(5),
                       .storage_root = store_->root(),
                       .auth = auth_options_},
-        *service_, jobs_, [this] { return ready_; }, metrics_, tracer_);
+        *service_, jobs_, [this] { return ready_; }, metrics_, tracer_, clock_);
     ASSERT_TRUE(server_->Start().ok());
     url_ = "http://127.0.0.1:" + std::to_string(server_->port());
   }
@@ -58,6 +63,19 @@ class ServerFixture : public ::testing::Test {
   // Applies what was published to the tables, as the table reader would.
   void Apply() { feed_.Apply(); }
 
+  // Sends `request` (a long-poll with ?wait=`wait`) from another thread, moves the clock to the
+  // poll's deadline once the server waits for it, and returns the answer.
+  template <typename Request>
+  testing::HttpResponse AtDeadline(absl::Duration wait, Request request) {
+    const absl::Time deadline = clock_.Now() + wait;
+    testing::HttpResponse answer;
+    std::thread client([&] { answer = request(); });
+    clock_.AwaitDeadline(deadline);
+    clock_.Advance(wait);
+    client.join();
+    return answer;
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<storage::VolumeStore> store_;
   testing::FakeProducer producer_;
@@ -66,6 +84,7 @@ class ServerFixture : public ::testing::Test {
   testing::TableFeed feed_{producer_, jobs_, images_};
   observability::Metrics metrics_{observability::MetricsRole::kApi};
   observability::Tracer tracer_{observability::TracingOptions{}, nullptr};
+  testing::DeadlineClock clock_;
   std::unique_ptr<api::Service> service_;
   std::unique_ptr<ApiServer> server_;
   absl::Status ready_ = absl::OkStatus();

@@ -156,13 +156,24 @@ TEST_F(ServerTest, KeepsHttp11ConnectionsOpenUnlessTheClientAsksToClose) {
   EXPECT_NE(answer.find("connection: close\r\n"), std::string::npos) << answer;
 }
 
+// A PNG of noise: it does not compress, so its size is about width * height * 3 bytes.
+std::string NoisePng(int width, int height) {
+  cv::Mat pixels(height, width, CV_8UC3);
+  cv::randu(pixels, cv::Scalar::all(0), cv::Scalar::all(256));
+  std::vector<uchar> out;
+  cv::imencode(".png", pixels, out);
+  return std::string(out.begin(), out.end());
+}
+
 TEST_F(ServerTest, HashesAnUploadWhileItArrivesOneRequestAtATime) {
   // Uploads on one connection, raw and multipart (a field before the image), each sent in pieces
-  // with pauses, so that the server reads each body in several chunks and hashes the image as it
-  // grows: each gets its own image's SHA-256 as its id (nothing of one carries over to the next).
+  // and each many times larger than the 4 KiB Pistache reads at a time, so that the server reads
+  // each body in several chunks and hashes the image as it grows: each gets its own image's
+  // SHA-256 as its id (nothing of one carries over to the next).
   RawConnection connection(server_->port());
   ASSERT_TRUE(connection.connected());
-  const std::vector<std::string> pngs = {Png(300, 200), Png(200, 300), Png(120, 80), Png(80, 120)};
+  const std::vector<std::string> pngs = {NoisePng(120, 80), NoisePng(80, 120), NoisePng(100, 70),
+                                         NoisePng(70, 100)};
   for (size_t i = 0; i < pngs.size(); ++i) {
     const std::string& png = pngs[i];
     std::string type = "image/png";
@@ -176,8 +187,8 @@ TEST_F(ServerTest, HashesAnUploadWhileItArrivesOneRequestAtATime) {
                                              "Content-Type: ", type,
                                              "\r\nContent-Length: ", body.size(), "\r\n\r\n")));
     const size_t third = body.size() / 3;
+    ASSERT_GT(third, size_t{4096}) << "each piece should take the server more than one read";
     for (size_t at = 0; at < body.size(); at += third) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
       ASSERT_TRUE(connection.Send(body.substr(at, third)));
     }
     const std::string answer = connection.Receive();
@@ -217,11 +228,7 @@ TEST_F(ServerTest, RefusesBadUploads) {
 // Held: Kafka has the records but has not acknowledged them yet.
 size_t HeldStatusRecords(const testing::FakeProducer& producer, const std::string& topic,
                          size_t want) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (producer.SentTo(topic).size() < want && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return producer.SentTo(topic).size();
+  return producer.AwaitSentTo(topic, want).size();
 }
 
 TEST_F(ServerTest, SubmissionsWaitForKafkaWithoutHoldingAnHttpThread) {
@@ -259,11 +266,13 @@ TEST_F(ServerTest, ShutdownAnswersSubmissionsKafkaHasNotSettled) {
   });
   ASSERT_EQ(HeldStatusRecords(producer_, service_->options().topics.job_status, 1), 1U);
   std::atomic<bool> stopped = false;
+  // Shutdown waits for the owed answer up to a backstop of twice the produce timeout.
+  const absl::Time backstop = clock_.Now() + 2 * service_->options().produce_timeout;
   std::thread stop([&] {
     server_->Shutdown();
     stopped = true;
   });
-  absl::SleepFor(absl::Milliseconds(200));
+  clock_.AwaitDeadline(backstop);
   EXPECT_FALSE(stopped) << "Shutdown returned with an answer still owed";
   producer_.Release();
   client.join();
@@ -274,9 +283,10 @@ TEST_F(ServerTest, ShutdownAnswersSubmissionsKafkaHasNotSettled) {
 TEST_F(ServerTest, ShutdownAnswersLongPollsWithTheStateAsItIs) {
   const std::string id = SubmitJob();
   HttpResponse polled;
+  const absl::Time deadline = clock_.Now() + absl::Seconds(5);  // ?wait= is capped at max_wait
   std::thread client([&] { polled = HttpGet(url_ + "/v1/jobs/" + id + "?wait=60s"); });
   // The poll has to be waiting before the shutdown (a request after it would be refused).
-  absl::SleepFor(absl::Milliseconds(500));
+  clock_.AwaitDeadline(deadline);
   const absl::Time start = absl::Now();
   server_->Shutdown();
   client.join();
@@ -308,8 +318,9 @@ TEST_F(ServerTest, AnswersServiceUnavailableWhenKafkaDoesNotAcknowledge) {
 
 TEST_F(ServerTest, LongPollWakesOnTheStatusChange) {
   const std::string id = SubmitJob();
+  const absl::Time deadline = clock_.Now() + absl::Seconds(5);
   std::thread worker([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    clock_.AwaitDeadline(deadline);  // the poll waits
     absl::StatusOr<job::JobRecord> record = service_->GetJob(id);
     ASSERT_TRUE(record.ok());
     record->status.phase = job::Phase::kRunning;
@@ -326,7 +337,8 @@ TEST_F(ServerTest, LongPollWakesOnTheStatusChange) {
 
 TEST_F(ServerTest, LongPollAnswersAtTheDeadlineWithTheCurrentState) {
   const std::string id = SubmitJob();
-  HttpResponse polled = HttpGet(url_ + "/v1/jobs/" + id + "?wait=300ms");
+  HttpResponse polled = AtDeadline(
+      absl::Milliseconds(300), [&] { return HttpGet(url_ + "/v1/jobs/" + id + "?wait=300ms"); });
   ASSERT_EQ(polled.status, 200);
   EXPECT_EQ(json::parse(polled.body)["status"]["phase"], "Pending");
   ExpectProblem(HttpGet(url_ + "/v1/jobs/" + id + "/output"), 409, "OutputNotReady");
@@ -532,22 +544,19 @@ TEST_F(ServerTest, PagesThroughTheCatalogueAndDeletesAnImage) {
 
 TEST_F(ServerTest, AVariantWaitsPastRunningUntilItsJobEnds) {
   const std::string image = Upload();
-  // A worker, here: Running after a moment, Succeeded (with the output written) after another.
-  std::thread worker([this] {
-    std::vector<queue::OutgoingMessage> queued;
-    ASSERT_TRUE(testing::Eventually(
-        [&] {
-          queued = producer_.SentTo("pixq.jobs");
-          return !queued.empty();
-        },
-        absl::Seconds(5)));
+  // A worker, here: Running once the variant's request waits, then Succeeded (with the output
+  // written).
+  const absl::Time deadline = clock_.Now() + absl::Seconds(5);
+  std::atomic<bool> ended = false;
+  std::thread worker([&] {
+    const std::vector<queue::OutgoingMessage> queued = producer_.AwaitSentTo("pixq.jobs", 1);
     Apply();
     absl::StatusOr<job::JobRecord> record = job::RecordFromJson(queued[0].value);
     ASSERT_TRUE(record.ok());
-    absl::SleepFor(absl::Milliseconds(150));
+    clock_.AwaitDeadline(deadline);  // the request waits for the job
     record->status.phase = job::Phase::kRunning;
     ASSERT_TRUE(jobs_.Apply(record->id, job::ToJson(*record).dump()).ok());
-    absl::SleepFor(absl::Milliseconds(150));
+    ended = true;
     absl::StatusOr<std::string> path = store_->PutOutput(record->output_key, "png", Png(7, 7));
     ASSERT_TRUE(path.ok());
     record->status.phase = job::Phase::kSucceeded;
@@ -561,7 +570,7 @@ TEST_F(ServerTest, AVariantWaitsPastRunningUntilItsJobEnds) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, Png(7, 7));
   EXPECT_EQ(r.Header("content-type"), "image/png");
-  EXPECT_GE(took, absl::Milliseconds(300)) << "answered at Running, not at the end";
+  EXPECT_TRUE(ended) << "answered at Running, not at the end";
   EXPECT_LT(took, absl::Seconds(4));
   // Stored now: served at once, with the output key as its ETag.
   HttpResponse again = HttpGet(url_ + "/" + image + "/mirror?wait=0");
@@ -575,9 +584,14 @@ TEST_F(ServerTest, AVariantWaitsPastRunningUntilItsJobEnds) {
 
 TEST_F(ServerTest, AVariantNotMadeInTimeAnswers202WithItsJob) {
   const std::string image = Upload();
-  const absl::Time start = absl::Now();
-  HttpResponse r = HttpGet(url_ + "/v1/images/" + image + "/grayscale?width=10&wait=300ms");
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  const absl::Time start = clock_.Now();
+  absl::Time answered;
+  HttpResponse r = AtDeadline(absl::Milliseconds(300), [&] {
+    HttpResponse answer = HttpGet(url_ + "/v1/images/" + image + "/grayscale?width=10&wait=300ms");
+    answered = clock_.Now();
+    return answer;
+  });
+  EXPECT_GE(answered - start, absl::Milliseconds(300));
   ASSERT_EQ(r.status, 202) << r.body;
   const json job = json::parse(r.body);
   EXPECT_EQ(r.Header("location"), "/v1/jobs/" + job["metadata"]["id"].get<std::string>());

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "pkg/http/server.h"
+#include "pkg/http/long_poll.h"
 
 namespace pixq::http {
 namespace {

@@ -1,4 +1,4 @@
-#include "pkg/http/probe_server.h"
+#include "pkg/probe/probe_server.h"
 
 #include <chrono>
 #include <functional>
@@ -11,7 +11,7 @@
 
 #include "pkg/errors/errors.h"
 
-namespace pixq::http {
+namespace pixq::probe {
 namespace {
 
 void Reply(Pistache::Http::ResponseWriter& w, int code, const nlohmann::json& body,
@@ -119,4 +119,4 @@ void ProbeServer::Shutdown() {
   if (impl_->endpoint) impl_->endpoint->shutdown();
 }
 
-}  // namespace pixq::http
+}  // namespace pixq::probe

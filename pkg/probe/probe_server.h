@@ -4,15 +4,19 @@
 // jobs: in the consumer group) for Kubernetes probes, and GET /metrics for Prometheus. Pistache,
 // like the API.
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 
-#include "pkg/http/server.h"
 #include "pkg/observability/metrics.h"
 
-namespace pixq::http {
+namespace pixq::probe {
+
+// Readiness: OK when the process can do its work (the API: serve reads and take jobs; a worker:
+// take jobs); else why not, as the problem+json of GET /readyz says.
+using ReadyFn = std::function<absl::Status()>;
 
 class ProbeServer final {
  public:
@@ -30,4 +34,4 @@ class ProbeServer final {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace pixq::http
+}  // namespace pixq::probe

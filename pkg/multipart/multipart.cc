@@ -1,4 +1,4 @@
-#include "pkg/http/multipart.h"
+#include "pkg/multipart/multipart.h"
 
 #include <algorithm>
 
@@ -8,7 +8,7 @@
 
 #include "pkg/errors/errors.h"
 
-namespace pixq::http {
+namespace pixq::multipart {
 namespace {
 
 absl::Status Bad(std::string_view what) {
@@ -309,4 +309,4 @@ absl::StatusOr<std::vector<MultipartPart>> ParseMultipart(std::string_view conte
   }
 }
 
-}  // namespace pixq::http
+}  // namespace pixq::multipart

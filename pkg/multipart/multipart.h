@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace pixq::http {
+namespace pixq::multipart {
 
 struct MultipartPart {
   std::string name;
@@ -72,4 +72,4 @@ class MultipartImageStream final {
   size_t end_ = 0;     // kDone: the part's end
 };
 
-}  // namespace pixq::http
+}  // namespace pixq::multipart
