@@ -217,9 +217,10 @@ int main(int argc, char** argv) {
   probe::ProbeServer probes(
       cfg.worker.address, cfg.worker.port,
       [&group, &stopping]() {
-        if (stopping.load()) return errors::Unavailable("Stopping", "the worker is stopping");
+        if (stopping.load())
+          return errors::Make(errors::Reason::kStopping, "the worker is stopping");
         if (!group.Joined()) {
-          return errors::Unavailable("NotReady", "not yet a member of the consumer group");
+          return errors::Make(errors::Reason::kNotReady, "not yet a member of the consumer group");
         }
         return absl::OkStatus();
       },

@@ -33,23 +33,26 @@ json BatchJson(const std::string& id, const std::vector<job::JobRecord>& jobs) {
 
 absl::StatusOr<std::vector<job::JobSpec>> BatchSpecs(const json& doc,
                                                      const job::ValidationLimits& limits) {
-  if (!doc.is_object()) return errors::Invalid("InvalidSpec", "a batch must be an object");
+  if (!doc.is_object())
+    return errors::Make(errors::Reason::kInvalidSpec, "a batch must be an object");
   // Counted before anything is copied: the shared part is copied once per image.
   for (const char* list : {"jobs", "images"}) {
     if (doc.contains(list) && doc[list].is_array() && doc[list].size() > kMaxBatchJobs) {
       return errors::Make(
-          absl::StatusCode::kFailedPrecondition, "TooManyJobs",
+          errors::Reason::kTooManyJobs,
           absl::StrCat("a batch holds at most ", kMaxBatchJobs, " jobs, got ", doc[list].size()));
     }
   }
   std::vector<json> specs;
   if (doc.contains("jobs")) {
     if (doc.size() != 1 || !doc["jobs"].is_array()) {
-      return errors::Invalid("InvalidSpec", "jobs: must be the only field, a list of job specs");
+      return errors::Make(errors::Reason::kInvalidSpec,
+                          "jobs: must be the only field, a list of job specs");
     }
     for (const json& spec : doc["jobs"]) specs.push_back(spec);
   } else if (doc.contains("images")) {
-    if (!doc["images"].is_array()) return errors::Invalid("InvalidSpec", "images: must be a list");
+    if (!doc["images"].is_array())
+      return errors::Make(errors::Reason::kInvalidSpec, "images: must be a list");
     json shared = doc;
     shared.erase("images");
     for (const json& image : doc["images"]) {
@@ -58,9 +61,11 @@ absl::StatusOr<std::vector<job::JobSpec>> BatchSpecs(const json& doc,
       specs.push_back(std::move(spec));
     }
   } else {
-    return errors::Invalid("InvalidSpec", "a batch needs jobs, or images and the shared steps");
+    return errors::Make(errors::Reason::kInvalidSpec,
+                        "a batch needs jobs, or images and the shared steps");
   }
-  if (specs.empty()) return errors::Invalid("InvalidSpec", "a batch needs at least one job");
+  if (specs.empty())
+    return errors::Make(errors::Reason::kInvalidSpec, "a batch needs at least one job");
   std::vector<job::JobSpec> parsed;
   for (size_t i = 0; i < specs.size(); ++i) {
     absl::StatusOr<job::JobSpec> spec = job::JobSpecFromJson(specs[i], limits);
@@ -108,7 +113,7 @@ absl::StatusOr<BatchResult> Service::CreateBatch(std::vector<job::JobSpec> specs
       caught_up = true;
       if (HasImage(image)) continue;
     }
-    return errors::Make(absl::StatusCode::kFailedPrecondition, "ImageNotFound",
+    return errors::Make(errors::Reason::kImageNotFoundInSpec,
                         absl::StrCat("job ", i, ": spec.source.imageId: no image ", image,
                                      "; no job of the batch was created"));
   }
@@ -140,12 +145,13 @@ absl::StatusOr<BatchResult> Service::CreateBatch(std::vector<job::JobSpec> specs
 
 absl::StatusOr<std::vector<job::JobRecord>> Service::GetBatch(const std::string& id) {
   if (id.size() < 3 || id.rfind("b_", 0) != 0 || !job::IsJobId("j_" + id.substr(2))) {
-    return errors::NotFound("BatchNotFound", "no such batch");
+    return errors::Make(errors::Reason::kBatchNotFound, "no such batch");
   }
   absl::StatusOr<std::vector<job::JobRecord>> jobs =
       LookCatchingUp([&] { return jobs_.Batch(id); });
   if (!jobs.ok()) return jobs.status();
-  if (jobs->empty()) return errors::NotFound("BatchNotFound", absl::StrCat("no batch ", id));
+  if (jobs->empty())
+    return errors::Make(errors::Reason::kBatchNotFound, absl::StrCat("no batch ", id));
   return jobs;
 }
 

@@ -18,8 +18,8 @@ absl::StatusOr<Idempotency> IdempotencyOf(std::string_view kind, const KeyedRequ
   if (!key) return Idempotency();
   if (key->empty() || key->size() > 255 ||
       !std::all_of(key->begin(), key->end(), [](char c) { return c > 32 && c < 127; })) {
-    return errors::Invalid("InvalidIdempotencyKey",
-                           "Idempotency-Key must be 1 to 255 visible ASCII characters");
+    return errors::Make(errors::Reason::kInvalidIdempotencyKey,
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters");
   }
   const std::string caller =
       crypto::Sha256Hex(absl::StrCat(request.authorization, "\n", request.api_key)).substr(0, 16);
@@ -39,7 +39,7 @@ absl::StatusOr<std::optional<job::JobRecord>> Service::FindIdempotent(
       LookCatchingUp([&] { return jobs_.FindByIdempotencyKey(key); });
   if (!found.ok()) return found.status();
   if (*found && (*found)->request_hash != request_hash) {
-    return errors::Make(absl::StatusCode::kFailedPrecondition, "IdempotencyKeyReused",
+    return errors::Make(errors::Reason::kIdempotencyKeyReused,
                         "this Idempotency-Key was used with another request body");
   }
   if (*found) {
@@ -64,16 +64,10 @@ absl::StatusOr<bool> Service::RequeueIfStranded(const job::JobRecord& record) {
       created > 0 && absl::FromUnixMillis(created) + 2 * options_.produce_timeout < clock_.Now();
   if (record.status.phase == job::Phase::kPending && record.status.attempts == 0 &&
       !record.status.cache_hit && stale) {
-    if (options_.admit) PIXQ_RETURN_IF_ERROR(options_.admit());
-    absl::Status queued = producer_.Send({.topic = options_.topics.jobs,
-                                          .key = record.id,
-                                          .value = job::ToJson(record).dump(),
-                                          .headers = {{"pixq-attempt", "1"}}},
-                                         options_.produce_timeout);
-    if (!queued.ok()) {
-      metrics_.CountProduceError(options_.topics.jobs);
-      return queued;
-    }
+    PIXQ_RETURN_IF_ERROR(Send({.topic = options_.topics.jobs,
+                               .key = record.id,
+                               .value = job::ToJson(record).dump(),
+                               .headers = {{"pixq-attempt", "1"}}}));
   }
   return true;
 }
@@ -87,7 +81,7 @@ absl::StatusOr<std::unique_ptr<Service::KeyGuard>> Service::Claim(const std::str
   if (key.empty()) return std::unique_ptr<KeyGuard>();
   std::lock_guard<std::mutex> lock(claims_mu_);
   if (!claims_.insert(key).second) {
-    return errors::Make(absl::StatusCode::kAborted, "IdempotencyKeyInUse",
+    return errors::Make(errors::Reason::kIdempotencyKeyInUse,
                         "a request with this Idempotency-Key is under way; try again shortly");
   }
   return std::make_unique<KeyGuard>(*this, key);

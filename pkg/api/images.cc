@@ -4,7 +4,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
 
 #include "pkg/api/listing.h"
 #include "pkg/api/service.h"
@@ -17,22 +16,6 @@
 // api::Service's images: upload, read, list, delete.
 
 namespace pixq::api {
-namespace {
-
-constexpr size_t kMaxTitle = 512;
-constexpr size_t kMaxFilename = 255;
-
-// At most `max` bytes, and valid UTF-8 (the records are JSON): bytes that are not, also a
-// character the cut split, become U+FFFD.
-std::string Truncated(std::string s, size_t max) {
-  if (s.size() > max) s.resize(max);
-  using nlohmann::json;
-  return json::parse(json(std::move(s)).dump(-1, ' ', false, json::error_handler_t::replace))
-      .get<std::string>();
-}
-
-}  // namespace
-
 absl::StatusOr<UploadResult> Service::UploadImage(std::string_view bytes, std::string title,
                                                   std::string filename,
                                                   const std::optional<std::string>& sha256) {
@@ -53,25 +36,23 @@ absl::StatusOr<UploadResult> Service::UploadImage(std::string_view bytes, std::s
   }
   if (options_.admit) PIXQ_RETURN_IF_ERROR(options_.admit());
   PIXQ_RETURN_IF_ERROR(store_.PutOriginal(id, bytes));
-  job::ImageMeta meta{.id = id,
-                      .title = Truncated(std::move(title), kMaxTitle),
-                      .filename = Truncated(std::move(filename), kMaxFilename),
-                      .format = info->format,
-                      .width = info->DisplayWidth(),
-                      .height = info->DisplayHeight(),
-                      .bytes = static_cast<int64_t>(bytes.size()),
-                      .created_at = NowRfc3339()};
-  PIXQ_RETURN_IF_ERROR(Publish(options_.topics.images, id, job::ToJson(meta).dump()));
+  job::ImageMeta meta = state::NewImageMeta({.id = id,
+                                             .format = info->format,
+                                             .width = info->DisplayWidth(),
+                                             .height = info->DisplayHeight(),
+                                             .bytes = static_cast<int64_t>(bytes.size())},
+                                            std::move(title), std::move(filename), clock_.Now());
+  PIXQ_RETURN_IF_ERROR(Send(image_records_.Record(meta)));
   metrics_.CountUpload(true, static_cast<int64_t>(bytes.size()));
   return UploadResult{.meta = std::move(meta), .created = true};
 }
 
 absl::StatusOr<job::ImageMeta> Service::GetImage(const std::string& id) {
-  if (!job::IsSha256Hex(id)) return errors::NotFound("ImageNotFound", "no such image");
+  if (!job::IsSha256Hex(id)) return errors::Make(errors::Reason::kImageNotFound, "no such image");
   absl::StatusOr<std::optional<job::ImageMeta>> meta =
       LookCatchingUp([&] { return images_.Get(id); });
   if (!meta.ok()) return meta.status();
-  if (!*meta) return errors::NotFound("ImageNotFound", absl::StrCat("no image ", id));
+  if (!*meta) return errors::Make(errors::Reason::kImageNotFound, absl::StrCat("no image ", id));
   return **meta;
 }
 
@@ -132,7 +113,7 @@ absl::StatusOr<DeleteImageResult> Service::DeleteImage(const std::string& id) {
     if (existed) ++result.outputs_removed;
   }
   PIXQ_RETURN_IF_ERROR(store_.RemoveOriginal(id));
-  PIXQ_RETURN_IF_ERROR(Forget(options_.topics.images, id));
+  PIXQ_RETURN_IF_ERROR(Send(image_records_.Tombstone(id)));
   // This replica's next read should not show it any more; the delete is done either way.
   if (absl::Status caught_up = catch_up_(options_.catch_up_timeout); !caught_up.ok()) {
     observability::LogWarn("no catch-up after a delete",

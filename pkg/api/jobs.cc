@@ -26,7 +26,7 @@ absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
   // timeout, which produce_timeout exceeds; this bound is only a backstop.
   if (result.wait_for(absl::ToChronoMilliseconds(2 * options_.produce_timeout)) !=
       std::future_status::ready) {
-    return errors::Make(absl::StatusCode::kDeadlineExceeded, "ProduceTimeout",
+    return errors::Make(errors::Reason::kProduceTimeout,
                         "no acknowledgement from Kafka for the job");
   }
   return result.get();
@@ -54,7 +54,7 @@ void Service::CreateJobAsync(job::JobSpec spec, const observability::SpanContext
       return;
     }
     if (!*known) {
-      done(errors::Make(absl::StatusCode::kFailedPrecondition, "ImageNotFound",
+      done(errors::Make(errors::Reason::kImageNotFoundInSpec,
                         absl::StrCat("spec.source.imageId: no image ", image_id)));
       return;
     }
@@ -99,19 +99,19 @@ void Service::CreateJobAsync(job::JobSpec spec, const observability::SpanContext
   // it read the job, so the status log never has Pending after Running. Neither send blocks a
   // thread: the job goes out from the Pending record's delivery report, and `done` runs from the
   // job's.
-  submission->value = job::ToJson(record).dump();
+  const queue::OutgoingMessage pending = statuses_.Record(record);
+  submission->value = pending.value;  // the job's message carries the same JSON
   Begin();
-  SendRecord({.topic = options_.topics.job_status, .key = record.id, .value = submission->value},
-             [this, submission](absl::Status sent) {
-               if (!sent.ok()) {
-                 Complete(*submission, sent);
-               } else if (submission->record.status.cache_hit) {
-                 metrics_.CountJobSubmitted(/*cache_hit=*/true);
-                 Complete(*submission, std::move(submission->record));
-               } else {
-                 QueueJob(submission);
-               }
-             });
+  SendRecord(pending, [this, submission](absl::Status sent) {
+    if (!sent.ok()) {
+      Complete(*submission, sent);
+    } else if (submission->record.status.cache_hit) {
+      metrics_.CountJobSubmitted(/*cache_hit=*/true);
+      Complete(*submission, std::move(submission->record));
+    } else {
+      QueueJob(submission);
+    }
+  });
 }
 
 void Service::QueueJob(const std::shared_ptr<Submission>& submission) {
@@ -145,10 +145,7 @@ void Service::QueueJob(const std::shared_ptr<Submission>& submission) {
                failed.status.reason = "NotAccepted";
                failed.status.message = std::string(queued.message());
                failed.status.finished_at = NowRfc3339();
-               producer_.SendAsync({.topic = options_.topics.job_status,
-                                    .key = failed.id,
-                                    .value = job::ToJson(failed).dump()},
-                                   [](absl::Status) {});
+               SendRecord(statuses_.Record(failed), [](absl::Status) {});
                observability::LogWarn(
                    "job not accepted",
                    {{"job_id", failed.id}, {"error", std::string(queued.message())}});
@@ -157,11 +154,11 @@ void Service::QueueJob(const std::shared_ptr<Submission>& submission) {
 }
 
 absl::StatusOr<job::JobRecord> Service::GetJob(const std::string& id) {
-  if (!job::IsJobId(id)) return errors::NotFound("JobNotFound", "no such job");
+  if (!job::IsJobId(id)) return errors::Make(errors::Reason::kJobNotFound, "no such job");
   absl::StatusOr<std::optional<job::JobRecord>> record =
       LookCatchingUp([&] { return jobs_.Get(id); });
   if (!record.ok()) return record.status();
-  if (!*record) return errors::NotFound("JobNotFound", absl::StrCat("no job ", id));
+  if (!*record) return errors::Make(errors::Reason::kJobNotFound, absl::StrCat("no job ", id));
   return **record;
 }
 
@@ -196,11 +193,11 @@ absl::Status Service::DeleteJob(const std::string& id) {
   absl::StatusOr<job::JobRecord> record = GetJob(id);
   if (!record.ok()) return record.status();
   if (!job::IsTerminal(record->status.phase)) {
-    return errors::Make(absl::StatusCode::kAborted, "JobNotFinished",
+    return errors::Make(errors::Reason::kJobNotFinished,
                         absl::StrCat("the job is ", job::PhaseName(record->status.phase),
                                      "; it can be deleted once it has Succeeded or Failed"));
   }
-  PIXQ_RETURN_IF_ERROR(Forget(options_.topics.job_status, id));
+  PIXQ_RETURN_IF_ERROR(Send(statuses_.Tombstone(id)));
   if (absl::Status caught_up = catch_up_(options_.catch_up_timeout); !caught_up.ok()) {
     observability::LogWarn("no catch-up after a delete",
                            {{"job_id", id}, {"error", std::string(caught_up.message())}});

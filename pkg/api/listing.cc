@@ -30,10 +30,10 @@ std::string Fingerprint(std::string_view listing, std::string_view filter) {
 }
 
 absl::Status BadToken(std::string_view why) {
-  return errors::Invalid("InvalidPageToken",
-                         absl::StrCat("pageToken: ", errors::Sv(why),
-                                      "; use the nextPageToken of the previous page as it is, "
-                                      "with the same filter"));
+  return errors::Make(errors::Reason::kInvalidPageToken,
+                      absl::StrCat("pageToken: ", errors::Sv(why),
+                                   "; use the nextPageToken of the previous page as it is, "
+                                   "with the same filter"));
 }
 
 }  // namespace
@@ -42,8 +42,8 @@ absl::StatusOr<int> ParseLimit(const std::optional<std::string>& text) {
   if (!text) return kDefaultPageSize;
   int64_t limit = 0;
   if (!absl::SimpleAtoi(errors::Sv(*text), &limit) || limit < 1) {
-    return errors::Invalid("InvalidArgument",
-                           absl::StrCat("limit: must be an integer 1..", kMaxPageSize));
+    return errors::Make(errors::Reason::kInvalidArgument,
+                        absl::StrCat("limit: must be an integer 1..", kMaxPageSize));
   }
   return static_cast<int>(std::min<int64_t>(limit, kMaxPageSize));
 }
@@ -59,10 +59,10 @@ absl::StatusOr<std::vector<job::Phase>> ParsePhases(const std::optional<std::str
       if (absl::EqualsIgnoreCase(name, job::PhaseName(p))) phase = p;
     }
     if (!phase) {
-      return errors::Invalid("InvalidArgument",
-                             absl::StrCat("phase: unknown phase \"", name,
-                                          "\"; use Pending, Running, Succeeded or Failed, "
-                                          "separated by commas"));
+      return errors::Make(errors::Reason::kInvalidArgument,
+                          absl::StrCat("phase: unknown phase \"", name,
+                                       "\"; use Pending, Running, Succeeded or Failed, "
+                                       "separated by commas"));
     }
     if (std::find(phases.begin(), phases.end(), *phase) == phases.end()) phases.push_back(*phase);
   }

@@ -11,7 +11,7 @@ Readiness::Readiness(CatchUpFn catch_up, absl::Duration interval, absl::Duration
       interval_(interval),
       timeout_(timeout),
       clock_(clock),
-      last_(errors::Unavailable("NotReady", "the state tables are still being loaded")) {}
+      last_(errors::Make(errors::Reason::kNotReady, "the state tables are still being loaded")) {}
 
 Readiness::~Readiness() {
   {
@@ -62,8 +62,8 @@ absl::Status Readiness::Ready() const {
 absl::Status Readiness::Admit() const {
   absl::MutexLock lock(&mu_);
   if (broker_down_) {
-    return errors::Unavailable("BrokerUnavailable",
-                               "Kafka is unreachable; nothing can be accepted until it is back");
+    return errors::Make(errors::Reason::kBrokerUnavailable,
+                        "Kafka is unreachable; nothing can be accepted until it is back");
   }
   return absl::OkStatus();
 }

@@ -12,7 +12,7 @@ namespace {
 using nlohmann::json;
 
 absl::Status FieldError(std::string_view field, std::string_view what) {
-  return errors::Make(absl::StatusCode::kInvalidArgument, "InvalidSpec",
+  return errors::Make(errors::Reason::kInvalidSpec,
                       absl::StrCat(errors::Sv(field), ": ", errors::Sv(what)));
 }
 
@@ -37,7 +37,7 @@ absl::StatusOr<job::JobSpec> DownloadSpec(std::string_view body,
                                           const job::ValidationLimits& limits) {
   const json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
-    return errors::Invalid("MalformedJson", "the request body is not valid JSON");
+    return errors::Make(errors::Reason::kMalformedJson, "the request body is not valid JSON");
   }
   if (!doc.is_object()) {
     return FieldError("body", "must be a JSON object with image_url and file_name");

@@ -16,6 +16,8 @@ Service::Service(ServiceOptions options, storage::Store& store, queue::Producer&
     : options_(std::move(options)),
       store_(store),
       producer_(producer),
+      image_records_(producer, options_.topics.images),
+      statuses_(producer, options_.topics.job_status),
       jobs_(jobs),
       images_(images),
       catch_up_(std::move(catch_up)),
@@ -42,20 +44,10 @@ bool Service::HasImage(const std::string& id) const {
   return images_.Get(id) && store_.HasOriginal(id);
 }
 
-absl::Status Service::Publish(const std::string& topic, const std::string& key,
-                              const std::string& value) {
+absl::Status Service::Send(const queue::OutgoingMessage& message) {
   if (options_.admit) PIXQ_RETURN_IF_ERROR(options_.admit());
-  absl::Status sent =
-      producer_.Send({.topic = topic, .key = key, .value = value}, options_.produce_timeout);
-  if (!sent.ok()) metrics_.CountProduceError(topic);
-  return sent;
-}
-
-absl::Status Service::Forget(const std::string& topic, const std::string& key) {
-  if (options_.admit) PIXQ_RETURN_IF_ERROR(options_.admit());
-  absl::Status sent =
-      producer_.Send({.topic = topic, .key = key, .tombstone = true}, options_.produce_timeout);
-  if (!sent.ok()) metrics_.CountProduceError(topic);
+  absl::Status sent = producer_.Send(message, options_.produce_timeout);
+  if (!sent.ok()) metrics_.CountProduceError(message.topic);
   return sent;
 }
 

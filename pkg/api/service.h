@@ -37,6 +37,8 @@
 #include "pkg/observability/trace.h"
 #include "pkg/queue/message.h"
 #include "pkg/queue/producer.h"
+#include "pkg/state/image_records.h"
+#include "pkg/state/status_writer.h"
 #include "pkg/state/tables.h"
 #include "pkg/storage/store.h"
 
@@ -241,7 +243,9 @@ class Service final {
   // Now on the service's clock, as records carry it (job::NowRfc3339's form).
   std::string NowRfc3339() const;
 
-  absl::Status Publish(const std::string& topic, const std::string& key, const std::string& value);
+  // Sends `message` once admitted (ServiceOptions::admit) and waits for Kafka's acknowledgement;
+  // counts a failure. Errors: admission's, the producer's.
+  absl::Status Send(const queue::OutgoingMessage& message);
   // Sends without waiting (not admission-checked); counts a failure.
   void SendRecord(const queue::OutgoingMessage& message, queue::Producer::DeliveryCallback done);
   struct Submission;
@@ -254,12 +258,12 @@ class Service final {
   // true otherwise, after queueing it again if it has not started long after it was created (it
   // may never have been queued). Errors: Kafka's.
   absl::StatusOr<bool> RequeueIfStranded(const job::JobRecord& record);
-  // A tombstone for `key` on the compacted `topic`, acknowledged by Kafka.
-  absl::Status Forget(const std::string& topic, const std::string& key);
 
   ServiceOptions options_;
   storage::Store& store_;
   queue::Producer& producer_;
+  state::ImageWriter image_records_;  // pixq.images, through Send
+  state::StatusWriter statuses_;      // pixq.job-status, through Send and SendRecord
   state::JobTable& jobs_;
   state::ImageTable& images_;
   CatchUpFn catch_up_;

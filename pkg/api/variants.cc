@@ -16,7 +16,8 @@ absl::StatusOr<std::optional<int>> ParseSide(const char* name,
   if (!text) return std::optional<int>();
   int value = 0;
   if (!absl::SimpleAtoi(errors::Sv(*text), &value) || value < 1 || value > max) {
-    return errors::Invalid("InvalidArgument", absl::StrCat(name, ": must be an integer 1..", max));
+    return errors::Make(errors::Reason::kInvalidArgument,
+                        absl::StrCat(name, ": must be an integer 1..", max));
   }
   return std::optional<int>(value);
 }
@@ -28,9 +29,9 @@ absl::StatusOr<VariantRequest> ParseVariant(std::string_view name,
                                             const std::optional<std::string>& height,
                                             const job::ValidationLimits& limits) {
   if (std::find(std::begin(kVariants), std::end(kVariants), name) == std::end(kVariants)) {
-    return errors::NotFound("UnknownVariant",
-                            absl::StrCat("no variant \"", errors::Sv(name.substr(0, 64)),
-                                         "\"; there are jpeg, png, webp, grayscale and mirror"));
+    return errors::Make(errors::Reason::kUnknownVariant,
+                        absl::StrCat("no variant \"", errors::Sv(name.substr(0, 64)),
+                                     "\"; there are jpeg, png, webp, grayscale and mirror"));
   }
   VariantRequest request{.name = std::string(name)};
   absl::StatusOr<std::optional<int>> w = ParseSide("width", width, limits.max_output_dimension);

@@ -29,7 +29,8 @@ struct Overloaded : F... {
 };
 
 absl::Status ConfigError(std::string_view key, std::string_view what) {
-  return errors::Invalid("InvalidConfig", absl::StrCat(errors::Sv(key), ": ", errors::Sv(what)));
+  return errors::Make(errors::Reason::kInvalidConfig,
+                      absl::StrCat(errors::Sv(key), ": ", errors::Sv(what)));
 }
 
 template <typename T>
@@ -262,7 +263,8 @@ absl::StatusOr<Config> LoadFromString(std::string_view yaml,
   Config config = Defaults();
   absl::StatusOr<yaml::Node> root = yaml::ParseTree(yaml);
   if (!root.ok()) {
-    return errors::Invalid("InvalidConfig", absl::StrCat("YAML: ", root.status().message()));
+    return errors::Make(errors::Reason::kInvalidConfig,
+                        absl::StrCat("YAML: ", root.status().message()));
   }
   PIXQ_RETURN_IF_ERROR(ApplyYaml(*root, config));
   PIXQ_RETURN_IF_ERROR(ApplyEnvironment(env, config));
@@ -278,15 +280,15 @@ absl::StatusOr<Config> Load(std::string_view path, const std::map<std::string, s
   if (path.empty()) return LoadFromString("", env);
   std::ifstream in{std::string(path)};
   if (!in) {
-    return errors::Invalid("InvalidConfig",
-                           absl::StrCat("cannot read configuration file ", errors::Sv(path)));
+    return errors::Make(errors::Reason::kInvalidConfig,
+                        absl::StrCat("cannot read configuration file ", errors::Sv(path)));
   }
   std::ostringstream text;
   text << in.rdbuf();
   absl::StatusOr<Config> config = LoadFromString(text.str(), env);
   if (!config.ok()) {
-    return errors::Invalid("InvalidConfig",
-                           absl::StrCat(errors::Sv(path), ": ", config.status().message()));
+    return errors::Make(errors::Reason::kInvalidConfig,
+                        absl::StrCat(errors::Sv(path), ": ", config.status().message()));
   }
   return config;
 }

@@ -25,9 +25,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParsePairs(cons
   for (absl::string_view item : absl::StrSplit(errors::Sv(text), ',', absl::SkipWhitespace())) {
     const size_t eq = item.find('=');
     if (eq == absl::string_view::npos || eq == 0) {
-      return errors::Invalid(
-          "InvalidConfig",
-          absl::StrCat(variable, ": expected key=value pairs, got \"", item, "\""));
+      return errors::Make(errors::Reason::kInvalidConfig,
+                          absl::StrCat(variable, ": expected key=value pairs, got \"", item, "\""));
     }
     out.emplace_back(
         std::string(absl::StripAsciiWhitespace(item.substr(0, eq))),
@@ -50,8 +49,8 @@ absl::StatusOr<TracingOptions> TracingFromEnvironment(
     if (v.empty()) return absl::OkStatus();
     int64_t ms = 0;
     if (!absl::SimpleAtoi(v, &ms) || ms <= 0) {
-      return errors::Invalid("InvalidConfig",
-                             absl::StrCat(name, ": must be a positive number of milliseconds"));
+      return errors::Make(errors::Reason::kInvalidConfig,
+                          absl::StrCat(name, ": must be a positive number of milliseconds"));
     }
     out = absl::Milliseconds(ms);
     return absl::OkStatus();
@@ -60,7 +59,8 @@ absl::StatusOr<TracingOptions> TracingFromEnvironment(
     const std::string v = get(name);
     if (v.empty()) return absl::OkStatus();
     if (!absl::SimpleAtoi(v, &out) || out == 0) {
-      return errors::Invalid("InvalidConfig", absl::StrCat(name, ": must be a positive integer"));
+      return errors::Make(errors::Reason::kInvalidConfig,
+                          absl::StrCat(name, ": must be a positive integer"));
     }
     return absl::OkStatus();
   };
@@ -101,8 +101,8 @@ absl::StatusOr<TracingOptions> TracingFromEnvironment(
   } else if (sampler == "parentbased_traceidratio") {
     options.sampler = {Root::kRatio, true};
   } else {
-    return errors::Invalid(
-        "InvalidConfig",
+    return errors::Make(
+        errors::Reason::kInvalidConfig,
         absl::StrCat("OTEL_TRACES_SAMPLER: unknown sampler \"", sampler,
                      "\" (always_on, always_off, traceidratio, parentbased_always_on, "
                      "parentbased_always_off, parentbased_traceidratio)"));
@@ -111,8 +111,8 @@ absl::StatusOr<TracingOptions> TracingFromEnvironment(
     const std::string arg = get("OTEL_TRACES_SAMPLER_ARG");
     if (!arg.empty() && (!absl::SimpleAtod(arg, &options.sampler.ratio) ||
                          options.sampler.ratio < 0 || options.sampler.ratio > 1)) {
-      return errors::Invalid("InvalidConfig",
-                             "OTEL_TRACES_SAMPLER_ARG: must be a ratio between 0 and 1");
+      return errors::Make(errors::Reason::kInvalidConfig,
+                          "OTEL_TRACES_SAMPLER_ARG: must be a ratio between 0 and 1");
     }
   }
 
@@ -123,8 +123,8 @@ absl::StatusOr<TracingOptions> TracingFromEnvironment(
   }
   if (!options.traces_url.empty() && options.traces_url.rfind("http://", 0) != 0 &&
       options.traces_url.rfind("https://", 0) != 0) {
-    return errors::Invalid("InvalidConfig",
-                           "OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL");
+    return errors::Make(errors::Reason::kInvalidConfig,
+                        "OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL");
   }
   for (const char* name : {"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"}) {
     absl::StatusOr<std::vector<std::pair<std::string, std::string>>> headers =

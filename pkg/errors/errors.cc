@@ -86,21 +86,4 @@ bool IsRetriable(const absl::Status& status) {
   return DefaultOf(status.code()).retriable;
 }
 
-absl::Status Make(absl::StatusCode code, std::string_view reason, std::string_view message) {
-  return FromParts(code, reason, message);
-}
-
-absl::Status Invalid(std::string_view reason, std::string_view message) {
-  return Make(absl::StatusCode::kInvalidArgument, reason, message);
-}
-absl::Status NotFound(std::string_view reason, std::string_view message) {
-  return Make(absl::StatusCode::kNotFound, reason, message);
-}
-absl::Status Unavailable(std::string_view reason, std::string_view message) {
-  return Make(absl::StatusCode::kUnavailable, reason, message);
-}
-absl::Status Internal(std::string_view reason, std::string_view message) {
-  return Make(absl::StatusCode::kInternal, reason, message);
-}
-
 }  // namespace pixq::errors

@@ -52,14 +52,4 @@ inline absl::string_view Sv(std::string_view s) { return absl::string_view(s.dat
 // undecodable.
 [[nodiscard]] bool IsRetriable(const absl::Status& status);
 
-// Deprecated: reasons as strings. Use Make(Reason, message). Kept while the rest of the tree moves
-// to the table (issue 15); a string that names a row with the same code answers exactly as
-// Make(Reason) does, anything else as its code's default.
-[[nodiscard]] absl::Status Make(absl::StatusCode code, std::string_view reason,
-                                std::string_view message);
-[[nodiscard]] absl::Status Invalid(std::string_view reason, std::string_view message);
-[[nodiscard]] absl::Status NotFound(std::string_view reason, std::string_view message);
-[[nodiscard]] absl::Status Unavailable(std::string_view reason, std::string_view message);
-[[nodiscard]] absl::Status Internal(std::string_view reason, std::string_view message);
-
 }  // namespace pixq::errors

@@ -87,6 +87,7 @@ constexpr std::array kRows = {
     ReasonRow{Reason::kBindFailed, "BindFailed", Code::kUnavailable, 503, true},
     ReasonRow{Reason::kCodecUnavailable, "CodecUnavailable", Code::kUnavailable, 503, true},
     ReasonRow{Reason::kExportFailed, "ExportFailed", Code::kUnavailable, 503, true},
+    ReasonRow{Reason::kEndpointUnreachable, "EndpointUnreachable", Code::kUnavailable, 503, true},
     ReasonRow{Reason::kImageNotPublished, "ImageNotPublished", Code::kUnavailable, 503, true},
     ReasonRow{Reason::kStatusNotPublished, "StatusNotPublished", Code::kUnavailable, 503, true},
     ReasonRow{Reason::kSourceUnavailable, "SourceUnavailable", Code::kUnavailable, 503, true},

@@ -106,6 +106,7 @@ enum class Reason {
   kBindFailed,
   kCodecUnavailable,
   kExportFailed,
+  kEndpointUnreachable,  // an HTTP endpoint pixq sends to (the OTLP collector) did not answer
   kImageNotPublished,
   kStatusNotPublished,
   kSourceUnavailable,

@@ -107,7 +107,7 @@ absl::StatusOr<IpAddress> ParseIp(std::string_view text) {
   if (::inet_pton(AF_INET, s.c_str(), ip.bytes.data()) == 1) return ip;
   ip.v6 = true;
   if (::inet_pton(AF_INET6, s.c_str(), ip.bytes.data()) == 1) return ip;
-  return errors::Invalid("InvalidAddress", absl::StrCat("not an IP address: ", s));
+  return errors::Make(errors::Reason::kInvalidAddress, absl::StrCat("not an IP address: ", s));
 }
 
 std::optional<IpAddress> FromSockaddr(const sockaddr* address) {
@@ -176,13 +176,15 @@ absl::StatusOr<Cidr> ParseCidr(std::string_view text) {
   const size_t slash = text.find('/');
   absl::StatusOr<IpAddress> ip = ParseIp(text.substr(0, slash));
   if (!ip.ok())
-    return errors::Invalid("InvalidAddress", absl::StrCat("not a range: ", errors::Sv(text)));
+    return errors::Make(errors::Reason::kInvalidAddress,
+                        absl::StrCat("not a range: ", errors::Sv(text)));
   const int bits = ip->v6 ? 128 : 32;
   int prefix = bits;
   if (slash != std::string_view::npos &&
       (!absl::SimpleAtoi(errors::Sv(text.substr(slash + 1)), &prefix) || prefix < 0 ||
        prefix > bits)) {
-    return errors::Invalid("InvalidAddress", absl::StrCat("not a range: ", errors::Sv(text)));
+    return errors::Make(errors::Reason::kInvalidAddress,
+                        absl::StrCat("not a range: ", errors::Sv(text)));
   }
   return Cidr{*ip, prefix};
 }
@@ -192,8 +194,8 @@ absl::StatusOr<AddressPolicy> AddressPolicy::FromStrings(const std::vector<std::
   for (const std::string& entry : allowed) {
     absl::StatusOr<Cidr> cidr = ParseCidr(entry);
     if (!cidr.ok()) {
-      return errors::Invalid("InvalidConfig",
-                             absl::StrCat("fetch.allow: ", cidr.status().message()));
+      return errors::Make(errors::Reason::kInvalidConfig,
+                          absl::StrCat("fetch.allow: ", cidr.status().message()));
     }
     ranges.push_back(*cidr);
   }

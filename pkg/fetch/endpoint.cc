@@ -12,12 +12,13 @@ absl::StatusOr<int> PostToEndpoint(std::string_view url_view, std::string_view b
   internal::CurlGlobalInit();
   const std::string url(url_view);
   internal::CurlHandle curl(curl_easy_init());
-  if (!curl) return errors::Unavailable("EndpointUnreachable", "curl_easy_init failed");
+  if (!curl) return errors::Make(errors::Reason::kEndpointUnreachable, "curl_easy_init failed");
   internal::CurlList header_list;
   for (const auto& [name, value] : headers) {
     curl_slist* appended =
         curl_slist_append(header_list.get(), absl::StrCat(name, ": ", value).c_str());
-    if (appended == nullptr) return errors::Unavailable("EndpointUnreachable", "out of memory");
+    if (appended == nullptr)
+      return errors::Make(errors::Reason::kEndpointUnreachable, "out of memory");
     (void)header_list.release();
     header_list.reset(appended);
   }
@@ -35,7 +36,8 @@ absl::StatusOr<int> PostToEndpoint(std::string_view url_view, std::string_view b
       c, CURLOPT_WRITEFUNCTION,
       +[](char*, size_t size, size_t n, void*) -> size_t { return size * n; });
   const CURLcode code = curl_easy_perform(c);
-  if (code != CURLE_OK) return errors::Unavailable("EndpointUnreachable", curl_easy_strerror(code));
+  if (code != CURLE_OK)
+    return errors::Make(errors::Reason::kEndpointUnreachable, curl_easy_strerror(code));
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   return static_cast<int>(status);

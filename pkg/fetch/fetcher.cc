@@ -48,18 +48,18 @@ curl_socket_t OnOpenSocket(void* user, curlsocktype purpose, curl_sockaddr* addr
 }
 
 absl::Status Transient(std::string_view message) {
-  return errors::Unavailable("SourceUnavailable", message);
+  return errors::Make(errors::Reason::kSourceUnavailable, message);
 }
 
-absl::Status Permanent(std::string_view reason, std::string_view message) {
-  return errors::Make(absl::StatusCode::kFailedPrecondition, reason, message);
+absl::Status Permanent(errors::Reason reason, std::string_view message) {
+  return errors::Make(reason, message);
 }
 
 absl::Status FromHttpStatus(long code, const std::string& url) {
   const std::string message = absl::StrCat(url, " answered HTTP ", code);
   if (code == 408 || code == 425 || code == 429 || code >= 500) return Transient(message);
-  if (code == 404 || code == 410) return Permanent("SourceNotFound", message);
-  return Permanent("SourceRefused", message);
+  if (code == 404 || code == 410) return Permanent(errors::Reason::kSourceNotFound, message);
+  return Permanent(errors::Reason::kSourceRefused, message);
 }
 
 }  // namespace
@@ -97,16 +97,18 @@ absl::StatusOr<Response> HttpFetcher::Perform(std::string_view url_view,
   const std::string shown = RedactedUrl(url);
   if (!absl::StartsWithIgnoreCase(errors::Sv(url), "http://") &&
       !absl::StartsWithIgnoreCase(errors::Sv(url), "https://")) {
-    return Permanent("InvalidSourceUrl", absl::StrCat(shown, ": only http and https are allowed"));
+    return Permanent(errors::Reason::kInvalidSourceUrl,
+                     absl::StrCat(shown, ": only http and https are allowed"));
   }
   internal::CurlHandle curl(curl_easy_init());
-  if (!curl) return errors::Internal("FetchFailed", "libcurl could not start a transfer");
+  if (!curl)
+    return errors::Make(errors::Reason::kFetchFailed, "libcurl could not start a transfer");
   Transfer t{.options = &options_};
   char error[CURL_ERROR_SIZE] = {0};
   internal::CurlList header_list;
   for (const auto& [name, value] : headers) {
     curl_slist* appended = curl_slist_append(header_list.get(), (name + ": " + value).c_str());
-    if (appended == nullptr) return errors::Internal("FetchFailed", "out of memory");
+    if (appended == nullptr) return errors::Make(errors::Reason::kFetchFailed, "out of memory");
     (void)header_list.release();
     header_list.reset(appended);
   }
@@ -143,28 +145,28 @@ absl::StatusOr<Response> HttpFetcher::Perform(std::string_view url_view,
     const std::string detail =
         absl::StrCat(shown, ": ", error[0] ? error : curl_easy_strerror(code));
     if (!t.denied.empty()) {
-      return Permanent("SourceForbidden",
+      return Permanent(errors::Reason::kSourceForbidden,
                        absl::StrCat(shown, ": connecting to ", t.denied,
                                     " is not allowed (fetch.allow lists the exceptions)"));
     }
     switch (code) {
       case CURLE_UNSUPPORTED_PROTOCOL:
       case CURLE_URL_MALFORMAT:
-        return Permanent("InvalidSourceUrl", detail);
+        return Permanent(errors::Reason::kInvalidSourceUrl, detail);
       case CURLE_TOO_MANY_REDIRECTS:
-        return Permanent("TooManyRedirects",
+        return Permanent(errors::Reason::kTooManyRedirects,
                          absl::StrCat(shown, ": more than ", options_.max_redirects, " redirects"));
       case CURLE_FILESIZE_EXCEEDED:
-        return Permanent("SourceTooLarge",
+        return Permanent(errors::Reason::kSourceTooLarge,
                          absl::StrCat(shown, ": larger than ", options_.max_bytes, " bytes"));
       case CURLE_WRITE_ERROR:
         if (t.too_large) {
-          return Permanent("SourceTooLarge",
+          return Permanent(errors::Reason::kSourceTooLarge,
                            absl::StrCat(shown, ": larger than ", options_.max_bytes, " bytes"));
         }
         return Transient(detail);
       case CURLE_PEER_FAILED_VERIFICATION:
-        return Permanent("SourceTlsFailed", detail);
+        return Permanent(errors::Reason::kSourceTlsFailed, detail);
       default:
         return Transient(detail);
     }

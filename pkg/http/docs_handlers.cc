@@ -78,8 +78,9 @@ void Handlers::Metrics(RequestContext& ctx, const Request&, ResponseWriter w) {
 
 void Handlers::NoRoute(RequestContext& ctx, const Request& req, ResponseWriter w) {
   ctx.unmatched = true;
-  SendProblem(ctx, w,
-              errors::NotFound("RouteNotFound", absl::StrCat("no route for ", req.resource())));
+  SendProblem(
+      ctx, w,
+      errors::Make(errors::Reason::kRouteNotFound, absl::StrCat("no route for ", req.resource())));
 }
 
 void Handlers::MethodNotAllowed(RequestContext& ctx, const Request& req, ResponseWriter w,
@@ -96,7 +97,7 @@ void Handlers::MethodNotAllowed(RequestContext& ctx, const Request& req, Respons
     absl::StrAppend(&names, names.empty() ? "" : ", ", Pistache::Http::methodString(method));
   }
   SendProblem(ctx, w,
-              errors::Make(absl::StatusCode::kUnimplemented, "MethodNotAllowed",
+              errors::Make(errors::Reason::kMethodNotAllowed,
                            absl::StrCat(Pistache::Http::methodString(req.method()), " ",
                                         req.resource(), ": not a method of this path; ", names)));
 }

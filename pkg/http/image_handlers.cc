@@ -31,8 +31,8 @@ void Handlers::UploadImage(RequestContext& ctx, const Request& req, ResponseWrit
 absl::StatusOr<api::UploadResult> Handlers::Upload(const RequestContext& ctx, const Request& req) {
   const std::string& body = req.body();
   if (static_cast<int64_t>(body.size()) > options_.max_body_bytes) {
-    return errors::Invalid("PayloadTooLarge", absl::StrCat("uploads are limited to ",
-                                                           options_.max_body_bytes, " bytes"));
+    return errors::Make(errors::Reason::kPayloadTooLarge,
+                        absl::StrCat("uploads are limited to ", options_.max_body_bytes, " bytes"));
   }
   const std::string content_type = ContentTypeOf(req);
   std::string_view bytes;
@@ -54,12 +54,14 @@ absl::StatusOr<api::UploadResult> Handlers::Upload(const RequestContext& ctx, co
       }
     }
     if (!found) {
-      return errors::Invalid("MissingImage", "multipart upload needs a part named \"image\"");
+      return errors::Make(errors::Reason::kMissingImage,
+                          "multipart upload needs a part named \"image\"");
     }
   } else {
     bytes = body;
   }
-  if (bytes.empty()) return errors::Invalid("EmptyBody", "no image bytes in the request");
+  if (bytes.empty())
+    return errors::Make(errors::Reason::kEmptyBody, "no image bytes in the request");
   // Hashed while it arrived (upload_stream.h), if these very bytes were: the image's id.
   std::optional<std::string> sha256;
   if (const std::optional<BodyDigest>& digest = ctx.body_digest;

@@ -19,13 +19,14 @@ namespace pixq::http {
 absl::StatusOr<Handlers::json> Handlers::RequestDocument(const Request& req) const {
   const std::string& body = req.body();
   if (static_cast<int64_t>(body.size()) > options_.max_json_bytes) {
-    return errors::Invalid("PayloadTooLarge", absl::StrCat("job specs are limited to ",
-                                                           options_.max_json_bytes, " bytes"));
+    return errors::Make(
+        errors::Reason::kPayloadTooLarge,
+        absl::StrCat("job specs are limited to ", options_.max_json_bytes, " bytes"));
   }
   std::optional<job::BodyFormat> format = job::BodyFormatOf(ContentTypeOf(req));
   if (!format) {
-    return errors::Invalid("UnsupportedMediaType",
-                           "send the job as application/json or application/yaml");
+    return errors::Make(errors::Reason::kUnsupportedMediaType,
+                        "send the job as application/json or application/yaml");
   }
   return job::ParseDocument(body, *format);
 }
@@ -80,7 +81,7 @@ void Handlers::CreateJob(RequestContext& ctx, const Request& req, ResponseWriter
                                 body = record.status();
                               }
                             } catch (const std::exception& e) {
-                              body = errors::Internal("Internal", e.what());
+                              body = errors::Make(errors::Reason::kInternal, e.what());
                             }
                             // A cache hit is born Succeeded: created and complete (201);
                             // otherwise accepted (202).
@@ -110,7 +111,8 @@ void Handlers::GetJob(RequestContext& ctx, const Request& req, ResponseWriter w)
       ctx, std::move(w), *record, *wait, LongPolls::WakeOn::kChange,
       [this](RequestContext& later, ResponseWriter& out, const job::JobRecord& now) {
         if (now.id.empty()) {
-          SendProblem(later, out, errors::NotFound("JobNotFound", "the job was deleted"));
+          SendProblem(later, out,
+                      errors::Make(errors::Reason::kJobNotFound, "the job was deleted"));
         } else {
           SendJson(later, out, 200, JobJson(now));
         }
@@ -126,14 +128,14 @@ void Handlers::GetJobOutput(RequestContext& ctx, const Request& req, ResponseWri
   }
   const job::JobStatus& status = record->status;
   if (status.phase == job::Phase::kFailed) {
-    SendProblem(ctx, w,
-                errors::Make(absl::StatusCode::kFailedPrecondition, "JobFailed",
-                             absl::StrCat("the job failed: ", status.reason)));
+    SendProblem(
+        ctx, w,
+        errors::Make(errors::Reason::kJobFailed, absl::StrCat("the job failed: ", status.reason)));
     return;
   }
   if (status.phase != job::Phase::kSucceeded || !status.output) {
     SendProblem(ctx, w,
-                errors::Make(absl::StatusCode::kAborted, "OutputNotReady",
+                errors::Make(errors::Reason::kOutputNotReady,
                              absl::StrCat("the job is ", job::PhaseName(status.phase),
                                           "; poll it with ?wait=")));
     return;

@@ -133,7 +133,8 @@ std::shared_ptr<Reply> LongPolls::AnswerLater(RequestContext& ctx,
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
-      SendProblem(ctx, w, errors::Unavailable("ShuttingDown", "this replica is stopping; retry"));
+      SendProblem(ctx, w,
+                  errors::Make(errors::Reason::kShuttingDown, "this replica is stopping; retry"));
       return nullptr;
     }
     ++later_pending_;
@@ -224,10 +225,11 @@ absl::StatusOr<absl::Duration> ParseWait(std::string_view text, absl::Duration m
   if (absl::SimpleAtoi(s, &seconds)) {
     d = absl::Seconds(seconds);
   } else if (!absl::ParseDuration(s, &d)) {
-    return errors::Invalid("InvalidArgument", "wait: must be a duration such as 10s, 1500ms or 2m");
+    return errors::Make(errors::Reason::kInvalidArgument,
+                        "wait: must be a duration such as 10s, 1500ms or 2m");
   }
   if (d < absl::ZeroDuration()) {
-    return errors::Invalid("InvalidArgument", "wait: must not be negative");
+    return errors::Make(errors::Reason::kInvalidArgument, "wait: must not be negative");
   }
   return std::min(d, max);
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
+#include "pkg/encoding/percent.h"
 #include "pkg/errors/errors.h"
 #include "pkg/observability/log.h"
 
@@ -43,25 +44,6 @@ const char* ReasonPhrase(int status) {
     default:
       return "Internal Server Error";
   }
-}
-
-std::string PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%' && i + 2 < text.size() && absl::ascii_isxdigit(text[i + 1]) &&
-               absl::ascii_isxdigit(text[i + 2])) {
-      auto hex = [](char h) { return absl::ascii_isdigit(h) ? h - '0' : (h | 0x20) - 'a' + 10; };
-      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -144,7 +126,7 @@ void ServeImmutable(RequestContext& ctx, ResponseWriter& w,
     Pistache::Http::serveFile(w, path, Pistache::Http::Mime::MediaType::fromString(mime));
   } catch (const std::exception& e) {
     // The bytes are gone (expired or deleted) although the record still names them.
-    SendProblem(ctx, w, errors::NotFound("ContentGone", "the file is no longer stored"));
+    SendProblem(ctx, w, errors::Make(errors::Reason::kContentGone, "the file is no longer stored"));
   }
 }
 
@@ -155,7 +137,7 @@ std::optional<std::string> QueryParam(const Request& req, const std::string& nam
 std::optional<std::string> DecodedParam(const Request& req, const std::string& name) {
   std::optional<std::string> raw = QueryParam(req, name);
   if (!raw) return raw;
-  return PercentDecode(*raw);
+  return encoding::PercentDecodeQuery(*raw);
 }
 
 std::optional<std::string> HeaderValue(const Request& req, const std::string& name) {

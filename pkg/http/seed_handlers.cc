@@ -20,14 +20,15 @@ void Handlers::SeedDownload(RequestContext& ctx, const Request& req, ResponseWri
   if (static_cast<int64_t>(body.size()) > options_.max_json_bytes) {
     SendProblem(
         ctx, w,
-        errors::Invalid("PayloadTooLarge", absl::StrCat("requests are limited to ",
-                                                        options_.max_json_bytes, " bytes")));
+        errors::Make(errors::Reason::kPayloadTooLarge,
+                     absl::StrCat("requests are limited to ", options_.max_json_bytes, " bytes")));
     return;
   }
   const std::string content_type = ContentTypeOf(req);
   if (!content_type.empty() && content_type != "application/json") {
     SendProblem(ctx, w,
-                errors::Invalid("UnsupportedMediaType", "send the request as application/json"));
+                errors::Make(errors::Reason::kUnsupportedMediaType,
+                             "send the request as application/json"));
     return;
   }
   absl::StatusOr<job::JobSpec> spec = api::DownloadSpec(body, service_.options().validation);

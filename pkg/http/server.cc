@@ -73,7 +73,7 @@ absl::Status ApiServer::Start() {
     impl_->endpoint->serveThreaded();
   } catch (const std::exception& e) {
     return errors::Make(
-        absl::StatusCode::kUnavailable, "BindFailed",
+        errors::Reason::kBindFailed,
         absl::StrCat("listen on ", options.address, ":", options.port, ": ", e.what()));
   }
   impl_->polls.Start();

@@ -180,13 +180,13 @@ void BoundedRouterHandler::onInput(const char* buffer, size_t len,
     // A request Pistache cannot parse (bad request line, bad header).
     Pistache::Http::ResponseWriter response(request.version(), transport(), this, peer);
     RequestContext unrouted;
-    SendProblem(unrouted, response, errors::Invalid("MalformedRequest", err.reason()));
+    SendProblem(unrouted, response, errors::Make(errors::Reason::kMalformedRequest, err.reason()));
     parser->reset();
     ForgetBody(peer);
   } catch (const std::exception& e) {
     Pistache::Http::ResponseWriter response(request.version(), transport(), this, peer);
     RequestContext unrouted;
-    SendProblem(unrouted, response, errors::Internal("InternalError", e.what()));
+    SendProblem(unrouted, response, errors::Make(errors::Reason::kInternalError, e.what()));
     parser->reset();
     ForgetBody(peer);
   }

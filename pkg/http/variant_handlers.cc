@@ -68,7 +68,7 @@ void Handlers::ServeVariant(RequestContext& ctx, const Request& req, ResponseWri
       ServeStored(answering, out, if_none_match, path, key, mime);
     } else if (job.status.phase == job::Phase::kFailed) {
       SendProblem(answering, out,
-                  errors::Make(absl::StatusCode::kFailedPrecondition, "JobFailed",
+                  errors::Make(errors::Reason::kJobFailed,
                                absl::StrCat("the job ", job.id, " that makes this variant failed: ",
                                             job.status.reason)));
     } else {

@@ -330,8 +330,8 @@ int64_t CodecPool::started() const {
 absl::StatusOr<CodecPool::Child> CodecPool::Spawn() const {
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-    return errors::Unavailable("CodecUnavailable",
-                               absl::StrCat("socketpair: ", std::strerror(errno)));
+    return errors::Make(errors::Reason::kCodecUnavailable,
+                        absl::StrCat("socketpair: ", std::strerror(errno)));
   }
   // dup2 onto kCodecFd clears close-on-exec on the copy, unless the end already is kCodecFd.
   int theirs = fds[1];
@@ -370,11 +370,10 @@ absl::StatusOr<CodecPool::Child> CodecPool::Spawn() const {
   close(theirs);
   if (rc != 0) {
     close(fds[0]);
-    return errors::Unavailable(
-        "CodecUnavailable",
-        absl::StrCat("cannot start the codec process ",
-                     options_.command.empty() ? "(none configured)" : executable, ": ",
-                     std::strerror(rc)));
+    return errors::Make(errors::Reason::kCodecUnavailable,
+                        absl::StrCat("cannot start the codec process ",
+                                     options_.command.empty() ? "(none configured)" : executable,
+                                     ": ", std::strerror(rc)));
   }
   fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
   // Ready once it says so: its start-up (loading, configuration) is not counted against a job.
@@ -384,10 +383,10 @@ absl::StatusOr<CodecPool::Child> CodecPool::Spawn() const {
   if (!hello.ok() || hello->type != 'H') {
     close(child.fd);
     Kill(child.pid);
-    return errors::Unavailable("CodecUnavailable",
-                               absl::StrCat("the codec process ", executable, " did not start: ",
-                                            hello.ok() ? "it sent something else"
-                                                       : std::string(hello.status().message())));
+    return errors::Make(errors::Reason::kCodecUnavailable,
+                        absl::StrCat("the codec process ", executable, " did not start: ",
+                                     hello.ok() ? "it sent something else"
+                                                : std::string(hello.status().message())));
   }
   return child;
 }
@@ -461,24 +460,24 @@ absl::StatusOr<imaging::Result> CodecPool::Exchange(Child& child, std::string_vi
   // A broken exchange: over the time limit, or the child gone. The caller kills what is left.
   auto broken = [&](const absl::Status& io) -> absl::Status {
     if (absl::IsDeadlineExceeded(io)) {
-      return errors::Invalid("TimeLimitExceeded",
-                             absl::StrCat(stage, " took longer than ", absl::FormatDuration(limit),
-                                          "; the codec process was stopped"));
+      return errors::Make(errors::Reason::kTimeLimitExceeded,
+                          absl::StrCat(stage, " took longer than ", absl::FormatDuration(limit),
+                                       "; the codec process was stopped"));
     }
     if (absl::IsInternal(io)) {
-      return errors::Make(absl::StatusCode::kAborted, "CodecCrashed", std::string(io.message()));
+      return errors::Make(errors::Reason::kCodecCrashed, std::string(io.message()));
     }
     bool sigkill = false;
     const std::string how = Reap(child.pid, sigkill);
     child.pid = -1;
     if (sigkill) {
-      return errors::Make(absl::StatusCode::kResourceExhausted, "OutOfMemory",
+      return errors::Make(errors::Reason::kOutOfMemory,
                           absl::StrCat("the codec process ", how, " while ", stage,
                                        " (the out-of-memory killer?)"));
     }
     // Retriable: the crash may be another job's doing (a child serves many), so the job gets its
     // attempts; an input that crashes the codec every time ends in the dead-letter topic.
-    return errors::Make(absl::StatusCode::kAborted, "CodecCrashed",
+    return errors::Make(errors::Reason::kCodecCrashed,
                         absl::StrCat("the codec process ", how, " while ", stage));
   };
   if (absl::Status sent = SendFrame(wire, 'Q', RequestHeader(steps, output), input); !sent.ok()) {

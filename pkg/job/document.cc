@@ -23,7 +23,7 @@ absl::StatusOr<nlohmann::json> ParseDocument(std::string_view text, BodyFormat f
   if (format == BodyFormat::kJson) {
     nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) {
-      return errors::Invalid("MalformedJson", "the request body is not valid JSON");
+      return errors::Make(errors::Reason::kMalformedJson, "the request body is not valid JSON");
     }
     return doc;
   }

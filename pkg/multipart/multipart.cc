@@ -12,7 +12,8 @@ namespace pixq::multipart {
 namespace {
 
 absl::Status Bad(std::string_view what) {
-  return errors::Invalid("InvalidMultipart", absl::StrCat("multipart body: ", errors::Sv(what)));
+  return errors::Make(errors::Reason::kInvalidMultipart,
+                      absl::StrCat("multipart body: ", errors::Sv(what)));
 }
 
 std::string_view Trim(std::string_view s) {

@@ -47,12 +47,12 @@ class OtlpHttpExporter final : public SpanExporter {
     const absl::StatusOr<int> status =
         post_(options_.traces_url, OtlpJson(options_, spans), headers, options_.export_timeout);
     if (!status.ok()) {
-      return errors::Unavailable(
-          "ExportFailed", absl::StrCat(options_.traces_url, ": ", status.status().message()));
+      return errors::Make(errors::Reason::kExportFailed,
+                          absl::StrCat(options_.traces_url, ": ", status.status().message()));
     }
     if (*status < 200 || *status >= 300) {
-      return errors::Unavailable("ExportFailed",
-                                 absl::StrCat(options_.traces_url, " answered ", *status));
+      return errors::Make(errors::Reason::kExportFailed,
+                          absl::StrCat(options_.traces_url, " answered ", *status));
     }
     return absl::OkStatus();
   }

@@ -103,7 +103,7 @@ absl::Status ProbeServer::Start() {
     impl->endpoint->setHandler(impl->router.handler());
     impl->endpoint->serveThreaded();
   } catch (const std::exception& e) {
-    return errors::Make(absl::StatusCode::kUnavailable, "BindFailed",
+    return errors::Make(errors::Reason::kBindFailed,
                         absl::StrCat("listen on ", impl->address, ":", impl->port, ": ", e.what()));
   }
   return absl::OkStatus();

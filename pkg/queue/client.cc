@@ -58,7 +58,8 @@ LogEvents& SharedLogEvents() {
 absl::Status Set(RdKafka::Conf& conf, const std::string& key, const std::string& value) {
   std::string err;
   if (conf.set(key, value, err) != RdKafka::Conf::CONF_OK) {
-    return errors::Invalid("InvalidConfig", absl::StrCat("kafka property ", key, ": ", err));
+    return errors::Make(errors::Reason::kInvalidConfig,
+                        absl::StrCat("kafka property ", key, ": ", err));
   }
   return absl::OkStatus();
 }
@@ -67,14 +68,14 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(
     const ClientOptions& options, const std::map<std::string, std::string>& extra) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   if (options.bootstrap_servers.empty()) {
-    return errors::Invalid("InvalidConfig", "kafka.bootstrap_servers: is empty");
+    return errors::Make(errors::Reason::kInvalidConfig, "kafka.bootstrap_servers: is empty");
   }
   PIXQ_RETURN_IF_ERROR(Set(*conf, "bootstrap.servers", options.bootstrap_servers));
   PIXQ_RETURN_IF_ERROR(Set(*conf, "client.id", options.client_id));
   std::string err;
   if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(&SharedLogEvents()), err) !=
       RdKafka::Conf::CONF_OK) {
-    return errors::Internal("KafkaClient", err);
+    return errors::Make(errors::Reason::kKafkaClient, err);
   }
   for (const auto& [key, value] : extra) PIXQ_RETURN_IF_ERROR(Set(*conf, key, value));
   for (const auto& [key, value] : options.properties) PIXQ_RETURN_IF_ERROR(Set(*conf, key, value));
@@ -107,14 +108,14 @@ absl::Status ToStatus(RdKafka::ErrorCode code, const std::string& what) {
     case RdKafka::ERR__MSG_TIMED_OUT:
     case RdKafka::ERR__TIMED_OUT:
     case RdKafka::ERR_REQUEST_TIMED_OUT:
-      return errors::Make(absl::StatusCode::kDeadlineExceeded, "ProduceTimeout", message);
+      return errors::Make(errors::Reason::kProduceTimeout, message);
     case RdKafka::ERR__QUEUE_FULL:
-      return errors::Make(absl::StatusCode::kResourceExhausted, "QueueFull", message);
+      return errors::Make(errors::Reason::kQueueFull, message);
     case RdKafka::ERR__UNKNOWN_TOPIC:
     case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
-      return errors::Make(absl::StatusCode::kUnavailable, "UnknownTopic", message);
+      return errors::Make(errors::Reason::kUnknownTopic, message);
     default:
-      return errors::Unavailable("BrokerUnavailable", message);
+      return errors::Make(errors::Reason::kBrokerUnavailable, message);
   }
 }
 

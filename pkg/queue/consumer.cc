@@ -148,15 +148,15 @@ absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Create(const Clien
   std::string err;
   if ((*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(impl->events.get()), err) !=
       RdKafka::Conf::CONF_OK) {
-    return errors::Internal("KafkaClient", err);
+    return errors::Make(errors::Reason::kKafkaClient, err);
   }
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl->rebalancer.get()),
                    err) != RdKafka::Conf::CONF_OK) {
-    return errors::Internal("KafkaClient", err);
+    return errors::Make(errors::Reason::kKafkaClient, err);
   }
   impl->consumer.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
   if (impl->consumer == nullptr) {
-    return errors::Invalid("InvalidConfig", absl::StrCat("kafka consumer: ", err));
+    return errors::Make(errors::Reason::kInvalidConfig, absl::StrCat("kafka consumer: ", err));
   }
   if (RdKafka::ErrorCode code = impl->consumer->subscribe(group.topics);
       code != RdKafka::ERR_NO_ERROR) {
@@ -193,7 +193,7 @@ absl::Status GroupConsumer::StoreOffset(const std::string& topic, int32_t partit
   if (code == RdKafka::ERR_NO_ERROR) code = tp->err();
   if (code != RdKafka::ERR_NO_ERROR) {
     // Typically the partition was revoked meanwhile: its new owner will see the message again.
-    return errors::Make(absl::StatusCode::kFailedPrecondition, "OffsetNotStored",
+    return errors::Make(errors::Reason::kOffsetNotStored,
                         absl::StrCat("store offset ", topic, "/", partition, "@", next, ": ",
                                      RdKafka::err2str(code)));
   }

@@ -64,7 +64,8 @@ class Consumer {
   // Stops fetching from `message`'s partition and rewinds it to `message`, which (with those
   // after it) is delivered again after Resume. For work that may not start yet (a retry before
   // its time) without holding up other partitions. Polling thread only.
-  // Errors: "KafkaError" when the partition cannot be paused or rewound (no longer ours).
+  // Errors: the client's (internal::ToStatus; "BrokerUnavailable" for most) when the partition
+  // cannot be paused or rewound (no longer ours).
   [[nodiscard]] virtual absl::Status Defer(const Message& message) = 0;
   // Fetches from the partition again. Polling thread only.
   virtual void Resume(const std::string& topic, int32_t partition) = 0;

@@ -21,18 +21,18 @@ absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(int brokers) {
   // The mock cluster lives inside a client handle; this one only hosts it.
   if (rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err)) != RD_KAFKA_CONF_OK) {
     rd_kafka_conf_destroy(conf);
-    return errors::Internal("KafkaClient", err);
+    return errors::Make(errors::Reason::kKafkaClient, err);
   }
   impl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (impl->rk == nullptr) {
     rd_kafka_conf_destroy(conf);
-    return errors::Internal("KafkaClient", absl::StrCat("mock cluster host: ", err));
+    return errors::Make(errors::Reason::kKafkaClient, absl::StrCat("mock cluster host: ", err));
   }
   impl->brokers = brokers;
   impl->cluster = rd_kafka_mock_cluster_new(impl->rk, brokers);
   if (impl->cluster == nullptr) {
     rd_kafka_destroy(impl->rk);
-    return errors::Internal("KafkaClient", "could not start librdkafka's mock cluster");
+    return errors::Make(errors::Reason::kKafkaClient, "could not start librdkafka's mock cluster");
   }
   return std::unique_ptr<DevBroker>(new DevBroker(std::move(impl)));
 }
@@ -52,8 +52,8 @@ absl::Status DevBroker::CreateTopic(const std::string& name, int partitions) {
   const rd_kafka_resp_err_t err =
       rd_kafka_mock_topic_create(impl_->cluster, name.c_str(), partitions, /*replication=*/1);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return errors::Invalid("InvalidTopic",
-                           absl::StrCat("create topic ", name, ": ", rd_kafka_err2str(err)));
+    return errors::Make(errors::Reason::kInvalidTopic,
+                        absl::StrCat("create topic ", name, ": ", rd_kafka_err2str(err)));
   }
   return absl::OkStatus();
 }
@@ -64,8 +64,8 @@ absl::Status DevBroker::SetAllBrokersUp(bool up) {
     const rd_kafka_resp_err_t err = up ? rd_kafka_mock_broker_set_up(impl_->cluster, id)
                                        : rd_kafka_mock_broker_set_down(impl_->cluster, id);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return errors::Internal(
-          "KafkaClient",
+      return errors::Make(
+          errors::Reason::kKafkaClient,
           absl::StrCat("broker ", id, up ? " up: " : " down: ", rd_kafka_err2str(err)));
     }
   }

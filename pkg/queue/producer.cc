@@ -66,11 +66,11 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
   std::string err;
   if ((*conf)->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&impl->reports), err) !=
       RdKafka::Conf::CONF_OK) {
-    return errors::Internal("KafkaClient", err);
+    return errors::Make(errors::Reason::kKafkaClient, err);
   }
   impl->producer.reset(RdKafka::Producer::create(conf->get(), err));
   if (impl->producer == nullptr) {
-    return errors::Invalid("InvalidConfig", absl::StrCat("kafka producer: ", err));
+    return errors::Make(errors::Reason::kInvalidConfig, absl::StrCat("kafka producer: ", err));
   }
   Impl* raw = impl.get();
   impl->poller = std::thread([raw] {
@@ -118,7 +118,7 @@ absl::Status KafkaProducer::Send(const OutgoingMessage& message, absl::Duration 
   std::future<absl::Status> result = promise->get_future();
   SendAsync(message, [promise](absl::Status status) { promise->set_value(std::move(status)); });
   if (result.wait_for(absl::ToChronoMilliseconds(timeout)) != std::future_status::ready) {
-    return errors::Make(absl::StatusCode::kDeadlineExceeded, "ProduceTimeout",
+    return errors::Make(errors::Reason::kProduceTimeout,
                         absl::StrCat("no acknowledgement from Kafka for ", message.topic,
                                      " within ", absl::FormatDuration(timeout)));
   }

@@ -79,7 +79,7 @@ absl::StatusOr<std::unique_ptr<TableReader>> TableReader::Start(const ClientOpti
   std::string err;
   impl->consumer.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
   if (impl->consumer == nullptr) {
-    return errors::Invalid("InvalidConfig", absl::StrCat("kafka consumer: ", err));
+    return errors::Make(errors::Reason::kInvalidConfig, absl::StrCat("kafka consumer: ", err));
   }
 
   std::vector<RdKafka::TopicPartition*> assignment;
@@ -93,8 +93,8 @@ absl::StatusOr<std::unique_ptr<TableReader>> TableReader::Start(const ClientOpti
     for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
       if (t->err() != RdKafka::ERR_NO_ERROR || t->partitions()->empty()) {
         for (RdKafka::TopicPartition* p : assignment) delete p;
-        return errors::Unavailable("UnknownTopic",
-                                   absl::StrCat("topic ", topic, ": ", RdKafka::err2str(t->err())));
+        return errors::Make(errors::Reason::kUnknownTopic,
+                            absl::StrCat("topic ", topic, ": ", RdKafka::err2str(t->err())));
       }
       for (const RdKafka::PartitionMetadata* p : *t->partitions()) {
         assignment.push_back(
@@ -140,7 +140,7 @@ absl::Status TableReader::CatchUp(absl::Duration timeout) {
     delete p;
   }
   if (!status.ok()) {
-    return errors::Unavailable("BrokerUnavailable", std::string(status.message()));
+    return errors::Make(errors::Reason::kBrokerUnavailable, std::string(status.message()));
   }
   std::unique_lock<std::mutex> lock(impl_->mu);
   const auto applied = [&] {
@@ -160,10 +160,10 @@ absl::Status TableReader::CatchUp(absl::Duration timeout) {
     // a request answered just before the broker went away (seen when an outage began between the
     // two), and the broker is what a caller must be told about.
     if (applied() == before) {
-      return errors::Unavailable(
-          "BrokerUnavailable", "the state tables read nothing from Kafka while behind its log end");
+      return errors::Make(errors::Reason::kBrokerUnavailable,
+                          "the state tables read nothing from Kafka while behind its log end");
     }
-    return errors::Make(absl::StatusCode::kDeadlineExceeded, "CatchUpTimeout",
+    return errors::Make(errors::Reason::kCatchUpTimeout,
                         "the state tables did not reach the log end in time");
   }
   impl_->caught_up_once = true;

@@ -112,11 +112,10 @@ absl::StatusOr<queue::ClientOptions> KafkaClient(const config::Config& config,
       if (!options.bootstrap_servers.empty()) return options;
     }
     if (absl::Now() >= deadline) {
-      return errors::Invalid(
-          "InvalidConfig",
-          absl::StrCat("kafka.bootstrap_servers is empty and kafka.bootstrap_file ",
-                       config.kafka.bootstrap_file,
-                       " does not name a broker (is pixq-devbroker running?)"));
+      return errors::Make(errors::Reason::kInvalidConfig,
+                          absl::StrCat("kafka.bootstrap_servers is empty and kafka.bootstrap_file ",
+                                       config.kafka.bootstrap_file,
+                                       " does not name a broker (is pixq-devbroker running?)"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -46,6 +46,10 @@ queue::OutgoingMessage ImageWriter::Record(const job::ImageMeta& meta) const {
   return {.topic = topic_, .key = meta.id, .value = job::ToJson(meta).dump()};
 }
 
+queue::OutgoingMessage ImageWriter::Tombstone(const std::string& image_id) const {
+  return {.topic = topic_, .key = image_id, .tombstone = true};
+}
+
 absl::Status ImageWriter::Write(const job::ImageMeta& meta, absl::Duration timeout) {
   return producer_.Send(Record(meta), timeout);
 }

@@ -45,13 +45,15 @@ struct ImageFacts {
 // Metadata only, never used as a path. Not cut: NewImageMeta does that.
 [[nodiscard]] std::string FilenameFromUrl(std::string_view redacted_url);
 
-// Writes pixq.images records. Thread-safe (the producer is).
+// Writes pixq.images records and tombstones. Thread-safe (the producer is).
 class ImageWriter final {
  public:
   ImageWriter(queue::Producer& producer, std::string topic);
 
   // The record for `meta`, for a caller that sends it itself (e.g. behind an admission gate).
   [[nodiscard]] queue::OutgoingMessage Record(const job::ImageMeta& meta) const;
+  // The tombstone that forgets the image `image_id` (its delete).
+  [[nodiscard]] queue::OutgoingMessage Tombstone(const std::string& image_id) const;
 
   // Sends the record and waits for the broker's acknowledgement. Errors: the producer's
   // (retriable: "ProduceTimeout", "BrokerUnavailable", "QueueFull").

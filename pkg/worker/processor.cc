@@ -51,7 +51,7 @@ absl::Status JobProcessor::SendUntilAcknowledged(const queue::OutgoingMessage& m
                                                        {"job_id", message.key},
                                                        {"error", std::string(sent.message())}});
     if (give_up_.load()) {
-      return errors::Unavailable("StatusNotPublished", std::string(sent.message()));
+      return errors::Make(errors::Reason::kStatusNotPublished, std::string(sent.message()));
     }
     clock_.SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
@@ -80,7 +80,7 @@ absl::StatusOr<std::string> JobProcessor::AddToCatalogue(std::string_view bytes,
     metrics_.CountProduceError(options_.topics.images);
     // Without its announcement the next download would take the file for a known image.
     (void)store_.RemoveOriginal(id);
-    return errors::Unavailable("ImageNotPublished", std::string(sent.message()));
+    return errors::Make(errors::Reason::kImageNotPublished, std::string(sent.message()));
   }
   return id;
 }

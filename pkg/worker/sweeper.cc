@@ -49,8 +49,8 @@ absl::StatusOr<SweepReport> Sweep(const std::vector<job::JobRecord>& records,
   for (const job::JobRecord* record : expired) {
     absl::Status sent = statuses.Forget(record->id, options.publish_timeout);
     if (!sent.ok()) {
-      return errors::Unavailable(
-          "StatusNotPublished",
+      return errors::Make(
+          errors::Reason::kStatusNotPublished,
           absl::StrCat("tombstone for ", record->id, " not acknowledged: ", sent.message()));
     }
     ++report.job_records_expired;

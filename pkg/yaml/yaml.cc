@@ -17,7 +17,7 @@ constexpr int kMaxNodes = 100'000;
 constexpr size_t kMaxChars = 16 << 20;
 
 absl::Status Malformed(std::string_view message) {
-  return errors::Invalid("MalformedYaml", message);
+  return errors::Make(errors::Reason::kMalformedYaml, message);
 }
 
 // yaml-cpp's tree to ours, counting what aliases expand to (yaml-cpp shares an anchored node

@@ -55,7 +55,7 @@ TEST_F(ReadinessTest, TurnsReadyWhenTheTablesCatchUp) {
 
 TEST_F(ReadinessTest, RefusesWorkWhileTheBrokerIsUnreachableAndRecovers) {
   readiness_.CheckNow();
-  SetNext(errors::Unavailable("BrokerUnavailable", "list offsets: all brokers down"));
+  SetNext(errors::Make(errors::Reason::kBrokerUnavailable, "list offsets: all brokers down"));
   readiness_.CheckNow();
   EXPECT_EQ(errors::ReasonOf(readiness_.Ready()), "BrokerUnavailable");
   EXPECT_EQ(errors::ReasonOf(readiness_.Admit()), "BrokerUnavailable");
@@ -68,7 +68,7 @@ TEST_F(ReadinessTest, RefusesWorkWhileTheBrokerIsUnreachableAndRecovers) {
 
 TEST_F(ReadinessTest, LaggingTablesAreNotReadyButStillTakeWork) {
   readiness_.CheckNow();
-  SetNext(errors::Make(absl::StatusCode::kDeadlineExceeded, "CatchUpTimeout", "behind"));
+  SetNext(errors::Make(errors::Reason::kCatchUpTimeout, "behind"));
   readiness_.CheckNow();
   EXPECT_EQ(errors::ReasonOf(readiness_.Ready()), "CatchUpTimeout");
   EXPECT_TRUE(readiness_.Admit().ok()) << "the broker answered; jobs can still be queued";
@@ -81,7 +81,7 @@ TEST_F(ReadinessTest, ChecksInTheBackgroundEveryIntervalUntilDestroyed) {
   clock_.AwaitWaiters(1);  // the first check is done: the thread waits for the next one
   EXPECT_TRUE(readiness_.Ready().ok());
 
-  SetNext(errors::Unavailable("BrokerUnavailable", "list offsets: all brokers down"));
+  SetNext(errors::Make(errors::Reason::kBrokerUnavailable, "list offsets: all brokers down"));
   clock_.Advance(absl::Seconds(1));
   AwaitChecks(2);
   clock_.AwaitWaiters(1);

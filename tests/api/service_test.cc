@@ -114,7 +114,7 @@ TEST_F(ServiceTest, RefusesAtOnceWhatTheGateDoesNotAdmit) {
   ASSERT_TRUE(image.ok());
   ApplyPublished();
   const size_t sent_before = producer_.Sent().size();
-  absl::Status gate = errors::Unavailable("BrokerUnavailable", "down");
+  absl::Status gate = errors::Make(errors::Reason::kBrokerUnavailable, "down");
   Service gated(
       ServiceOptions{.max_pixels = 1'000'000, .admit = [&gate] { return gate; }}, store_, producer_,
       jobs_, images_, [](absl::Duration) { return absl::OkStatus(); }, metrics_, tracer_, clock_);

@@ -170,15 +170,6 @@ TEST(MakeTest, FromPartsRebuildsWhatCrossedAProcessBoundary) {
   EXPECT_TRUE(IsRetriable(back));
 }
 
-TEST(MakeTest, TheDeprecatedStringFormAnswersAsTheTable) {
-  EXPECT_EQ(HttpStatusOf(Invalid("InvalidSpec", "x")), 422);
-  EXPECT_EQ(HttpStatusOf(Make(Code::kFailedPrecondition, "ImageNotFound", "x")), 422);
-  EXPECT_EQ(HttpStatusOf(NotFound("ImageNotFound", "x")), 404);
-  EXPECT_TRUE(Is(Unavailable("BrokerUnavailable", "x"), Reason::kBrokerUnavailable));
-  EXPECT_TRUE(IsRetriable(Unavailable("BrokerUnavailable", "x")));
-  EXPECT_EQ(HttpStatusOf(Internal("KafkaClient", "x")), 500);
-}
-
 TEST(FallbackTest, AStatusNotBuiltFromTheTableAnswersAsItsCodeDidBefore) {
   for (int c = 0; c <= 16; ++c) {
     const Code code = static_cast<Code>(c);

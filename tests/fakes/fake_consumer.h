@@ -114,7 +114,7 @@ class FakeConsumer final : public queue::Consumer {
     absl::MutexLock lock(&mu_);
     auto it = partitions_.find({topic, partition});
     if (it == partitions_.end() || !it->second.assigned) {
-      return errors::Make(absl::StatusCode::kFailedPrecondition, "OffsetNotStored",
+      return errors::Make(errors::Reason::kOffsetNotStored,
                           "store offset: the partition is not assigned (fake)");
     }
     it->second.committed = next;
@@ -126,7 +126,7 @@ class FakeConsumer final : public queue::Consumer {
     absl::MutexLock lock(&mu_);
     auto it = partitions_.find({message.topic, message.partition});
     if (it == partitions_.end() || !it->second.assigned) {
-      return errors::Make(absl::StatusCode::kFailedPrecondition, "KafkaError",
+      return errors::Make(errors::Reason::kBrokerUnavailable,
                           "pause: the partition is not assigned (fake)");
     }
     it->second.paused = true;

@@ -31,7 +31,7 @@ class FakeFetcher final : public fetch::Fetcher {
     ++requests_[std::string(url)];
     auto it = scripts_.find(std::string(url));
     if (it == scripts_.end() || it->second.empty()) {
-      return errors::Make(absl::StatusCode::kFailedPrecondition, "SourceNotFound", "not scripted");
+      return errors::Make(errors::Reason::kSourceNotFound, "not scripted");
     }
     absl::StatusOr<fetch::Response> outcome = it->second.front();
     if (it->second.size() > 1) it->second.pop_front();

@@ -17,7 +17,7 @@ class FakeProducer final : public queue::Producer {
   absl::Status Send(const queue::OutgoingMessage& message, absl::Duration) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (fail_topic_ == message.topic || fail_topic_ == "*") {
-      return errors::Make(absl::StatusCode::kDeadlineExceeded, "ProduceTimeout", "no ack (fake)");
+      return errors::Make(errors::Reason::kProduceTimeout, "no ack (fake)");
     }
     sent_.push_back(message);
     sent_cv_.notify_all();

@@ -25,7 +25,7 @@ class MemoryStore final : public storage::Store {
     PIXQ_RETURN_IF_ERROR(storage::ValidateId(id));
     std::lock_guard<std::mutex> lock(mu_);
     auto it = files_.find(storage::OriginalRelativePath(id));
-    if (it == files_.end()) return errors::NotFound("ImageNotFound", "no original");
+    if (it == files_.end()) return errors::Make(errors::Reason::kImageNotFound, "no original");
     return it->second;
   }
   bool HasOriginal(std::string_view id) const override {
@@ -55,13 +55,13 @@ class MemoryStore final : public storage::Store {
   absl::StatusOr<int64_t> SizeOf(std::string_view relative_path) const override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = files_.find(std::string(relative_path));
-    if (it == files_.end()) return errors::NotFound("NotFound", "no file");
+    if (it == files_.end()) return errors::Make(errors::Reason::kNotFound, "no file");
     return static_cast<int64_t>(it->second.size());
   }
   absl::StatusOr<std::string> Read(std::string_view relative_path) const override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = files_.find(std::string(relative_path));
-    if (it == files_.end()) return errors::NotFound("NotFound", "no file");
+    if (it == files_.end()) return errors::Make(errors::Reason::kNotFound, "no file");
     return it->second;
   }
   absl::Status Remove(std::string_view relative_path) override {

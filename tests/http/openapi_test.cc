@@ -675,7 +675,7 @@ TEST_F(RealAnswersTest, OpenRoutesAnswerAsDescribedWithoutAKey) {
     EXPECT_EQ(r.status, 200) << route;
     EXPECT_EQ(Get(route, route, {{"If-None-Match", r.Header("etag")}}).status, 304) << route;
   }
-  ready_ = errors::Unavailable("NotReady", "loading");
+  ready_ = errors::Make(errors::Reason::kNotReady, "loading");
   EXPECT_EQ(Get("/readyz", "/readyz", {}).status, 503);
 }
 

@@ -71,7 +71,7 @@ TEST_F(ServerTest, AnswersTheProbes) {
   EXPECT_EQ(HttpGet(url_ + "/healthz").status, 200);
   EXPECT_EQ(HttpGet(url_ + "/health").body, "OK");
   EXPECT_EQ(HttpGet(url_ + "/readyz").status, 200);
-  ready_ = errors::Unavailable("NotReady", "loading");
+  ready_ = errors::Make(errors::Reason::kNotReady, "loading");
   HttpResponse not_ready = HttpGet(url_ + "/readyz");
   ExpectProblem(not_ready, 503, "NotReady");
   EXPECT_EQ(not_ready.Header("retry-after"), "1");

@@ -73,5 +73,15 @@ TEST(ImageWriterTest, ReportsAnUnacknowledgedRecord) {
       writer.Write(NewImageMeta(kFacts, "", "", absl::UnixEpoch()), absl::Seconds(1)).ok());
 }
 
+TEST(ImageWriterTest, ForgetsAnImageWithATombstone) {
+  testing::FakeProducer producer;
+  ImageWriter writer(producer, "pixq.images");
+  const queue::OutgoingMessage forget = writer.Tombstone(kFacts.id);
+  EXPECT_EQ(forget.topic, "pixq.images");
+  EXPECT_EQ(forget.key, kFacts.id);
+  EXPECT_TRUE(forget.tombstone);
+  EXPECT_TRUE(forget.value.empty());
+}
+
 }  // namespace
 }  // namespace pixq::state

@@ -235,7 +235,7 @@ TEST_F(ProcessorTest, AUrlImportNamesItsImageByTheUrlsLastSegmentCutWithoutSplit
 
 TEST_F(ProcessorTest, ATransientFailureGoesToTheRetryTopicWithABackoff) {
   fetcher_.Script("http://flaky.example/a.jpg",
-                  {errors::Unavailable("SourceUnavailable", "answered HTTP 503")});
+                  {errors::Make(errors::Reason::kSourceUnavailable, "answered HTTP 503")});
   const absl::Time before = clock_.Now();
   ASSERT_TRUE(processor_.Process(UrlJobMessage("http://flaky.example/a.jpg", 2)).ok());
   const auto retries = producer_.SentTo("pixq.jobs.retry");
@@ -264,7 +264,7 @@ TEST_F(ProcessorTest, ATransientFailureGoesToTheRetryTopicWithABackoff) {
 
 TEST_F(ProcessorTest, TheLastAttemptGoesToTheDeadLetterTopicAndFails) {
   fetcher_.Script("http://down.example/a.jpg",
-                  {errors::Unavailable("SourceUnavailable", "connection refused")});
+                  {errors::Make(errors::Reason::kSourceUnavailable, "connection refused")});
   ASSERT_TRUE(processor_.Process(UrlJobMessage("http://down.example/a.jpg", 3)).ok());
   EXPECT_TRUE(producer_.SentTo("pixq.jobs.retry").empty());
   const auto letters = producer_.SentTo("pixq.jobs.dlq");
@@ -284,7 +284,7 @@ TEST_F(ProcessorTest, TheLastAttemptGoesToTheDeadLetterTopicAndFails) {
 
 TEST_F(ProcessorTest, APermanentFailureFailsAtOnce) {
   fetcher_.Script("http://127.0.0.1/secret",
-                  {errors::Make(absl::StatusCode::kFailedPrecondition, "SourceForbidden",
+                  {errors::Make(errors::Reason::kSourceForbidden,
                                 "connecting to 127.0.0.1 (loopback) is not allowed")});
   ASSERT_TRUE(processor_.Process(UrlJobMessage("http://127.0.0.1/secret")).ok());
   EXPECT_TRUE(producer_.SentTo("pixq.jobs.retry").empty());
@@ -310,7 +310,7 @@ TEST_F(ProcessorTest, ADownloadThatIsNotAnImageFailsAndIsNotStored) {
 TEST_F(ProcessorTest, CallsTheCallbackWithTheSignedJobAndRetriesATransientRefusal) {
   const std::string id = StoreImage(Jpeg(80, 60));
   const std::string hook = "https://hooks.example/pixq";
-  fetcher_.Script(hook, {errors::Unavailable("SourceUnavailable", "answered HTTP 503"),
+  fetcher_.Script(hook, {errors::Make(errors::Reason::kSourceUnavailable, "answered HTTP 503"),
                          fetch::Response{.status = 200}});
   absl::Status processed;
   std::thread job([&] {
@@ -337,8 +337,8 @@ TEST_F(ProcessorTest, CallsTheCallbackWithTheSignedJobAndRetriesATransientRefusa
 TEST_F(ProcessorTest, DoesNotRetryACallbackThatIsRefusedForGood) {
   const std::string id = StoreImage(Jpeg(80, 60));
   const std::string hook = "http://10.0.0.5/hook";
-  fetcher_.Script(hook, {errors::Make(absl::StatusCode::kFailedPrecondition, "SourceForbidden",
-                                      "10.0.0.5 (private) is not allowed")});
+  fetcher_.Script(
+      hook, {errors::Make(errors::Reason::kSourceForbidden, "10.0.0.5 (private) is not allowed")});
   ASSERT_TRUE(
       processor_.Process(JobMessage(id, R"("steps":[],"callbackUrl":")" + hook + R"(")")).ok());
   EXPECT_EQ(fetcher_.Posts().size(), 1u);

@@ -143,7 +143,7 @@ TEST_F(RunnerTest, AJobWithoutADurableResultHoldsTheOffsetBelowIt) {
   gate_.AwaitStarted(3);
   gate_.Finish(kJobs0, 0);
   consumer_.AwaitCommitted(kJobs0, 1);
-  gate_.Finish(kJobs0, 1, errors::Unavailable("StatusNotPublished", "no ack"));
+  gate_.Finish(kJobs0, 1, errors::Make(errors::Reason::kStatusNotPublished, "no ack"));
   gate_.Finish(kJobs0, 2);
   Stop();  // waits for every job, so their bookkeeping is done
   EXPECT_EQ(consumer_.Stored(kJobs0), std::vector<int64_t>{1})
