@@ -130,6 +130,14 @@ EOF
     docker.io/library/debian:12-slim)"
 }
 
+# PIXQ_NO_CACHE=1: a build as a fresh machine's, without the layers and the cache mounts earlier
+# builds left (buildah keeps cache mounts under /var/tmp/buildah-cache/<id>).
+forget_caches() {
+  [ "${PIXQ_NO_CACHE:-}" = 1 ] || return 0
+  log "PIXQ_NO_CACHE=1: no layer cache, and the ccache and npm cache mounts emptied"
+  rm -rf /var/tmp/buildah-cache/pixq-ccache /var/tmp/buildah-cache/pixq-npm
+}
+
 # One image from its Dockerfile, the build context being the repository minus what its own
 # ignore file leaves out. The log goes to var/containers/; its figures to stderr.
 build_image() {
@@ -195,8 +203,11 @@ await_http() {
 play() {
   local yaml="$1" pod out
   out="$work/play-$(basename "$yaml" .yaml).log"
-  podman kube play --network "$network" --start=false "$yaml" >"$out"
-  for pod in $(sed -n '/^Pod:$/,/^$/{/^Pod:$/d;p}' "$out"); do
+  # Without systemd podman cannot schedule the healthchecks it makes of the probes, and says so
+  # on stderr; tests/containers/check-running.sh calls the probes itself.
+  podman kube play --network "$network" --start=false "$yaml" >"$out" 2>"$out.stderr" ||
+    die "kube play $yaml: $(cat "$out.stderr")"
+  for pod in $(awk '/^Pod:$/{getline; print}' "$out"); do
     pod="$(podman pod inspect "$pod" --format '{{.Name}}')"
     add_kafka_forwarder "$pod"
     podman pod start "$pod" >/dev/null
@@ -289,8 +300,8 @@ up() {
 # Everything `up` made: the pods, containers, volumes and secret named $name*, and the network.
 down() {
   local p
-  for p in $(podman pod ls --format '{{.Name}}' | grep "^$name" || true); do podman pod rm -f -t 0 "$p" >/dev/null; done
-  for p in $(podman ps -a --format '{{.Names}}' | grep "^$name" || true); do podman rm -f -t 0 "$p" >/dev/null; done
+  for p in $(podman pod ls --format '{{.Name}}' | grep "^$name" || true); do podman pod rm -f -t 0 "$p" >/dev/null 2>&1; done
+  for p in $(podman ps -a --format '{{.Names}}' | grep "^$name" || true); do podman rm -f -t 0 "$p" >/dev/null 2>&1; done
   for p in $(podman volume ls --format '{{.Name}}' | grep "^$name" || true); do podman volume rm -f "$p" >/dev/null; done
   for p in $(podman secret ls --format '{{.Name}}' | grep "^$name" || true); do podman secret rm "$p" >/dev/null; done
   if podman network exists "$network"; then podman network rm -f "$network" >/dev/null; fi
@@ -300,6 +311,7 @@ case "${1:-}" in
   base) make_base ;;
   build)
     make_base
+    forget_caches
     build_image api
     build_image worker
     build_image devbroker
@@ -311,6 +323,7 @@ case "${1:-}" in
   play) play "$2" ;;
   check)
     make_base
+    forget_caches
     build_image api
     build_image worker
     build_image devbroker

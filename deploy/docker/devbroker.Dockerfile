@@ -32,6 +32,14 @@ RUN --mount=type=cache,id=pixq-ccache,target=/root/.cache/ccache \
 # Runtime stage: the worker image's packages (a superset of what pixq-devbroker links), in the
 # same RUN, so that the two images share that layer.
 FROM debian:12-slim
+# What the worker's libraries pull in by dependency but pixq-worker never loads, left out as the
+# slim image leaves out documentation (dpkg keeps the packages registered, so scanners still see
+# their versions): OpenCV's core depends on libGLX, whose Mesa vendor brings the DRI drivers and
+# LLVM (for a GL context pixq never creates, about 160 MB with z3), and imgcodecs on GDAL, whose
+# PROJ and GDAL data files only map projections. tests/containers/check-running.sh runs jobs
+# (JPEG and PNG in, every kind of step, JPEG and WebP out) in this image without them.
+RUN printf 'path-exclude %s\n' '/usr/lib/*/dri/*' '/usr/lib/*/libLLVM-15.so*' '/usr/lib/*/libz3.so*' \
+      '/usr/share/proj/*' '/usr/share/gdal/*' >/etc/dpkg/dpkg.cfg.d/pixq-worker-unused
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates \
