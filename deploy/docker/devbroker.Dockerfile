@@ -60,6 +60,11 @@ RUN apt-get update \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin pixq \
     && install -d -o 10001 -g 10001 /var/lib/pixq
+# pixq-devbroker links librdkafka's C library directly (the mock cluster's API), so it is named
+# here; the layer above has it already, as librdkafka++1's dependency.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends librdkafka1 \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out-devbroker/ /
 USER 10001:10001
 ENV HOME=/tmp
