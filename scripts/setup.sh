@@ -23,6 +23,10 @@ PACKAGES=(
   chromium
   # ImageMagick and exiftool make the golden-image references (tests/imaging/golden/make-references.sh)
   imagemagick libimage-exiftool-perl
+  # scripts/containers.sh: podman with runc (crun cannot run on cgroups v1/hybrid machines) and
+  # catatonit for its pods' pause image; debootstrap makes the Debian base image when no
+  # registry is reachable
+  podman runc catatonit debootstrap
 )
 # `scripts/setup.sh --bench` adds what bench/run.sh compares pixq with and drives it by:
 # vipsthumbnail (libvips), tjbench (the libjpeg-turbo decode floor), wrk, hyperfine, perf, and the

@@ -1,27 +1,44 @@
 # pixq-worker: a worker of the consumer group (probes and /metrics on 9090). Build from the repository root:
 #   docker build -f deploy/docker/worker.Dockerfile -t pixq-worker:0.1.0 .
+# (scripts/containers.sh build does, with podman.)
 # tests/deploy checks that the runtime stage installs every shared library the binary needs.
 
 # Build stage: Debian 12 with the toolchain and the -dev packages scripts/setup.sh installs
-# (those the binaries link; no test data, no Prometheus).
+# (those the binaries link; no test data, no Prometheus). The first RUN is the API image's word
+# for word, so that one layer serves both images.
 FROM debian:12 AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      g++ cmake ninja-build pkg-config \
+      g++ cmake ninja-build pkg-config ccache \
       libpistache-dev librdkafka-dev libopencv-dev prometheus-cpp-dev libyaml-cpp-dev libabsl-dev \
       nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libdeflate-dev liburcu-dev libgtest-dev libgmock-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The repository, minus what the build never reads (worker.Dockerfile.dockerignore).
 COPY . .
 # Only this binary's target, not the tests; stripped, since debug symbols stay in the build.
 # pixq-worker links pkg/http for its probe server only: no /docs page, so no Redoc to embed.
-RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPIXQ_DOCS_PAGE=OFF >/dev/null \
+# ccache's directory is a cache mount: it outlives the build on this machine (and is shared with
+# the API image's build, which compiles the same libraries), and no image holds it.
+RUN --mount=type=cache,id=pixq-ccache,target=/root/.cache/ccache \
+    cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+      -DPIXQ_DOCS_PAGE=OFF >/dev/null \
+    && ccache --zero-stats >/dev/null \
     && ninja -C /build pixq-worker \
+    && ccache --show-stats \
     && install -D -s /build/cmd/worker/pixq-worker /out/usr/local/bin/pixq-worker
 
 # Runtime stage: the shared libraries pixq-worker links (their dependencies come with them) and CA
 # certificates for TLS to Kafka; no compiler, no headers, no shell tools beyond the base image.
 FROM debian:12-slim
+# What the worker's libraries pull in by dependency but pixq-worker never loads, left out as the
+# slim image leaves out documentation (dpkg keeps the packages registered, so scanners still see
+# their versions): OpenCV's core depends on libGLX, whose Mesa vendor brings the DRI drivers and
+# LLVM (for a GL context pixq never creates, about 160 MB with z3), and imgcodecs on GDAL, whose
+# PROJ and GDAL data files only map projections. tests/containers/check-running.sh runs jobs
+# (JPEG and PNG in, every kind of step, JPEG and WebP out) in this image without them.
+RUN printf 'path-exclude %s\n' '/usr/lib/*/dri/*' '/usr/lib/*/libLLVM-15.so*' '/usr/lib/*/libz3.so*' \
+      '/usr/share/proj/*' '/usr/share/gdal/*' >/etc/dpkg/dpkg.cfg.d/pixq-worker-unused
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates \
