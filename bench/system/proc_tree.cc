@@ -4,10 +4,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <utility>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace pixq::bench {
@@ -17,11 +17,26 @@ double WallSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// The whole of /proc/<pid>/<name>, or "" when the process is gone. Read with read(2): a process
+// that exits between open and read makes the read fail with ESRCH, which libstdc++'s filebuf
+// turns into an exception even with the stream's exceptions off.
+std::string ReadProcFile(pid_t pid, const char* name) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string text;
+  char buffer[4096];
+  ssize_t got = 0;
+  while ((got = ::read(fd, buffer, sizeof buffer)) > 0)
+    text.append(buffer, static_cast<size_t>(got));
+  ::close(fd);
+  return got < 0 ? std::string() : text;
+}
+
 // The fields of /proc/<pid>/stat after the command name, which may itself hold spaces and
 // parentheses: field 3 (state) is fields[0].
 std::vector<std::string> StatFields(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = ReadProcFile(pid, "stat");
   const size_t close = text.rfind(')');
   std::vector<std::string> fields;
   if (close == std::string::npos) return fields;
@@ -60,7 +75,7 @@ std::vector<pid_t> ProcessTree(pid_t root) {
 
 ProcMemory ReadMemory(pid_t pid) {
   ProcMemory m{.pid = pid};
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::istringstream in(ReadProcFile(pid, "status"));
   std::string line;
   while (std::getline(in, line)) {
     m.alive = true;
@@ -72,7 +87,7 @@ ProcMemory ReadMemory(pid_t pid) {
       m.hwm = StatusBytes(line);
     }
   }
-  std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::istringstream rollup(ReadProcFile(pid, "smaps_rollup"));
   while (std::getline(rollup, line)) {
     if (line.rfind("Pss:", 0) == 0) m.pss = StatusBytes(line);
   }

@@ -148,11 +148,12 @@ class Service final {
 
   // --- jobs (jobs.cc) ---
 
-  // Validates the source, and either answers from an existing output (born Succeeded, cacheHit,
-  // nothing queued) or publishes a Pending status and then the job, each acknowledged by Kafka.
-  // The returned record is what was published. Errors: "ImageNotFound" (422: the spec names an
-  // image nobody uploaded), Kafka's (503 with the job not accepted). The job's trace continues
-  // from `parent` (the request's span) when given.
+  // Validates the source, and either answers from an existing output (born Succeeded, cacheHit;
+  // queued all the same when it has a callbackUrl, so that the worker calls back) or publishes a
+  // Pending status and then the job, each acknowledged by Kafka. The returned record is what was
+  // published. Errors: "ImageNotFound" (422: the spec names an image nobody uploaded), Kafka's (503
+  // with the job not accepted). The job's trace continues from `parent` (the request's span) when
+  // given.
   [[nodiscard]] absl::StatusOr<job::JobRecord> CreateJob(
       job::JobSpec spec, const observability::SpanContext* parent = nullptr,
       const CreateOptions& create = {});

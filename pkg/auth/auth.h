@@ -1,8 +1,8 @@
 #pragma once
 
 // Who may call pixq-api: API keys, and HMAC-signed output URLs that can be handed on without a
-// key (DESIGN.md, API). Keys are configured only as their SHA-256, so the configuration (and a
-// leaked ConfigMap) never holds a usable key; the comparison takes the same time whichever
+// key (../shared/DESIGN.md, API). Keys are configured only as their SHA-256, so the configuration
+// (and a leaked ConfigMap) never holds a usable key; the comparison takes the same time whichever
 // configured key a presented one resembles.
 
 #include <optional>

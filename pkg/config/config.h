@@ -71,7 +71,8 @@ struct WorkerConfig {
   int shutdown_grace_s{};
 };
 
-// API keys and signed output URLs (DESIGN.md, API). Off in local development, on in the chart.
+// API keys and signed output URLs (../shared/DESIGN.md, API). Off in local development, on in the
+// chart.
 struct AuthConfig {
   bool enabled{};
   // SHA-256 (hex) of each accepted API key; the keys themselves are never configured.

@@ -3,7 +3,7 @@
 // The image pipeline: decode, run the steps, encode. OpenCV does the work and stays inside this
 // library (linked PRIVATE; no OpenCV type in a header, every cv::Exception becomes a Status).
 //
-// Semantics of the steps (DESIGN.md), with the choices where it is silent:
+// Semantics of the steps (../shared/DESIGN.md), with the choices where it is silent:
 // - resize: dimensions are rounded to the nearest pixel, at least 1. Without `upscale`, `inside`
 //   leaves an image that already fits unchanged; `fill` clamps each side of the box to the
 //   image's; `cover` that would need enlarging crops a box of at most the image's size instead.
@@ -77,9 +77,9 @@ class Engine {
   virtual ~Engine() = default;
 
   // Decodes `input`, applies `steps` in order and encodes as `output`. Thread-safe.
-  // Errors (all permanent): "UnsupportedMediaType", "CorruptImage", "ImageTooLarge",
-  // "InvalidCrop", "OutputTooLarge" (maxBytes cannot be met), "ProcessingFailed"; "OutOfMemory"
-  // (retriable). An engine may add its own (CodecPool: "TimeLimitExceeded", "CodecCrashed").
+  // Errors, permanent: "UnsupportedMediaType", "CorruptImage", "ImageTooLarge", "InvalidCrop",
+  // "OutputTooLarge" (maxBytes cannot be met), "ProcessingFailed"; retriable: "OutOfMemory". An
+  // engine may add its own (CodecPool: "TimeLimitExceeded", "CodecCrashed").
   [[nodiscard]] virtual absl::StatusOr<Result> Run(std::string_view input,
                                                    const std::vector<job::Step>& steps,
                                                    const job::OutputSpec& output) const = 0;

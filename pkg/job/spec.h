@@ -1,8 +1,8 @@
 #pragma once
 
-// The ImageJob resource of DESIGN.md: what a client asks for (JobSpec), what pixq reports about it
-// (JobStatus), and the image catalogue entry (ImageMeta). Plain value types and their wire names;
-// what clients send is read by pkg/job/spec_parser.h, records are written and read by
+// The ImageJob resource of ../shared/DESIGN.md: what a client asks for (JobSpec), what pixq reports
+// about it (JobStatus), and the image catalogue entry (ImageMeta). Plain value types and their wire
+// names; what clients send is read by pkg/job/spec_parser.h, records are written and read by
 // pkg/job/wire.h, and where an output is stored is pkg/job/output_key.h.
 
 #include <array>

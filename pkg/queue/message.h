@@ -1,7 +1,8 @@
 #pragma once
 
 // Kafka records as pixq sees them, and the names of pixq's topics. No librdkafka type appears in
-// pkg/queue's headers; librdkafka is linked PRIVATE.
+// pkg/queue's public headers (client_internal.h is the package's own); librdkafka is linked
+// PRIVATE.
 
 #include <cstdint>
 #include <map>

@@ -1,6 +1,7 @@
 #pragma once
 
-// The shared volume of DESIGN.md, as the seam the API and the workers store bytes through:
+// The shared volume of ../shared/DESIGN.md, as the seam the API and the workers store bytes
+// through:
 //
 //   <root>/originals/<aa>/<sha256>          uploaded bytes, immutable, content-addressed
 //   <root>/outputs/<aa>/<output key>.<ext>  results, immutable, shared by identical jobs

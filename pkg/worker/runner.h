@@ -1,11 +1,11 @@
 #pragma once
 
-// The worker's consume loop: polls pixq.jobs and runs up to `concurrency` + `ahead` jobs at once on
-// its own threads (the pipelines themselves are bounded by the codec pool's `concurrency` slots),
-// storing each partition's offset only up to its oldest unfinished job (OffsetTracker), so that a
-// crash never skips a job. When partitions are taken away in a rebalance, and on shutdown, it stops
-// taking work and lets the jobs in flight finish (up to the grace period) so that their offsets are
-// committed and their new owner does not run them again.
+// The worker's consume loop: polls pixq.jobs and its retry topic and runs up to `concurrency` +
+// `ahead` jobs at once on its own threads (the pipelines themselves are bounded by the codec pool's
+// slots, CodecOptions::slots), storing each partition's offset only up to its oldest unfinished job
+// (OffsetTracker), so that a crash never skips a job. When partitions are taken away in a
+// rebalance, and on shutdown, it stops taking work and lets the jobs in flight finish (up to the
+// grace period) so that their offsets are committed and their new owner does not run them again.
 
 #include <atomic>
 #include <deque>

@@ -5,7 +5,7 @@
 # by any path shows here even when the linker then takes none of its objects (objects_of_library.sh
 # checks those).
 #
-# Usage: link_line_names.sh BUILD_DIR TARGET_DIR TARGET LIBRARY_FILE none
+# Usage: link_line_names.sh BUILD_DIR TARGET_DIR TARGET LIBRARY_FILE
 set -eu
 build_dir=$1
 target_dir=$2
