@@ -24,6 +24,7 @@
 #include "pkg/observability/metrics.h"
 #include "pkg/probe/probe_server.h"
 #include "pkg/queue/consumer.h"
+#include "pkg/queue/consumer_set.h"
 #include "pkg/queue/producer.h"
 #include "pkg/queue/table_reader.h"
 #include "pkg/runtime/runtime.h"
@@ -177,50 +178,70 @@ int main(int argc, char** argv) {
       [&processor](const queue::Message& m) { return processor.Process(m); }, metrics,
       system_clock);
 
-  auto consumer = queue::GroupConsumer::Create(
-      *client,
-      queue::GroupOptions{
-          .group_id = cfg.kafka.consumer_group,
-          // The work first: its lag is what the autoscaler and the dashboards read.
-          .topics = {topics.jobs, topics.retry},
-          .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
-          // No polling while jobs drain (shutdown, revocation): the group must wait that long
-          // plus the longest job, or it drops this member and its last commit is refused.
-          // A job's pipeline is bounded by the codec's stage limits (with a few minutes for
-          // reading and storing); it may also spend its callback's attempts (each up to
-          // fetch.timeout_ms, with the backoff between them) and its download.
-          .max_poll_interval =
-              absl::Seconds(cfg.worker.shutdown_grace_s) + absl::Minutes(5) +
-              absl::Milliseconds(cfg.limits.decode_timeout_ms) +
-              absl::Milliseconds(cfg.limits.process_timeout_ms) +
-              absl::Milliseconds(cfg.limits.encode_timeout_ms) +
-              absl::Milliseconds(cfg.fetch.timeout_ms) * (cfg.webhook.max_attempts + 1) +
-              absl::Milliseconds(cfg.webhook.backoff_ms) * ((1 << cfg.webhook.max_attempts) - 1),
-          .on_assign =
-              [name, &metrics](const std::vector<std::pair<std::string, int32_t>>& owned) {
-                std::vector<int32_t> ids;
-                for (const auto& [topic, partition] : owned) ids.push_back(partition);
-                metrics.RetainConsumerLag(ids);
-                observability::LogInfo("partitions assigned",
-                                       {{"worker", name}, {"partitions", ids}});
-              },
-          .on_revoke =
-              [&runner](const std::vector<std::pair<std::string, int32_t>>& revoked) {
-                runner.OnRevoke(revoked);
-              },
-          .on_lag = [&metrics](int32_t partition,
-                               int64_t lag) { metrics.SetConsumerLag(partition, lag); },
-      });
-  if (!consumer.ok()) return Fail(consumer.status());
+  // One group per topic (queue::ConsumerSet says why): pixq.jobs in `kafka.consumer_group`, its
+  // retry topic in the same name + ".retry".
+  // No polling while jobs drain (shutdown, revocation): the group must wait that long plus the
+  // longest job, or it drops this member and its last commit is refused. A job's pipeline is
+  // bounded by the codec's stage limits (with a few minutes for reading and storing); it may also
+  // spend its callback's attempts (each up to fetch.timeout_ms, with the backoff between them)
+  // and its download.
+  const absl::Duration max_poll_interval =
+      absl::Seconds(cfg.worker.shutdown_grace_s) + absl::Minutes(5) +
+      absl::Milliseconds(cfg.limits.decode_timeout_ms) +
+      absl::Milliseconds(cfg.limits.process_timeout_ms) +
+      absl::Milliseconds(cfg.limits.encode_timeout_ms) +
+      absl::Milliseconds(cfg.fetch.timeout_ms) * (cfg.webhook.max_attempts + 1) +
+      absl::Milliseconds(cfg.webhook.backoff_ms) * ((1 << cfg.webhook.max_attempts) - 1);
+  const auto log_assigned = [name](const std::string& topic,
+                                   const std::vector<std::pair<std::string, int32_t>>& owned) {
+    std::vector<int32_t> ids;
+    for (const auto& [owned_topic, partition] : owned) ids.push_back(partition);
+    observability::LogInfo("partitions assigned",
+                           {{"worker", name}, {"topic", topic}, {"partitions", ids}});
+    return ids;
+  };
+  const auto on_revoke = [&runner](const std::vector<std::pair<std::string, int32_t>>& revoked) {
+    runner.OnRevoke(revoked);
+  };
+  auto jobs_consumer = queue::GroupConsumer::Create(
+      *client, queue::GroupOptions{
+                   .group_id = cfg.kafka.consumer_group,
+                   .topics = {topics.jobs},
+                   .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
+                   .max_poll_interval = max_poll_interval,
+                   .on_assign =
+                       [&](const std::vector<std::pair<std::string, int32_t>>& owned) {
+                         // The work's lag is what the autoscaler and the dashboards read.
+                         metrics.RetainConsumerLag(log_assigned(topics.jobs, owned));
+                       },
+                   .on_revoke = on_revoke,
+                   .on_lag = [&metrics](int32_t partition,
+                                        int64_t lag) { metrics.SetConsumerLag(partition, lag); },
+               });
+  if (!jobs_consumer.ok()) return Fail(jobs_consumer.status());
+  auto retry_consumer = queue::GroupConsumer::Create(
+      *client, queue::GroupOptions{
+                   .group_id = cfg.kafka.consumer_group + ".retry",
+                   .topics = {topics.retry},
+                   .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
+                   .max_poll_interval = max_poll_interval,
+                   .on_assign =
+                       [&](const std::vector<std::pair<std::string, int32_t>>& owned) {
+                         log_assigned(topics.retry, owned);
+                       },
+                   .on_revoke = on_revoke,
+               });
+  if (!retry_consumer.ok()) return Fail(retry_consumer.status());
+  queue::ConsumerSet consumers({{.consumer = jobs_consumer->get(), .topics = {topics.jobs}},
+                                {.consumer = retry_consumer->get(), .topics = {topics.retry}}});
 
-  queue::GroupConsumer& group = **consumer;
   probe::ProbeServer probes(
       cfg.worker.address, cfg.worker.port,
-      [&group, &stopping]() {
+      [&jobs_consumer, &retry_consumer, &stopping]() {
         if (stopping.load())
           return errors::Make(errors::Reason::kStopping, "the worker is stopping");
-        if (!group.Joined()) {
-          return errors::Make(errors::Reason::kNotReady, "not yet a member of the consumer group");
+        if (!(*jobs_consumer)->Joined() || !(*retry_consumer)->Joined()) {
+          return errors::Make(errors::Reason::kNotReady, "not yet a member of the consumer groups");
         }
         return absl::OkStatus();
       },
@@ -240,13 +261,14 @@ int main(int argc, char** argv) {
                                                  {"concurrency", concurrency},
                                                  {"kafka", client->bootstrap_servers},
                                                  {"storage_root", (*store)->root()}});
-  const int abandoned = runner.Run(group, stopping);
+  const int abandoned = runner.Run(consumers, stopping);
   give_up = true;
   if (abandoned > 0) {
     observability::LogWarn("jobs still running after the grace period; they will run again",
                            {{"jobs", abandoned}});
   }
-  (*consumer)->Close();
+  (*jobs_consumer)->Close();
+  (*retry_consumer)->Close();
   probes.Shutdown();
   if (absl::Status flushed = (*producer)->Flush(absl::Seconds(5)); !flushed.ok()) {
     observability::LogWarn("producer not flushed", {{"error", std::string(flushed.message())}});

@@ -241,8 +241,9 @@ if [ "$d_first" -gt 0 ] && [ "$d_second" -gt 0 ]; then
 else
   fail "of $submitted jobs the first worker ran $d_first, the second $d_second; their last assignments: $(
     for c in "${WORKER_PODS%% *}-worker" "$second-worker"; do
-      podman logs "$c" 2>&1 | grep '"partitions assigned"' | tail -1 | grep -o '"partitions":\[[0-9,]*\]' | tr '\n' ' '
-    done)(pixq.jobs and pixq.jobs.retry, 4 partitions each)"
+      podman logs "$c" 2>&1 | grep '"partitions assigned"' | grep '"topic":"[^"]*jobs"' | tail -1 |
+        grep -o '"partitions":\[[0-9,]*\]' | tr '\n' ' '
+    done)(of pixq.jobs)"
 fi
 
 echo "containers: $passed passed, $failed failed (up ${up_s} s, all checks $((SECONDS - started)) s)"
