@@ -231,6 +231,15 @@ absl::Status DevPersistence::Impl::Append(const rd_kafka_message_t* m) {
   auto it = logs.find(id);
   if (it == logs.end()) return absl::OkStatus();  // not a topic this broker keeps
   Record r = FromMessage(m);
+  if (r.offset > it->second->next_offset()) {
+    // The mock cluster deleted these (beyond its 5 MiB per partition) before this consumer read
+    // them: they are gone, and saying so is all that is left to do.
+    observability::LogError("records deleted by the mock cluster before they were persisted",
+                            {{"topic", id.topic},
+                             {"partition", id.partition},
+                             {"from_offset", it->second->next_offset()},
+                             {"to_offset", r.offset}});
+  }
   unsynced_create_times.push_back(r.timestamp_ms);
   return it->second->Append(r);
 }
@@ -432,6 +441,9 @@ absl::StatusOr<std::unique_ptr<DevPersistence>> DevPersistence::Start(
        {"enable.auto.commit", "false"},
        {"enable.auto.offset.store", "false"},
        {"enable.partition.eof", "false"},
+       // Should the mock cluster delete records before they are read, carry on from the oldest
+       // left (and log the gap) rather than jump to the end.
+       {"auto.offset.reset", "earliest"},
        // The mock cluster answers a fetch with nothing new only after this wait, and a record
        // produced meanwhile waits for that answer: it bounds how long a record is acknowledged
        // and not yet on disk.
