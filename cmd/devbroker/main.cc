@@ -97,7 +97,10 @@ int main(int argc, char** argv) {
     }
   }
   const std::string bootstrap = (*broker)->BootstrapServers();
-  // Restored before the bootstrap file exists: the other processes start on the whole data.
+  // Restored before the bootstrap file exists: the other processes start on the whole data. A
+  // killed broker left its old address there; nobody may read it while this one restores.
+  std::error_code stale;
+  std::filesystem::remove(bootstrap_file, stale);
   const pixq::queue::Topics topics = pixq::queue::Topics::WithPrefix(prefix);
   std::atomic<bool> persistence_failed{false};
   auto persistence = pixq::queue::DevPersistence::Start(
