@@ -143,6 +143,16 @@ absl::Status Reproduce(const std::string& bootstrap,
       return KafkaError(absl::StrCat("restore ", id.topic, "/", id.partition),
                         absl::StrCat("end offset ", high, " after producing ", records.size()));
     }
+    if (low > 0) {
+      // Beyond its 5 MiB a partition, the mock cluster deleted the oldest as they came in. They
+      // stay in this generation's log on disk, and come back at the next start if the group has
+      // not moved past them; until then no consumer can read them.
+      observability::LogError("the mock cluster dropped restored records beyond its size limit",
+                              {{"topic", id.topic},
+                               {"partition", id.partition},
+                               {"records_dropped", low},
+                               {"mock_limit_bytes", kMockPartitionBytes}});
+    }
   }
   return absl::OkStatus();
 }
