@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and starts the whole system locally: the local Kafka (pixq-devbroker), pixq-api on port
-# 8080 and two pixq-worker processes, with data under ./var/pixq. Ctrl-C stops every process it
-# started. Environment: PIXQ_HTTP_PORT (8080), PIXQ_WORKERS (2), PIXQ_PARTITIONS (4),
+# 8080 and two pixq-worker processes, with data under ./var/pixq (the broker's topics in
+# var/pixq/broker, restored at the next start). Ctrl-C stops every process it started.
+# Environment: PIXQ_HTTP_PORT (8080), PIXQ_WORKERS (2), PIXQ_PARTITIONS (4),
 # PIXQ_SWEEP_INTERVAL_S (3600: how often the expiry sweep runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +33,11 @@ stop() {
 trap stop INT TERM EXIT
 
 build/cmd/devbroker/pixq-devbroker --partitions "$PARTITIONS" \
-  --bootstrap-file "$PIXQ_KAFKA_BOOTSTRAP_FILE" >"$LOGS/devbroker.log" 2>&1 &
+  --bootstrap-file "$PIXQ_KAFKA_BOOTSTRAP_FILE" --data-dir "$PIXQ_STORAGE_ROOT/broker" \
+  >>"$LOGS/devbroker.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do [ -s "$PIXQ_KAFKA_BOOTSTRAP_FILE" ] && break; sleep 0.1; done
+# The bootstrap file appears once the stored topics are restored: allow a minute for a big backlog.
+for _ in $(seq 600); do [ -s "$PIXQ_KAFKA_BOOTSTRAP_FILE" ] && break; sleep 0.1; done
 [ -s "$PIXQ_KAFKA_BOOTSTRAP_FILE" ] || { echo "the local Kafka did not start; see $LOGS/devbroker.log"; exit 1; }
 
 PIXQ_HTTP_ADDRESS=127.0.0.1 build/cmd/api/pixq-api >"$LOGS/api.log" 2>&1 &

@@ -20,6 +20,10 @@ const order = [
   'A source that fails, then works; one that always fails',
   'An image that decodes too slowly',
   'Poison input',
+  'The local broker stopped (SIGTERM) and started again',
+  'The local broker killed (SIGKILL) under load',
+  'The whole local system stopped (SIGTERM) and started again',
+  'The whole local system killed (SIGKILL) and started again',
 ];
 const missing = order.filter((f) => !rows.some((r) => r.fault === f));
 if (missing.length > 0) {
@@ -66,8 +70,26 @@ md += `
   files. "Run twice" counts jobs whose completion appears in two workers' logs.
 - **Kafka outage**: \`tests/integration/outage_test.cc\`. \`pixq-devbroker\` takes its brokers
   down on SIGUSR1 and up on SIGUSR2 with the data kept, as a real cluster's clients see a broker
-  restart. (Restarting \`pixq-devbroker\` itself loses its in-memory topics; a real Kafka cluster
-  keeps them replicated on disk.)
+  restart.
+- **The local broker restarted or killed**: \`tests/devbroker/durability_test.cc\` (the broker
+  alone, records produced and read back over the wire protocol) and
+  \`tests/devbroker/restart_test.cc\` (every process, through \`System::Restart\`).
+  \`pixq-devbroker\` keeps each topic-partition in a log under \`--data-dir\`
+  (\`pkg/devlog\`: records framed with a length and zlib's CRC-32, a torn tail cut off at start)
+  and restores it into the new mock cluster before it writes the bootstrap file. The work topics
+  come back from the workers' last committed offset, which the broker reads (OffsetFetch, without
+  joining the group) and stores every 200 ms; compacted topics come back as their latest record
+  per key. **The window a SIGKILL leaves**: the mock cluster acknowledges a record from memory;
+  an in-process consumer fetches it (\`--fetch-wait-ms\`, 10 ms) and fsyncs it in a group. A
+  record acknowledged within that time before the kill is lost (the row gives how many, and how
+  long before the kill the oldest of them was acknowledged); and jobs consumed but not yet
+  committed (every 1 s by the workers) or committed but not yet stored (every 200 ms; 100 ms in
+  the test) are restored and run again, which the worker's idempotence makes harmless. SIGTERM
+  loses neither: the broker reads each partition to its end, fsyncs and stores the offsets once
+  more before it exits. **A real Kafka cluster** instead acknowledges with \`acks=all\` only once
+  the record is on every in-sync replica, so a killed broker loses nothing acknowledged while
+  \`min.insync.replicas\` replicas remain, and committed offsets live in the replicated
+  \`__consumer_offsets\` topic: nothing runs twice because a broker died.
 - **Retries and dead letters**: \`tests/integration/url_import_test.cc\`, with loopback origins;
   the retry and dead-letter topics are read back with a Kafka client.
 - **Slow decode**: \`tests/integration/poison_test.cc\`. The worker runs each job's pipeline in a

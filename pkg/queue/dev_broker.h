@@ -1,8 +1,10 @@
 #pragma once
 
 // The local Kafka: librdkafka's mock cluster, a real Kafka wire-protocol broker on 127.0.0.1 with
-// consumer groups, committed offsets and idempotent producers. It keeps everything in memory and
-// loses it when the process ends. For development and tests; production uses a real cluster.
+// consumer groups, committed offsets and idempotent producers. It keeps everything in memory
+// (at most 5 MiB per partition) and loses it when the process ends; DevPersistence
+// (pkg/queue/dev_persistence.h) keeps its topics on disk and restores them into the next one.
+// For development and tests; production uses a real cluster.
 
 #include <memory>
 #include <string>

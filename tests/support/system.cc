@@ -1,5 +1,7 @@
 #include "tests/support/system.h"
 
+#include <csignal>
+#include <cstdio>
 #include <sstream>
 #include <stdexcept>
 
@@ -9,16 +11,24 @@ std::string BinaryDir() { return PIXQ_BINARY_DIR; }
 
 System::System(SystemOptions options) : options_(options) {
   bootstrap_file_ = dir_.path() + "/kafka.bootstrap";
+  StartAll();
+}
+
+void System::StartAll() {
+  // Each start logs to its own files, so a restarted system's logs say what the new processes did.
+  const std::string suffix = starts_++ == 0 ? "" : "-" + std::to_string(starts_);
+  std::remove(bootstrap_file_.c_str());  // a killed broker leaves its address behind
   broker_ =
       Process::Start({BinaryDir() + "/cmd/devbroker/pixq-devbroker", "--partitions",
                       std::to_string(options_.partitions), "--bootstrap-file", bootstrap_file_},
-                     {}, dir_.path() + "/devbroker.log");
+                     {}, dir_.path() + "/devbroker" + suffix + ".log");
   if (!Eventually([&] { return !ReadFile(bootstrap_file_).empty(); }, absl::Seconds(20))) {
     throw std::runtime_error("pixq-devbroker did not start:\n" + broker_->Log());
   }
   std::map<std::string, std::string> env = Env();
   env["PIXQ_HTTP_PORT"] = "0";  // the API picks a free port and logs it
-  api_ = Process::Start({BinaryDir() + "/cmd/api/pixq-api"}, env, dir_.path() + "/api.log");
+  api_ = Process::Start({BinaryDir() + "/cmd/api/pixq-api"}, env,
+                        dir_.path() + "/api" + suffix + ".log");
   int port = 0;
   if (!Eventually(
           [&] {
@@ -37,6 +47,27 @@ System::System(SystemOptions options) : options_(options) {
     throw std::runtime_error("pixq-api did not get ready:\n" + api_->Log());
   }
   for (int i = 0; i < options_.workers; ++i) AddWorker();
+}
+
+void System::Restart(int signal) {
+  if (signal == SIGKILL) {
+    for (auto& worker : workers_) worker->Signal(SIGKILL);
+    api_->Signal(SIGKILL);
+    broker_->Signal(SIGKILL);
+  }
+  for (auto& worker : workers_) {
+    worker->Signal(signal);
+    worker->Wait(absl::Seconds(60));
+  }
+  for (Process* p : {api_.get(), broker_.get()}) {
+    p->Signal(signal);
+    p->Wait(absl::Seconds(60));
+  }
+  options_.workers = static_cast<int>(workers_.size());
+  workers_.clear();
+  api_.reset();
+  broker_.reset();
+  StartAll();
 }
 
 System::~System() {
@@ -61,7 +92,8 @@ std::map<std::string, std::string> System::Env() const {
 
 void System::AddWorker() {
   std::map<std::string, std::string> env = Env();
-  const std::string name = "worker-" + std::to_string(workers_.size() + 1);
+  const std::string name = "worker-" + std::to_string(workers_.size() + 1) +
+                           (starts_ > 1 ? "-" + std::to_string(starts_) : "");
   env["PIXQ_WORKER_NAME"] = name;
   env["PIXQ_WORKER_ADDRESS"] = "127.0.0.1";
   env["PIXQ_WORKER_PORT"] = "0";

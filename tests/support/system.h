@@ -38,6 +38,11 @@ class System final {
 
   // Starts one more worker named "worker-<n>".
   void AddWorker();
+
+  // Stops every process and starts the broker, the API and as many workers again on the same
+  // directories (the broker restores its topics from them). SIGTERM stops them in order, workers
+  // first; SIGKILL kills them all at once, as a power cut would. Throws as the constructor does.
+  void Restart(int signal);
   // http://127.0.0.1:<port> of worker i's probe port (from its start-up log), "" if not yet known.
   std::string WorkerProbeUrl(int i) const;
   // Whether every worker has logged a non-empty partition assignment as its latest one.
@@ -51,8 +56,11 @@ class System final {
   static std::vector<nlohmann::json> LogLines(const Process& process, const std::string& message);
 
  private:
+  void StartAll();
+
   SystemOptions options_;
   TempDir dir_;
+  int starts_ = 0;
   std::string bootstrap_file_;
   std::string url_;
   std::unique_ptr<Process> broker_;
