@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir,
                  "where the topics are kept (default: broker/ beside the bootstrap file)");
   app.add_option("--consumer-group", consumer_group,
-                 "the workers' group, whose committed offsets say which jobs have run");
+                 "the workers' group (its retry group is this + .retry): their committed offsets "
+                 "say which jobs have run");
   app.add_option("--offsets-interval-ms", offsets_interval_ms,
                  "how often the workers' committed offsets are stored")
       ->check(CLI::Range(10, 60'000));
@@ -104,19 +105,19 @@ int main(int argc, char** argv) {
   const pixq::queue::Topics topics = pixq::queue::Topics::WithPrefix(prefix);
   std::atomic<bool> persistence_failed{false};
   auto persistence = pixq::queue::DevPersistence::Start(
-      bootstrap,
-      pixq::queue::PersistenceOptions{.data_dir = data_dir,
-                                      .topics = topics.All(),
-                                      .compacted = {topics.job_status, topics.images},
-                                      .partitions = partitions,
-                                      .group_id = consumer_group,
-                                      .group_topics = {topics.jobs, topics.retry},
-                                      .offsets_interval = absl::Milliseconds(offsets_interval_ms),
-                                      .fetch_wait = absl::Milliseconds(fetch_wait_ms),
-                                      .on_failure = [&persistence_failed] {
-                                        persistence_failed.store(true);
-                                        kill(getpid(), SIGTERM);
-                                      }});
+      bootstrap, pixq::queue::PersistenceOptions{
+                     .data_dir = data_dir,
+                     .topics = topics.All(),
+                     .compacted = {topics.job_status, topics.images},
+                     .partitions = partitions,
+                     .groups = {{consumer_group, {topics.jobs}},
+                                {pixq::queue::RetryGroupOf(consumer_group), {topics.retry}}},
+                     .offsets_interval = absl::Milliseconds(offsets_interval_ms),
+                     .fetch_wait = absl::Milliseconds(fetch_wait_ms),
+                     .on_failure = [&persistence_failed] {
+                       persistence_failed.store(true);
+                       kill(getpid(), SIGTERM);
+                     }});
   if (!persistence.ok()) {
     std::cerr << "pixq-devbroker: " << persistence.status() << "\n";
     return 1;

@@ -221,7 +221,7 @@ int main(int argc, char** argv) {
   if (!jobs_consumer.ok()) return Fail(jobs_consumer.status());
   auto retry_consumer = queue::GroupConsumer::Create(
       *client, queue::GroupOptions{
-                   .group_id = cfg.kafka.consumer_group + ".retry",
+                   .group_id = queue::RetryGroupOf(cfg.kafka.consumer_group),
                    .topics = {topics.retry},
                    .session_timeout = absl::Milliseconds(cfg.kafka.session_timeout_ms),
                    .max_poll_interval = max_poll_interval,

@@ -26,6 +26,8 @@ Topics Topics::WithPrefix(const std::string& prefix) {
 
 std::vector<std::string> Topics::All() const { return {jobs, retry, dlq, job_status, images}; }
 
+std::string RetryGroupOf(const std::string& work_group) { return work_group + ".retry"; }
+
 namespace internal {
 
 void LogEvents::event_cb(RdKafka::Event& event) {

@@ -220,7 +220,7 @@ struct DevPersistence::Impl {
   std::unique_ptr<devlog::DataDir> data;
   std::map<PartitionId, std::unique_ptr<devlog::LogFile>> logs;
   RdKafkaHandle persister;
-  RdKafkaHandle offsets_client;
+  std::vector<RdKafkaHandle> offsets_clients;  // one per options.groups entry
   std::atomic<bool> stop{false};
   absl::Notification stopping;
   std::thread persist_thread;
@@ -337,25 +337,29 @@ void DevPersistence::Impl::Drain() {
 }
 
 void DevPersistence::Impl::StoreOffsets() {
-  PartitionList list(rd_kafka_topic_partition_list_new(
-      static_cast<int>(options.group_topics.size()) * options.partitions));
-  for (const std::string& topic : options.group_topics) {
-    for (int32_t p = 0; p < options.partitions; ++p) {
-      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
-    }
-  }
-  const rd_kafka_resp_err_t err = rd_kafka_committed(offsets_client.get(), list.get(), 5'000);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    observability::LogWarn("committed offsets not read",
-                           {{"group", options.group_id}, {"error", rd_kafka_err2str(err)}});
-    return;
-  }
   std::map<PartitionId, int64_t> committed;
-  for (int i = 0; i < list->cnt; ++i) {
-    const rd_kafka_topic_partition_t& tp = list->elems[i];
-    // RD_KAFKA_OFFSET_INVALID: the group committed nothing there yet.
-    if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset >= 0) {
-      committed[PartitionId{.topic = tp.topic, .partition = tp.partition}] = tp.offset;
+  for (size_t g = 0; g < options.groups.size(); ++g) {
+    const PersistenceOptions::WorkGroup& group = options.groups[g];
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(group.topics.size()) *
+                                                         options.partitions));
+    for (const std::string& topic : group.topics) {
+      for (int32_t p = 0; p < options.partitions; ++p) {
+        rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
+      }
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_committed(offsets_clients[g].get(), list.get(), 5'000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // Nothing stored this time: the last whole set stays.
+      observability::LogWarn("committed offsets not read",
+                             {{"group", group.id}, {"error", rd_kafka_err2str(err)}});
+      return;
+    }
+    for (int i = 0; i < list->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = list->elems[i];
+      // RD_KAFKA_OFFSET_INVALID: the group committed nothing there yet.
+      if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset >= 0) {
+        committed[PartitionId{.topic = tp.topic, .partition = tp.partition}] = tp.offset;
+      }
     }
   }
   if (committed == stored_offsets) return;
@@ -379,7 +383,10 @@ absl::StatusOr<std::unique_ptr<DevPersistence>> DevPersistence::Start(
   auto committed = impl->data->ReadOffsets();
   if (!committed.ok()) return committed.status();
 
-  const std::set<std::string> group_topics(o.group_topics.begin(), o.group_topics.end());
+  std::set<std::string> group_topics;
+  for (const PersistenceOptions::WorkGroup& group : o.groups) {
+    group_topics.insert(group.topics.begin(), group.topics.end());
+  }
   std::map<PartitionId, std::vector<Record>> kept;
   for (const std::string& topic : o.topics) {
     for (int32_t p = 0; p < o.partitions; ++p) kept[PartitionId{topic, p}];
@@ -472,16 +479,16 @@ absl::StatusOr<std::unique_ptr<DevPersistence>> DevPersistence::Start(
     return KafkaError("assign the persisting consumer", rd_kafka_err2str(err));
   }
 
-  if (!o.group_topics.empty()) {
+  for (const PersistenceOptions::WorkGroup& group : o.groups) {
     auto offsets_client = NewClient(RD_KAFKA_CONSUMER, bootstrap_servers,
-                                    {{"group.id", o.group_id}, {"enable.auto.commit", "false"}});
+                                    {{"group.id", group.id}, {"enable.auto.commit", "false"}});
     if (!offsets_client.ok()) return offsets_client.status();
-    impl->offsets_client = *std::move(offsets_client);
+    impl->offsets_clients.push_back(*std::move(offsets_client));
   }
 
   Impl* raw = impl.get();
   raw->persist_thread = std::thread([raw] { raw->PersistLoop(); });
-  if (raw->offsets_client != nullptr) {
+  if (!raw->offsets_clients.empty()) {
     raw->offsets_thread = std::thread([raw] {
       while (!raw->stopping.WaitForNotificationWithTimeout(raw->options.offsets_interval)) {
         raw->StoreOffsets();
@@ -505,7 +512,7 @@ DevPersistence::~DevPersistence() {
   if (impl_->persist_thread.joinable()) impl_->persist_thread.join();
   if (impl_->offsets_thread.joinable()) impl_->offsets_thread.join();
   impl_->Drain();
-  if (impl_->offsets_client != nullptr) impl_->StoreOffsets();
+  if (!impl_->offsets_clients.empty()) impl_->StoreOffsets();
   observability::LogInfo("persistence stopped", {{"records_synced", impl_->lag.count()},
                                                  {"persist_lag_p50_ms", impl_->lag.Quantile(0.5)},
                                                  {"persist_lag_p99_ms", impl_->lag.Quantile(0.99)},

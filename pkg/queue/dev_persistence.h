@@ -10,15 +10,15 @@
 //    0, and produces it into the cluster, into the same partition and in order (idempotent
 //    producer, acks=all); it returns only when every record is acknowledged and each partition's
 //    end offset is what was produced. Compacted topics keep the latest record per key (keys whose
-//    latest is a tombstone are dropped). The work topics consumed by `group_id` keep only the
-//    records at or after the group's last stored committed offset: jobs already run are not run
+//    latest is a tombstone are dropped). The work topics consumed by the `groups` keep only the
+//    records at or after their group's last stored committed offset: jobs already run are not run
 //    again, and the group, which has no committed offset in the new cluster, starts from the
 //    earliest record (auto.offset.reset=earliest), the first job not yet run.
 // 2. Persist: a consumer inside this process reads every partition from the restored end and
 //    appends each record to its log, fsync'd whenever the consumer has nothing more at hand (and
 //    at least every `sync_every` records), compacting the compacted topics' logs as they grow.
-//    Another client reads the group's committed offsets (OffsetFetch, without joining the group)
-//    every `offsets_interval` and stores them.
+//    A client per group reads its committed offsets (OffsetFetch, without joining the group)
+//    every `offsets_interval`, and they are stored together.
 //
 // What a SIGKILL can lose (docs/reliability.md): records the cluster acknowledged that the
 // persisting consumer had not yet fsync'd (it fetches every `fetch_wait`), and commits made after
@@ -42,8 +42,13 @@ struct PersistenceOptions {
   std::vector<std::string> topics;  // every topic kept, each created with `partitions`
   std::set<std::string> compacted;  // of those, the ones kept as the latest record per key
   int partitions = 1;
-  std::string group_id = "pixq-workers";  // whose committed offsets say which work is done
-  std::vector<std::string> group_topics;  // the topics that group consumes
+  // The groups whose committed offsets say which work is done, each with the topics it consumes
+  // (no topic in two): the workers' group on the jobs, and its retry group (RetryGroupOf).
+  struct WorkGroup {
+    std::string id;
+    std::vector<std::string> topics;
+  };
+  std::vector<WorkGroup> groups;
   absl::Duration offsets_interval = absl::Milliseconds(200);
   absl::Duration fetch_wait = absl::Milliseconds(10);
   int sync_every = 256;

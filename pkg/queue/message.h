@@ -52,6 +52,10 @@ struct Topics {
   [[nodiscard]] std::vector<std::string> All() const;
 };
 
+// The consumer group that reads the retry topic of the workers' group `work_group`: a group per
+// topic, so that each topic is spread over the workers on its own (queue::ConsumerSet says why).
+[[nodiscard]] std::string RetryGroupOf(const std::string& work_group);
+
 // How to reach the cluster.
 struct ClientOptions {
   std::string bootstrap_servers;
