@@ -19,8 +19,8 @@ for section in "$@"; do
     function put() { while ((getline line < file) > 0) print line; print ""; done = 1 }
     $0 == heading { put(); skip = 1; next }
     skip && /^## / { skip = 0 }
-    !skip { print }
-    END { if (!done) { print ""; put() } }' "$RESULTS_MD" >"$RESULTS_MD.tmp"
+    !skip { print; last = $0 }
+    END { if (!done) { if (last != "") print ""; put() } }' "$RESULTS_MD" >"$RESULTS_MD.tmp"
   mv "$RESULTS_MD.tmp" "$RESULTS_MD"
 done
 echo "bench/splice_results.sh: $RESULTS_MD now has $* from bench/results"
