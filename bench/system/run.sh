@@ -891,7 +891,11 @@ start_worker worker-2
 wait_workers
 PICKUP_NAMES=(pixq-devbroker pixq-api worker-1 worker-2)
 PICKUP_PIDS=("$BROKER_PID" "$API_PID" "${WORKER_PIDS[0]}" "${WORKER_PIDS[1]}")
-pickup_cpu() { "$LOAD" cpu $(printf -- '--pid %s ' "${PICKUP_PIDS[@]}"); }
+pickup_cpu() {
+  local args=() pid
+  for pid in "${PICKUP_PIDS[@]}"; do args+=(--pid "$pid"); done
+  "$LOAD" cpu "${args[@]}"
+}
 mapfile -t IDLE_CPU0 < <(pickup_cpu)
 IDLE_M0="$(machine_ticks)"
 IDLE_T0="$(date +%s%N)"
