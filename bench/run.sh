@@ -2,7 +2,7 @@
 # The one command for issue 7's benchmarks: installs what they need (scripts/setup.sh --bench),
 # builds (scripts/build.sh build), runs target 1 (bench/pipeline/run.sh, when it exists) and
 # targets 2-5 (bench/system/run.sh), then writes bench/RESULTS.md: a header describing this machine
-# and this run, followed by bench/results/{pipeline,end_to_end,api,memory,scaling}.md.
+# and this run, followed by bench/results/{pipeline,end_to_end,api,memory,scaling,pickup}.md.
 #
 # Usage: bench/run.sh [--smoke]
 #   --smoke  a few jobs and seconds per part, into build/bench-smoke/ (RESULTS.md there too); checks
@@ -115,7 +115,7 @@ if awk -v b="$BUSY_BEFORE" 'BEGIN { exit !(b >= 10) }'; then IDLE="no"; fi
   echo "| load average, and CPU busy over 5 s, just before the benchmarks (after the build) | $LOAD_BEFORE; $BUSY_BEFORE% |"
   echo "| machine idle before the benchmarks (CPU busy < 10%) | $IDLE |"
   echo
-  for section in pipeline end_to_end api memory scaling; do
+  for section in pipeline end_to_end api memory scaling pickup; do
     if [ "$section" = pipeline ] && [ "$PIPELINE_STATE" != ran ]; then
       echo "## Pipeline (target 1)"
       echo

@@ -13,7 +13,7 @@ if ! command -v wrk >/dev/null || ! dpkg-query -W lomiri-wallpapers-20.04 >/dev/
 fi
 "$(dirname "$0")/run.sh" --smoke --build "$BUILD" --out "$OUT"
 status=0
-for section in end_to_end api memory scaling; do
+for section in end_to_end api memory scaling pickup; do
   md="$OUT/$section.md"
   if [ ! -s "$md" ] || [ ! -s "$OUT/$section.json" ]; then
     echo "smoke: $section.md or $section.json missing" >&2

@@ -49,6 +49,12 @@ int main(int argc, char** argv) {
   if (!producer.ok()) return Fail(producer.status());
 
   const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
+  if (absl::Status prepared =
+          (*producer)->Prepare({topics.jobs, topics.job_status, topics.images}, absl::Seconds(10));
+      !prepared.ok()) {
+    observability::LogWarn("kafka topics not prepared; the first sends wait for their metadata",
+                           {{"error", std::string(prepared.message())}});
+  }
   observability::Metrics metrics{observability::MetricsRole::kApi};
   metrics.DeclareTopics({topics.jobs, topics.job_status, topics.images});
   auto tracer = runtime::StartTracer(cfg, "pixq-api", metrics);

@@ -133,6 +133,12 @@ int main(int argc, char** argv) {
   if (!producer.ok()) return Fail(producer.status());
 
   const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
+  if (absl::Status prepared = (*producer)->Prepare(
+          {topics.job_status, topics.images, topics.retry, topics.dlq}, absl::Seconds(10));
+      !prepared.ok()) {
+    observability::LogWarn("kafka topics not prepared; the first sends wait for their metadata",
+                           {{"error", std::string(prepared.message())}});
+  }
   const std::string name = cfg.worker.name;
   observability::Metrics metrics{observability::MetricsRole::kWorker};
   metrics.DeclareTopics({topics.job_status, topics.images, topics.retry, topics.dlq});

@@ -74,6 +74,10 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(
   }
   PIXQ_RETURN_IF_ERROR(Set(*conf, "bootstrap.servers", options.bootstrap_servers));
   PIXQ_RETURN_IF_ERROR(Set(*conf, "client.id", options.client_id));
+  // Requests are small and several share a connection (a producer's five in flight; a
+  // consumer's fetch, heartbeat and commit): with Nagle's algorithm a request waits for the
+  // acknowledgement of the one before, which delayed ACKs can hold back for 40 ms.
+  PIXQ_RETURN_IF_ERROR(Set(*conf, "socket.nagle.disable", "true"));
   std::string err;
   if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(&SharedLogEvents()), err) !=
       RdKafka::Conf::CONF_OK) {
@@ -82,6 +86,24 @@ absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(
   for (const auto& [key, value] : extra) PIXQ_RETURN_IF_ERROR(Set(*conf, key, value));
   for (const auto& [key, value] : options.properties) PIXQ_RETURN_IF_ERROR(Set(*conf, key, value));
   return conf;
+}
+
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConsumerConf(
+    const ClientOptions& options, std::map<std::string, std::string> extra) {
+  // How long a broker may hold a fetch that finds nothing new. A real Kafka answers a fetch as
+  // soon as fetch.min.bytes (1) arrived, so there this only sets how often an idle consumer asks
+  // again: 1000 / kFetchWaitMaxMs requests a second to each broker it fetches from. librdkafka's
+  // mock cluster (pixq-devbroker) never answers early: an empty fetch waits out the whole time
+  // (rd_kafka_mock_handle_Fetch), and a job crosses two of them (the worker's fetch of the jobs,
+  // the API's fetch of its status); responses behind it on the connection (the table reader's
+  // ListOffsets when it catches up) wait too. With librdkafka's 500 ms that was most of a job's
+  // latency at light load (issue 16: 820 ms p50 for a 64 ms pipeline). librdkafka backs off
+  // only after errors (fetch.error.backoff.ms), not after a fetch that reached the partition's
+  // end, so this alone sets the pace. What the empty fetches cost an idle system, and the
+  // latency either way, is measured by bench/system/run.sh (bench/results/pickup.md); with a
+  // real Kafka, kafka.properties may raise it (fetch.wait.max.ms=500) at no cost in latency.
+  extra.try_emplace("fetch.wait.max.ms", std::to_string(kFetchWaitMaxMs));
+  return MakeConf(options, extra);
 }
 
 Message ToMessage(RdKafka::Message& m) {

@@ -2,6 +2,7 @@
 
 // Shared plumbing of pkg/queue's librdkafka clients. Not part of the library's interface.
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,14 @@ LogEvents& SharedLogEvents();
 // properties applied. `extra` is applied before the pass-through properties.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(
     const ClientOptions& options, const std::map<std::string, std::string>& extra);
+
+// The longest a consumer's fetch may wait at the broker for a record (fetch.wait.max.ms).
+inline constexpr int kFetchWaitMaxMs = 10;
+
+// MakeConf with the fetch settings every pixq consumer shares (group members and table readers):
+// see client.cc for why. `extra` and the pass-through properties may override them.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConsumerConf(
+    const ClientOptions& options, std::map<std::string, std::string> extra);
 
 [[nodiscard]] absl::Status Set(RdKafka::Conf& conf, const std::string& key,
                                const std::string& value);

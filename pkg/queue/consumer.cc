@@ -122,7 +122,7 @@ absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Create(const Clien
                                                                      GroupOptions group) {
   auto impl = std::make_unique<Impl>();
   const int64_t session_ms = absl::ToInt64Milliseconds(group.session_timeout);
-  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = internal::MakeConf(
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = internal::MakeConsumerConf(
       client,
       {{"group.id", group.group_id},
        // Offsets are stored by the application once a result is durable, and committed

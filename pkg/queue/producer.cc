@@ -1,9 +1,11 @@
 #include "pkg/queue/producer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include <librdkafka/rdkafkacpp.h>
@@ -44,6 +46,9 @@ class DeliveryReports final : public RdKafka::DeliveryReportCb {
 struct KafkaProducer::Impl {
   DeliveryReports reports;
   std::unique_ptr<RdKafka::Producer> producer;
+  // Handles of the prepared topics, kept (and released before the producer) so that librdkafka
+  // keeps their metadata.
+  std::vector<std::unique_ptr<RdKafka::Topic>> topics;
   std::atomic<bool> stop{false};
   std::thread poller;
 };
@@ -123,6 +128,30 @@ absl::Status KafkaProducer::Send(const OutgoingMessage& message, absl::Duration 
                                      " within ", absl::FormatDuration(timeout)));
   }
   return result.get();
+}
+
+absl::Status KafkaProducer::Prepare(const std::vector<std::string>& topics,
+                                    absl::Duration timeout) {
+  // A produce by topic name creates librdkafka's topic without asking for its leaders (the
+  // periodic scan does, up to a second later); a topic handle asks at once, and the metadata
+  // request below waits for the answer. Without it the first job after a start waited for two
+  // such scans (its Pending record, then the job) before a worker could see it (issue 16).
+  for (const std::string& name : topics) {
+    std::string err;
+    std::unique_ptr<RdKafka::Topic> topic(
+        RdKafka::Topic::create(impl_->producer.get(), name, nullptr, err));
+    if (topic == nullptr) {
+      return errors::Make(errors::Reason::kKafkaClient, absl::StrCat("topic ", name, ": ", err));
+    }
+    RdKafka::Metadata* raw = nullptr;
+    const RdKafka::ErrorCode code = impl_->producer->metadata(
+        false, topic.get(), &raw,
+        static_cast<int>(std::max<int64_t>(absl::ToInt64Milliseconds(timeout), 1)));
+    std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    if (code != RdKafka::ERR_NO_ERROR) return internal::ToStatus(code, "metadata of " + name);
+    impl_->topics.push_back(std::move(topic));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status KafkaProducer::Flush(absl::Duration timeout) {

@@ -5,6 +5,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -47,6 +49,14 @@ class KafkaProducer final : public Producer {
   absl::Status Send(const OutgoingMessage& message, absl::Duration timeout) override;
   void SendAsync(const OutgoingMessage& message, DeliveryCallback done) override;
   absl::Status Flush(absl::Duration timeout) override;
+
+  // Looks up the partitions and leaders of `topics` now, so that the first record to each is sent
+  // at once: without it librdkafka holds a record for a topic it has not produced to yet until
+  // its periodic topic scan (each second) asks for the topic's metadata. Call once, before the
+  // first send. Errors: what fetching the metadata returned (the topic does not exist, no broker);
+  // sending works without it, only later.
+  [[nodiscard]] absl::Status Prepare(const std::vector<std::string>& topics,
+                                     absl::Duration timeout);
 
   struct Impl;
 

@@ -70,7 +70,7 @@ absl::StatusOr<std::unique_ptr<TableReader>> TableReader::Start(const ClientOpti
   absl::BitGen gen;
   // A group id is required by the consumer API, but nothing is subscribed or committed under it:
   // partitions are assigned by hand and always read from the beginning.
-  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = internal::MakeConf(
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = internal::MakeConsumerConf(
       client, {{"group.id", absl::StrCat("pixq-table-", absl::Uniform<uint64_t>(gen))},
                {"enable.auto.commit", "false"},
                {"enable.partition.eof", "true"},
