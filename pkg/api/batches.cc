@@ -70,9 +70,9 @@ absl::StatusOr<std::vector<job::JobSpec>> BatchSpecs(const json& doc,
   for (size_t i = 0; i < specs.size(); ++i) {
     absl::StatusOr<job::JobSpec> spec = job::JobSpecFromJson(specs[i], limits);
     if (!spec.ok()) {
-      return errors::Make(spec.status().code(), errors::ReasonOf(spec.status()),
-                          absl::StrCat(doc.contains("jobs") ? "jobs[" : "images[", i,
-                                       "]: ", spec.status().message()));
+      return errors::WithMessage(spec.status(),
+                                 absl::StrCat(doc.contains("jobs") ? "jobs[" : "images[", i,
+                                              "]: ", spec.status().message()));
     }
     parsed.push_back(*std::move(spec));
   }
@@ -131,12 +131,12 @@ absl::StatusOr<BatchResult> Service::CreateBatch(std::vector<job::JobSpec> specs
                                 .batch_id = result.id,
                                 .batch_index = index});
     if (!record.ok()) {
-      return errors::Make(record.status().code(), errors::ReasonOf(record.status()),
-                          absl::StrCat("batch ", result.id, ": job ", i, " of ", specs.size(),
-                                       " not accepted (", result.jobs.size(),
-                                       " were; the same request with the same Idempotency-Key "
-                                       "completes the batch): ",
-                                       record.status().message()));
+      return errors::WithMessage(
+          record.status(), absl::StrCat("batch ", result.id, ": job ", i, " of ", specs.size(),
+                                        " not accepted (", result.jobs.size(),
+                                        " were; the same request with the same Idempotency-Key "
+                                        "completes the batch): ",
+                                        record.status().message()));
     }
     result.jobs.push_back(*std::move(record));
   }

@@ -270,8 +270,8 @@ absl::Status ErrorFrom(const Frame& frame) {
   if (code <= 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
     return absl::InternalError("the codec process sent an unreadable error");
   }
-  return errors::Make(static_cast<absl::StatusCode>(code), j.value("reason", ""),
-                      j.value("message", ""));
+  return errors::FromParts(static_cast<absl::StatusCode>(code), j.value("reason", ""),
+                           j.value("message", ""));
 }
 
 // How a child that went away ended, reaped: it has closed its socket, so it is about to exit if
