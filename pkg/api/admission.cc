@@ -54,10 +54,15 @@ void Admission::CheckNow() {
   absl::StatusOr<std::vector<queue::PartitionBacklog>> backlogs = source_.Read();
   if (!backlogs.ok()) {
     // Readiness turns the broker's absence into BrokerUnavailable; the last decision stands.
-    observability::LogDebug("backlog not read",
-                            {{"error", std::string(backlogs.status().message())}});
+    // Said once as a warning (then at debug level), so that an admission that cannot see the
+    // backlog is not silent about it.
+    observability::Log(read_failing_ ? observability::Level::kDebug : observability::Level::kWarn,
+                       "backlog not read; the last admission decision stands",
+                       {{"error", std::string(backlogs.status().message())}});
+    read_failing_ = true;
     return;
   }
+  read_failing_ = false;
   const absl::Time now = clock_.Now();
   std::map<std::string, double> by_topic;
   const queue::PartitionBacklog* fullest = nullptr;

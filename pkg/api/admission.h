@@ -86,7 +86,9 @@ class Admission final {
   AdmissionOptions options_;
   observability::Metrics& metrics_;
   clock::Clock& clock_;
-  std::map<PartitionKey, Seen> seen_;  // CheckNow's thread only: the previous check's backlogs
+  // CheckNow's thread only: the previous check's backlogs, and whether its read failed.
+  std::map<PartitionKey, Seen> seen_;
+  bool read_failing_ = false;
 
   mutable absl::Mutex mu_;
   absl::Status refusal_ ABSL_GUARDED_BY(mu_);  // OK while admitting

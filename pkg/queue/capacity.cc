@@ -144,6 +144,21 @@ struct KafkaBacklogSource::Impl {
 
 absl::Status KafkaBacklogSource::Impl::ReadRooms() {
   rd_kafka_t* rk = consumer->c_ptr();
+  // Asked of one broker, not the controller: topic configs are answered by any broker, and the
+  // local broker names no controller that librdkafka accepts (the request would wait for one
+  // until it timed out) where a broker asked directly says at once that it lacks the API.
+  int32_t broker_id = -1;
+  {
+    RdKafka::Metadata* raw = nullptr;
+    const RdKafka::ErrorCode code =
+        consumer->metadata(false, nullptr, &raw, TimeoutMs(options.timeout));
+    std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    if (code != RdKafka::ERR_NO_ERROR) return internal::ToStatus(code, "metadata");
+    if (metadata->brokers()->empty()) {
+      return errors::Make(errors::Reason::kBrokerUnavailable, "metadata: no brokers");
+    }
+    broker_id = metadata->brokers()->front()->id();
+  }
   std::vector<rd_kafka_ConfigResource_t*> resources;
   for (const std::string& topic : options.topics) {
     resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str()));
@@ -152,6 +167,7 @@ absl::Status KafkaBacklogSource::Impl::ReadRooms() {
   rd_kafka_AdminOptions_t* admin = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
   char err[256];
   rd_kafka_AdminOptions_set_request_timeout(admin, TimeoutMs(options.timeout), err, sizeof(err));
+  rd_kafka_AdminOptions_set_broker(admin, broker_id, err, sizeof(err));
   rd_kafka_DescribeConfigs(rk, resources.data(), resources.size(), admin, queue);
   rd_kafka_AdminOptions_destroy(admin);
   for (rd_kafka_ConfigResource_t* r : resources) rd_kafka_ConfigResource_destroy(r);
