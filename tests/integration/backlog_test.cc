@@ -161,9 +161,11 @@ TEST(BacklogTest, RefusesNewJobsBeforeTheLocalBrokerWouldDeleteAcceptedOnesAndRu
            "another to a 1-partition pixq.jobs, the API given a room of 1 MiB"),
        .jobs = static_cast<int>(accepted.size()),
        .lost = lost,
-       .redeliveries =
-           absl::StrCat(refused, " answered 503 BacklogFull with Retry-After (", retry_after,
-                        " s at the end) after ", accepted.size(), " were accepted"),
+       .redeliveries = absl::StrCat(
+           refused, " answered 503 BacklogFull after ", accepted.size(),
+           " were accepted: Retry-After ", retry_after,
+           " s while the API counted its own submissions since its last read of the log, ",
+           later.Header("retry-after"), " s once it read the log again and nothing drained"),
        .recovery =
            absl::StrCat("a worker started: every accepted job Succeeded ", Took(draining),
                         " later; new jobs admitted again ", Took(reopened), " after that")});
