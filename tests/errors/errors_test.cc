@@ -119,7 +119,7 @@ TEST(ReasonTableTest, NamesAreWhatTheProblemTypePatternAccepts) {
 
 TEST(ReasonTableTest, AgreesWithWhatErrorsAnsweredBeforeForEveryReason) {
   for (const ReasonRow& row : ReasonTable()) {
-    const absl::Status before = Make(row.code, row.name, "m");
+    const absl::Status before = FromParts(row.code, row.name, "m");
     EXPECT_EQ(row.http_status, HttpStatusBeforeTheTable(before)) << row.name;
     EXPECT_EQ(row.retriable, RetriableBeforeTheTable(before)) << row.name;
   }
@@ -177,7 +177,7 @@ TEST(FallbackTest, AStatusNotBuiltFromTheTableAnswersAsItsCodeDidBefore) {
     EXPECT_EQ(ReasonOf(plain), ReasonBeforeTheTable(code)) << c;
     EXPECT_EQ(HttpStatusOf(plain), HttpStatusBeforeTheTable(plain)) << c;
     EXPECT_EQ(IsRetriable(plain), RetriableBeforeTheTable(plain)) << c;
-    const absl::Status made_up = Make(code, "SomethingElse", "m");
+    const absl::Status made_up = FromParts(code, "SomethingElse", "m");
     if (c != 0) {
       EXPECT_EQ(ReasonOf(made_up), "SomethingElse");
       EXPECT_EQ(HttpStatusOf(made_up), HttpStatusBeforeTheTable(made_up)) << c;
