@@ -17,6 +17,7 @@ const order = [
   'A worker killed (SIGKILL) mid-load',
   'A worker stopped (SIGTERM) mid-load',
   'Kafka unreachable while clients submit',
+  'A backlog larger than the topic keeps',
   'A source that fails, then works; one that always fails',
   'An image that decodes too slowly',
   'Poison input',
@@ -90,6 +91,13 @@ md += `
   the record is on every in-sync replica, so a killed broker loses nothing acknowledged while
   \`min.insync.replicas\` replicas remain, and committed offsets live in the replicated
   \`__consumer_offsets\` topic: nothing runs twice because a broker died.
+- **Backlog larger than the topic keeps**: \`tests/integration/backlog_test.cc\`. The local
+  broker (librdkafka's mock cluster) deletes the oldest records of a partition beyond 5 MiB or
+  100,000 message sets, consumed or not; a real Kafka does the same beyond \`retention.bytes\`
+  or \`retention.ms\`. The API reads each work topic's backlog (log end minus the workers'
+  committed offset) every second and refuses new jobs (\`503 BacklogFull\`, \`Retry-After\`) from
+  80 % of the room until the backlog is below 60 % (\`pkg/api/admission.h\`). The test submits
+  with no worker running until it is refused, then starts one and awaits every accepted job.
 - **Retries and dead letters**: \`tests/integration/url_import_test.cc\`, with loopback origins;
   the retry and dead-letter topics are read back with a Kafka client.
 - **Slow decode**: \`tests/integration/poison_test.cc\`. The worker runs each job's pipeline in a

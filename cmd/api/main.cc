@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include "pkg/api/admission.h"
 #include "pkg/api/readiness.h"
 #include "pkg/api/service.h"
 #include "pkg/clock/clock.h"
@@ -13,6 +14,7 @@
 #include "pkg/http/server.h"
 #include "pkg/observability/log.h"
 #include "pkg/observability/metrics.h"
+#include "pkg/queue/capacity.h"
 #include "pkg/queue/producer.h"
 #include "pkg/queue/table_reader.h"
 #include "pkg/runtime/runtime.h"
@@ -79,6 +81,20 @@ int main(int argc, char** argv) {
   api::Readiness readiness([&tables](absl::Duration timeout) { return tables.CatchUp(timeout); },
                            absl::Seconds(1), absl::Seconds(2), clock::RealClock());
 
+  // No job is accepted that the work topics could not keep until a worker runs it: their backlog
+  // against their room, read every second; the records' sizes from what this API sends.
+  queue::RecordSizes record_sizes;
+  queue::MeasuredProducer measured_producer(**producer, record_sizes);
+  auto backlog = queue::KafkaBacklogSource::Create(
+      *client,
+      {.topics = {topics.jobs, topics.retry},
+       .group_ids = {cfg.kafka.consumer_group, queue::RetryGroupOf(cfg.kafka.consumer_group)},
+       .configured = {.bytes = cfg.kafka.partition_room_bytes,
+                      .records = cfg.kafka.partition_room_records}},
+      record_sizes, clock::RealClock());
+  if (!backlog.ok()) return Fail(backlog.status());
+  api::Admission admission(**backlog, &record_sizes, {}, metrics, clock::RealClock());
+
   api::Service service(
       api::ServiceOptions{.topics = topics,
                           // A little beyond librdkafka's own message timeout, so that its
@@ -88,8 +104,9 @@ int main(int argc, char** argv) {
                           .validation = {.max_steps = cfg.limits.max_steps,
                                          .max_output_dimension = cfg.limits.max_output_dimension},
                           .max_pixels = cfg.limits.max_pixels,
-                          .admit = [&readiness] { return readiness.Admit(); }},
-      **store, **producer, jobs, images,
+                          .admit = [&readiness] { return readiness.Admit(); },
+                          .admit_work = [&admission] { return admission.Admit(); }},
+      **store, measured_producer, jobs, images,
       [&tables](absl::Duration timeout) { return tables.CatchUp(timeout); }, metrics, *tracer,
       clock::RealClock());
 
@@ -110,6 +127,7 @@ int main(int argc, char** argv) {
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started);
 
   readiness.Start();
+  admission.Start();
 
   observability::LogInfo("pixq-api listening", {{"address", cfg.http.address},
                                                 {"port", server.port()},

@@ -93,6 +93,12 @@ void Service::CreateJobAsync(job::JobSpec spec, const observability::SpanContext
     record.status.output = *output;
     record.status.started_at = record.created_at;
     record.status.finished_at = record.created_at;
+  } else if (options_.admit_work) {
+    // New work, which the work topics must keep until a worker runs it.
+    if (absl::Status admitted = options_.admit_work(); !admitted.ok()) {
+      submission->done(admitted);
+      return;
+    }
   }
 
   // Otherwise Pending first, acknowledged, then the job: a worker can only publish Running after

@@ -54,6 +54,11 @@ struct ServiceOptions {
   // "BrokerUnavailable" while Kafka is known unreachable, see Readiness::Admit) refuses the
   // request at once. Unset: always admitted.
   std::function<absl::Status()> admit;
+  // The gate for new work only, asked when a job would be queued (not for a cache hit, an
+  // upload, a read or a delete): an error (e.g. "BacklogFull" while the work topics are near
+  // what they can keep, see Admission::Admit) refuses the job before anything is sent. Unset:
+  // always admitted.
+  std::function<absl::Status()> admit_work;
 };
 
 // Brings the tables up to the current log end (see queue::TableReader::CatchUp).

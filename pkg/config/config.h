@@ -31,6 +31,11 @@ struct KafkaConfig {
   std::string consumer_group;
   int produce_timeout_ms{};
   int session_timeout_ms{};
+  // The most one partition of a work topic may hold unconsumed, as the API's admission counts it:
+  // 0 takes the topic's retention.bytes, or the local broker's 5 MiB and 100,000 message sets.
+  // Set, the tighter of the two holds.
+  int64_t partition_room_bytes{};
+  int64_t partition_room_records{};
   // Extra librdkafka properties (security.protocol, sasl.*, ssl.*). In the environment:
   // PIXQ_KAFKA_PROPERTIES="k=v,k=v".
   std::map<std::string, std::string> properties;

@@ -48,6 +48,15 @@ const Key kKeys[] = {
     {PIXQ_KEY(kafka, session_timeout_ms), .default_value = "6000",
      .meaning = "consumer-group session timeout (rebalances take about this long)",
      .bounds = Bounds{1000, 300000}},
+    {PIXQ_KEY(kafka, partition_room_bytes), .default_value = "0",
+     .meaning = "bytes a partition of `jobs` or `jobs.retry` may hold unconsumed before the API "
+                "refuses new jobs (at 80 %); `0`: the topic's `retention.bytes`, or the local "
+                "broker's 5 MiB",
+     .bounds = Bounds{0, int64_t{1} << 50}},
+    {PIXQ_KEY(kafka, partition_room_records), .default_value = "0",
+     .meaning = "records a partition of `jobs` or `jobs.retry` may hold unconsumed, likewise; "
+                "`0`: no bound, or the local broker's 100,000",
+     .bounds = Bounds{0, int64_t{1} << 50}},
     {PIXQ_KEY(kafka, properties), .default_value = "",
      .meaning = "extra librdkafka properties (`security.protocol`, `sasl.*`, …); values of keys "
                 "containing "

@@ -58,7 +58,12 @@ absl::Status Make(Reason reason, std::string_view message) {
 }
 
 absl::Status WithMessage(const absl::Status& status, std::string_view message) {
-  return FromParts(status.code(), ReasonOf(status), message);
+  absl::Status out = FromParts(status.code(), ReasonOf(status), message);
+  // The same failure keeps what else it carries (a Retry-After hint, retry_after.h).
+  status.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
+    if (url != Sv(kReasonPayload)) out.SetPayload(url, payload);
+  });
+  return out;
 }
 
 absl::Status FromParts(absl::StatusCode code, std::string_view reason, std::string_view message) {

@@ -28,8 +28,8 @@ inline absl::string_view Sv(std::string_view s) { return absl::string_view(s.dat
 // Builds a status for `reason`: its row's code, its name, and the human-readable message.
 [[nodiscard]] absl::Status Make(Reason reason, std::string_view message);
 
-// The same failure (code and reason) with another message, e.g. one that says where in a batch
-// it happened.
+// The same failure (code, reason and any other payload, e.g. a Retry-After hint) with another
+// message, e.g. one that says where in a batch it happened.
 [[nodiscard]] absl::Status WithMessage(const absl::Status& status, std::string_view message);
 
 // A status rebuilt from its parts after it crossed a process boundary (the codec child sends

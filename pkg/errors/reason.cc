@@ -91,6 +91,7 @@ constexpr std::array kRows = {
     ReasonRow{Reason::kImageNotPublished, "ImageNotPublished", Code::kUnavailable, 503, true},
     ReasonRow{Reason::kStatusNotPublished, "StatusNotPublished", Code::kUnavailable, 503, true},
     ReasonRow{Reason::kSourceUnavailable, "SourceUnavailable", Code::kUnavailable, 503, true},
+    ReasonRow{Reason::kBacklogFull, "BacklogFull", Code::kUnavailable, 503, true},
     ReasonRow{Reason::kNotAccepted, "NotAccepted", Code::kUnavailable, 503, true},
 };
 

@@ -110,6 +110,7 @@ enum class Reason {
   kImageNotPublished,
   kStatusNotPublished,
   kSourceUnavailable,
+  kBacklogFull,  // the work topics' backlog is near what they can hold: new jobs wait (admission)
   // Only ever a job record's status.reason: the API answered the request with Kafka's failure and
   // wrote the record Failed so that it says the job was never accepted.
   kNotAccepted,  // stays last: reason.cc's static_assert counts the rows up to it

@@ -8,6 +8,7 @@
 
 #include "pkg/encoding/percent.h"
 #include "pkg/errors/errors.h"
+#include "pkg/errors/retry_after.h"
 #include "pkg/observability/log.h"
 
 namespace pixq::http {
@@ -77,7 +78,9 @@ void SendProblem(RequestContext& ctx, ResponseWriter& w, const absl::Status& sta
   const std::string reason = errors::ReasonOf(status);
   const json body = ProblemJson(code, reason, std::string(status.message()));
   if (code == 503 || code == 429) {
-    SetHeader<RetryAfterHeader>(w, "1");
+    // The failure's own hint where its maker knew better (a full backlog drains at the workers'
+    // pace, not in a second); else 1 s.
+    SetHeader<RetryAfterHeader>(w, std::to_string(errors::RetryAfterOf(status).value_or(1)));
   }
   if (code == 401) {
     SetHeader<WwwAuthenticateHeader>(w, "Bearer realm=\"pixq\"");

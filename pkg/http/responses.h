@@ -63,7 +63,7 @@ void Send(RequestContext& ctx, ResponseWriter& w, int status, const std::string&
           const std::string& content_type);
 void SendJson(RequestContext& ctx, ResponseWriter& w, int status, const json& body);
 // The failure as problem+json, with its HTTP status (errors::HttpStatusOf); Retry-After on 429
-// and 503, WWW-Authenticate on 401; a 5xx is logged.
+// and 503 (errors::RetryAfterOf, else 1), WWW-Authenticate on 401; a 5xx is logged.
 void SendProblem(RequestContext& ctx, ResponseWriter& w, const absl::Status& status);
 // A 2xx answer without a body.
 void SendEmpty(RequestContext& ctx, ResponseWriter& w, int status);

@@ -102,6 +102,14 @@ struct Metrics::Impl {
           "Records held in the API's in-memory tables, by table (jobs, images)");
   Family<Counter>* upload_bytes =
       For(MetricsRole::kApi, BuildCounter(), "pixq_upload_bytes_total", "Bytes of images uploaded");
+  Family<Gauge>* backlog_fraction =
+      For(MetricsRole::kApi, BuildGauge(), "pixq_backlog_room_ratio",
+          "Share of what a partition keeps before deleting that its unconsumed backlog takes (by "
+          "bytes, records or age, the fullest), for the fullest partition of each work topic");
+  Family<Gauge>* admission_refusing =
+      For(MetricsRole::kApi, BuildGauge(), "pixq_admission_refusing",
+          "1 while the API refuses new jobs (503 BacklogFull) because a work topic's backlog is "
+          "near its room, else 0");
 
   // A worker.
   Family<Counter>* jobs_completed =
@@ -146,6 +154,7 @@ Metrics::Metrics(MetricsRole role) : impl_(std::make_unique<Impl>(role)) {
     impl_->jobs_submitted->Add({});
     impl_->cache_hits->Add({});
     for (const char* table : {"jobs", "images"}) impl_->table_records->Add({{"table", table}});
+    impl_->admission_refusing->Add({});
   } else {
     impl_->queue_wait->Add({}, DurationBuckets());
     for (const char* direction : {"in", "out"}) impl_->bytes->Add({{"direction", direction}});
@@ -184,6 +193,16 @@ void Metrics::CountJobSubmitted(bool cache_hit) {
 void Metrics::SetTableRecords(std::string_view table, int64_t records) {
   if (impl_->role != MetricsRole::kApi) return;
   impl_->table_records->Add({{"table", std::string(table)}}).Set(static_cast<double>(records));
+}
+
+void Metrics::SetBacklogFraction(std::string_view topic, double fraction) {
+  if (impl_->role != MetricsRole::kApi) return;
+  impl_->backlog_fraction->Add({{"topic", std::string(topic)}}).Set(fraction);
+}
+
+void Metrics::SetAdmissionRefusing(bool refusing) {
+  if (impl_->role != MetricsRole::kApi) return;
+  impl_->admission_refusing->Add({}).Set(refusing ? 1 : 0);
 }
 
 void Metrics::CountProduceError(std::string_view topic) {

@@ -51,6 +51,10 @@ class Metrics final {
   void CountUpload(bool created, int64_t bytes);
   void CountJobSubmitted(bool cache_hit);
   void SetTableRecords(std::string_view table, int64_t records);
+  // The share of its room (pkg/queue/capacity.h) the backlog of a work topic's fullest partition
+  // takes, and whether the admission refuses new jobs for it (pkg/api/admission.h).
+  void SetBacklogFraction(std::string_view topic, double fraction);
+  void SetAdmissionRefusing(bool refusing);
 
   // Both. DeclareTopics starts the produce-error series of the topics a process writes at zero.
   void DeclareTopics(const std::vector<std::string>& topics);

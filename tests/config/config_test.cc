@@ -227,6 +227,8 @@ constexpr char kDefaultRendered[] = R"(kafka:
   consumer_group: "pixq-workers"
   produce_timeout_ms: 5000
   session_timeout_ms: 6000
+  partition_room_bytes: 0
+  partition_room_records: 0
   properties:
     {}
 storage:

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "pkg/errors/errors.h"
+#include "pkg/queue/capacity.h"
 #include "pkg/queue/consumer.h"
 #include "pkg/queue/producer.h"
 #include "pkg/queue/table_reader.h"
@@ -173,6 +174,73 @@ TEST_F(QueueTest, SendAnswersWithinItsTimeoutWhenTheBrokerIsGone) {
   EXPECT_FALSE(sent.ok());
   EXPECT_TRUE(errors::IsRetriable(sent)) << sent;
   EXPECT_LT(took, absl::Seconds(10));
+}
+
+}  // namespace
+}  // namespace pixq::queue
+
+namespace pixq::queue {
+namespace {
+
+// The backlog as the API's admission reads it: the local broker does not describe its topic
+// configs, so its fixed limits are the room; the backlog is what the group has not committed.
+TEST_F(QueueTest, BacklogIsTheLogEndMinusTheGroupsCommittedOffsetInTheLocalBrokersRoom) {
+  auto kafka = KafkaProducer::Create(client_, absl::Seconds(5));
+  ASSERT_TRUE(kafka.ok()) << kafka.status();
+  RecordSizes sizes;
+  MeasuredProducer producer(**kafka, sizes);
+  auto source = KafkaBacklogSource::Create(client_,
+                                           {.topics = {topics_.jobs, topics_.retry},
+                                            .group_ids = {"g-backlog", RetryGroupOf("g-backlog")}},
+                                           sizes, clock::RealClock());
+  ASSERT_TRUE(source.ok()) << source.status();
+
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(producer
+                    .Send({.topic = topics_.jobs,
+                           .key = "job" + std::to_string(i),
+                           .value = std::string(200, 'x')},
+                          absl::Seconds(5))
+                    .ok());
+  }
+  absl::StatusOr<std::vector<PartitionBacklog>> backlog = (*source)->Read();
+  ASSERT_TRUE(backlog.ok()) << backlog.status();
+  ASSERT_EQ(backlog->size(), 6u) << "3 partitions of each work topic";
+  int64_t waiting = 0;
+  for (const PartitionBacklog& p : *backlog) {
+    EXPECT_EQ(p.room, kLocalBrokerRoom) << p.topic;
+    if (p.topic != topics_.jobs) continue;
+    waiting += p.records;
+    // 5 bytes of key, 200 of value and the overhead per record.
+    EXPECT_EQ(p.bytes, p.records * (5 + 200 + RecordSizes::kOverheadBytes)) << p.partition;
+  }
+  EXPECT_EQ(waiting, 30);
+
+  // The group runs 10 and commits them: 20 wait.
+  {
+    auto consumer = GroupConsumer::Create(
+        client_, GroupOptions{.group_id = "g-backlog", .topics = {topics_.jobs}});
+    ASSERT_TRUE(consumer.ok()) << consumer.status();
+    int stored = 0;
+    ASSERT_TRUE(Eventually(
+        [&] {
+          if (auto m = (*consumer)->Poll(absl::Milliseconds(100)); m && stored < 10) {
+            // Records come in order per partition, so 10 stored are 10 consumed.
+            EXPECT_TRUE((*consumer)->StoreOffset(*m).ok());
+            ++stored;
+          }
+          return stored == 10;
+        },
+        absl::Seconds(60)));
+    (*consumer)->Close();
+  }
+  backlog = (*source)->Read();
+  ASSERT_TRUE(backlog.ok()) << backlog.status();
+  waiting = 0;
+  for (const PartitionBacklog& p : *backlog) {
+    if (p.topic == topics_.jobs) waiting += p.records;
+  }
+  EXPECT_EQ(waiting, 20);
 }
 
 }  // namespace
