@@ -40,8 +40,9 @@ RUN --mount=type=cache,id=pixq-ccache,target=/root/.cache/ccache \
     && ccache --show-stats \
     && install -D -s /build/cmd/api/pixq-api /out/usr/local/bin/pixq-api
 
-# Runtime stage: the shared libraries pixq-api links (their dependencies come with them) and CA
-# certificates for TLS to Kafka; no compiler, no headers, no shell tools beyond the base image.
+# Runtime stage: the shared libraries pixq-api links (their dependencies come with them; librdkafka1
+# is named since the backlog reader calls its C API directly) and CA certificates for TLS to
+# Kafka; no compiler, no headers, no shell tools beyond the base image.
 FROM debian:12-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -51,6 +52,7 @@ RUN apt-get update \
       libpistache0 \
       libprometheus-cpp-core1.0 \
       librdkafka++1 \
+      librdkafka1 \
       libssl3 \
       liburcu8 \
       libyaml-cpp0.7 \
