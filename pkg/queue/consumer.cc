@@ -107,6 +107,26 @@ class ConsumerEvents final : public RdKafka::EventCb {
   std::function<void(int32_t, int64_t)> on_lag_;
 };
 
+// Commits that fail are logged with their partitions and offsets: the jobs behind them will run
+// again on the partitions' next owner (idempotently), and the log says why. This covers the
+// background commits and the last one, made by close() at shutdown.
+class CommitLog final : public RdKafka::OffsetCommitCb {
+ public:
+  void offset_commit_cb(RdKafka::ErrorCode err,
+                        std::vector<RdKafka::TopicPartition*>& offsets) override {
+    if (err == RdKafka::ERR__NO_OFFSET) return;  // nothing was stored since the last commit
+    std::string failed;
+    for (const RdKafka::TopicPartition* p : offsets) {
+      if (err == RdKafka::ERR_NO_ERROR && p->err() == RdKafka::ERR_NO_ERROR) continue;
+      absl::StrAppend(&failed, failed.empty() ? "" : " ", p->topic(), "/", p->partition(), "@",
+                      p->offset());
+    }
+    if (failed.empty()) return;
+    observability::LogWarn("kafka offset commit failed; those jobs may run again",
+                           {{"error", RdKafka::err2str(err)}, {"offsets", failed}});
+  }
+};
+
 }  // namespace
 
 struct GroupConsumer::Impl {
@@ -114,6 +134,7 @@ struct GroupConsumer::Impl {
   std::atomic<bool> joined{false};
   std::unique_ptr<Rebalancer> rebalancer;
   std::unique_ptr<ConsumerEvents> events;
+  CommitLog commit_log;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::once_flag closed;
 };
@@ -148,6 +169,10 @@ absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Create(const Clien
   std::string err;
   if ((*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(impl->events.get()), err) !=
       RdKafka::Conf::CONF_OK) {
+    return errors::Make(errors::Reason::kKafkaClient, err);
+  }
+  if ((*conf)->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(&impl->commit_log),
+                   err) != RdKafka::Conf::CONF_OK) {
     return errors::Make(errors::Reason::kKafkaClient, err);
   }
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl->rebalancer.get()),
