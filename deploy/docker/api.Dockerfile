@@ -29,16 +29,19 @@ RUN --mount=type=secret,id=ca --mount=type=cache,id=pixq-npm,target=/root/.npm \
     npm ci --prefix pkg/http/redoc --ignore-scripts --no-audit --no-fund --loglevel=error
 # The repository, minus what the build never reads (api.Dockerfile.dockerignore).
 COPY . .
-# Only this binary's target, not the tests; stripped, since debug symbols stay in the build.
+# Only this binary's target and the pixq CLI's (for `pixq jobs` and the like beside the API; it
+# loads nothing pixq-api does not: link.cli_needs_nothing_the_api_image_lacks), not the tests; stripped, since debug symbols stay in
+# the build.
 # ccache's directory is a cache mount: it outlives the build on this machine (and is shared with
 # the worker image's build, which compiles the same libraries), and no image holds it.
 RUN --mount=type=cache,id=pixq-ccache,target=/root/.cache/ccache \
     cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
       >/dev/null \
     && ccache --zero-stats >/dev/null \
-    && ninja -C /build pixq-api \
+    && ninja -C /build pixq-api pixq \
     && ccache --show-stats \
-    && install -D -s /build/cmd/api/pixq-api /out/usr/local/bin/pixq-api
+    && install -D -s /build/cmd/api/pixq-api /out/usr/local/bin/pixq-api \
+    && install -D -s /build/cmd/pixq/pixq /out/usr/local/bin/pixq
 
 # Runtime stage: the shared libraries pixq-api links (their dependencies come with them; librdkafka1
 # is named since the backlog reader calls its C API directly) and CA certificates for TLS to

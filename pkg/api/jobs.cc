@@ -11,7 +11,7 @@
 #include "pkg/observability/log.h"
 
 // api::Service's jobs: create (the Pending record, then the job, each acknowledged by Kafka),
-// read, list, forget.
+// retry, read, list, forget.
 
 namespace pixq::api {
 
@@ -193,6 +193,85 @@ absl::StatusOr<JobPage> Service::ListJobs(const JobQuery& query) {
   }
   out.items = std::move(page.items);
   return out;
+}
+
+absl::StatusOr<job::JobRecord> Service::RetryJob(const std::string& id,
+                                                 const observability::SpanContext* parent,
+                                                 const CreateOptions& create) {
+  absl::StatusOr<job::JobRecord> found = GetJob(id);
+  if (!found.ok()) return found.status();
+  const job::JobRecord& current = *found;
+  if (!create.idempotency_key.empty() && current.retry_idempotency_key == create.idempotency_key) {
+    if (current.retry_request_hash != create.request_hash) {
+      return errors::Make(errors::Reason::kIdempotencyKeyReused,
+                          "this Idempotency-Key was used with another request body");
+    }
+    return current;  // the same request again: the same answer, with the job as it is now
+  }
+  const job::Phase phase = current.status.phase;
+  if (current.status.retries > 0 && !job::IsTerminal(phase)) {
+    return current;  // the retried attempt is under way: one is enough
+  }
+  if (phase != job::Phase::kFailed) {
+    return errors::Make(
+        errors::Reason::kJobNotFailed,
+        absl::StrCat("the job is ", job::PhaseName(phase), "; only a Failed job can be retried"));
+  }
+  // New work, which the work topics must keep until a worker runs it (Send asks `admit`).
+  if (options_.admit_work) PIXQ_RETURN_IF_ERROR(options_.admit_work());
+
+  job::JobRecord retried = current;
+  job::JobStatus& status = retried.status;
+  status.phase = job::Phase::kPending;
+  ++status.retries;
+  // The failure stays readable until a worker starts the new attempt (a Pending job with a
+  // reason is one waiting for its next attempt); the output, times and cache flag are the
+  // finished attempt's, gone with it.
+  status.message = absl::StrCat("retry ", status.retries,
+                                " requested; the last attempt failed: ", current.status.message);
+  status.output.reset();
+  status.cache_hit = false;
+  status.started_at.clear();
+  status.finished_at.clear();
+  status.timings = job::Timings();
+  retried.retry_idempotency_key = create.idempotency_key;
+  retried.retry_request_hash = create.request_hash;
+
+  const queue::OutgoingMessage pending = statuses_.Record(retried);
+  PIXQ_RETURN_IF_ERROR(Send(pending));
+  observability::Span publish = tracer_.StartSpan(options_.topics.jobs + " publish",
+                                                  observability::SpanKind::kProducer, parent);
+  publish.SetAttribute("messaging.system", std::string("kafka"));
+  publish.SetAttribute("messaging.operation", std::string("publish"));
+  publish.SetAttribute("messaging.destination.name", options_.topics.jobs);
+  publish.SetAttribute("pixq.job.id", id);
+  publish.SetAttribute("pixq.retries", int64_t{status.retries});
+  // Attempt 1 again: the worker counts a retried job's attempts afresh, with the whole budget
+  // of automatic retries for transient failures.
+  if (absl::Status queued =
+          Send({.topic = options_.topics.jobs,
+                .key = id,
+                .value = pending.value,
+                .headers = {{"pixq-attempt", "1"},
+                            {"traceparent", observability::FormatTraceparent(publish.context())}}});
+      !queued.ok()) {
+    publish.SetError(std::string(queued.message()));
+    publish.End();
+    // The record says Pending for a job that was not queued: put the failure back, so that it
+    // reads as it did and can be retried again.
+    SendRecord(statuses_.Record(current), [](absl::Status) {});
+    observability::LogWarn("job retry not accepted",
+                           {{"job_id", id}, {"error", std::string(queued.message())}});
+    return queued;
+  }
+  publish.End();
+  metrics_.CountJobSubmitted(/*cache_hit=*/false);
+  observability::LogInfo("job retried", {{"job_id", id}, {"retries", status.retries}});
+  if (absl::Status caught_up = catch_up_(options_.catch_up_timeout); !caught_up.ok()) {
+    observability::LogWarn("no catch-up after a retry",
+                           {{"job_id", id}, {"error", std::string(caught_up.message())}});
+  }
+  return retried;
 }
 
 absl::Status Service::DeleteJob(const std::string& id) {

@@ -184,6 +184,21 @@ class Service final {
   // while it is Pending or Running, since a worker would publish its status again; Kafka's (503).
   [[nodiscard]] absl::Status DeleteJob(const std::string& id);
 
+  // Runs a Failed job (dead-lettered ones included) again: the same id, back to Pending with
+  // `retries` one more (attempts, reason and message of the failure kept until a worker starts
+  // it), published on pixq.job-status and then re-published to pixq.jobs with its spec and a
+  // fresh budget of automatic retries (pixq-attempt 1). Answers once Kafka acknowledged both,
+  // after this replica caught up, so that a repeat here sees the new attempt. Idempotent: while
+  // the retried attempt is Pending or Running, and for a repeat with the same Idempotency-Key
+  // (create.idempotency_key, whatever the phase since), it returns the record as it is and
+  // publishes nothing. Errors: "JobNotFound" (404), "JobNotFailed" (409) for a job that is not
+  // Failed and was not retried, "IdempotencyKeyReused" (422), admission's and Kafka's (503; the
+  // job stays Failed when the status was published but not the job, if Kafka lets us say so).
+  // The retried attempt's trace continues from `parent` when given.
+  [[nodiscard]] absl::StatusOr<job::JobRecord> RetryJob(const std::string& id,
+                                                        const observability::SpanContext* parent,
+                                                        const CreateOptions& create);
+
   // --- idempotency (idempotency.cc) ---
 
   // The job an earlier request with this Idempotency-Key created (after catching up with the

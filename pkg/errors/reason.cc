@@ -51,6 +51,7 @@ constexpr std::array kRows = {
     ReasonRow{Reason::kOutputNotReady, "OutputNotReady", Code::kAborted, 409, true},
     ReasonRow{Reason::kIdempotencyKeyInUse, "IdempotencyKeyInUse", Code::kAborted, 409, true},
     ReasonRow{Reason::kJobNotFinished, "JobNotFinished", Code::kAborted, 409, true},
+    ReasonRow{Reason::kJobNotFailed, "JobNotFailed", Code::kAborted, 409, true},
     ReasonRow{Reason::kCodecCrashed, "CodecCrashed", Code::kAborted, 409, true},
     ReasonRow{Reason::kInvalidSpec, "InvalidSpec", Code::kInvalidArgument, 422, false},
     ReasonRow{Reason::kTooManySteps, "TooManySteps", Code::kInvalidArgument, 422, false},

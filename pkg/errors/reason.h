@@ -67,6 +67,7 @@ enum class Reason {
   kOutputNotReady,
   kIdempotencyKeyInUse,
   kJobNotFinished,
+  kJobNotFailed,  // POST /v1/jobs/{id}/retry on a job that has not failed
   kCodecCrashed,
   // 422: understood, but cannot be carried out.
   kInvalidSpec,

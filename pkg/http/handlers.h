@@ -54,6 +54,7 @@ class Handlers final {
   void CreateJob(RequestContext& ctx, const Request& req, ResponseWriter w);
   void GetJob(RequestContext& ctx, const Request& req, ResponseWriter w);
   void GetJobOutput(RequestContext& ctx, const Request& req, ResponseWriter w);
+  void RetryJob(RequestContext& ctx, const Request& req, ResponseWriter w);
   void ListJobs(RequestContext& ctx, const Request& req, ResponseWriter w);
   void DeleteJob(RequestContext& ctx, const Request& req, ResponseWriter w);
 

@@ -1,5 +1,5 @@
 // The jobs: POST /v1/jobs (answered from Kafka's acknowledgement), GET /v1/jobs/{id} with its
-// long-poll, its output, the listing, DELETE.
+// long-poll, its output, its retry, the listing, DELETE.
 
 #include <memory>
 #include <string>
@@ -97,6 +97,12 @@ void Handlers::GetJob(RequestContext& ctx, const Request& req, ResponseWriter w)
     SendProblem(ctx, w, wait.status());
     return;
   }
+  absl::StatusOr<LongPolls::WakeOn> wake = LongPolls::WakeOn::kChange;
+  if (std::optional<std::string> until = QueryParam(req, "until")) wake = ParseUntil(*until);
+  if (!wake.ok()) {
+    SendProblem(ctx, w, wake.status());
+    return;
+  }
   absl::StatusOr<job::JobRecord> record = service_.GetJob(id);
   if (!record.ok()) {
     SendProblem(ctx, w, record.status());
@@ -106,9 +112,10 @@ void Handlers::GetJob(RequestContext& ctx, const Request& req, ResponseWriter w)
     SendJson(ctx, w, 200, JobJson(*record));
     return;
   }
-  // Answered at the job's next change, or at the deadline with what is known then.
+  // Answered at the job's next change (?until=done: its end), or at the deadline with what is
+  // known then (200 all the same: the phase says whether it ended).
   polls_.Wait(
-      ctx, std::move(w), *record, *wait, LongPolls::WakeOn::kChange,
+      ctx, std::move(w), *record, *wait, *wake,
       [this](RequestContext& later, ResponseWriter& out, const job::JobRecord& now) {
         if (now.id.empty()) {
           SendProblem(later, out,
@@ -142,6 +149,26 @@ void Handlers::GetJobOutput(RequestContext& ctx, const Request& req, ResponseWri
   }
   ServeStored(ctx, w, HeaderValue(req, "If-None-Match"), status.output->path, record->output_key,
               job::FormatMimeType(status.output->format));
+}
+
+void Handlers::RetryJob(RequestContext& ctx, const Request& req, ResponseWriter w) {
+  const std::string id = req.param(":id").as<std::string>();
+  // Scoped to the job as well as the caller: the same key may retry two jobs.
+  absl::StatusOr<Claimed> claim = ClaimIdempotency(req, absl::StrCat("retry:", id));
+  if (!claim.ok()) {
+    SendProblem(ctx, w, claim.status());
+    return;
+  }
+  const auto& [key, hash] = claim->idempotency;
+  // Kafka acknowledges a retry (rare, like a delete) while this thread waits.
+  absl::StatusOr<job::JobRecord> record = service_.RetryJob(
+      id, ctx.parent(), api::CreateOptions{.idempotency_key = key, .request_hash = hash});
+  if (!record.ok()) {
+    SendProblem(ctx, w, record.status());
+    return;
+  }
+  w.headers().add<Pistache::Http::Header::Location>(absl::StrCat("/v1/jobs/", record->id));
+  SendJson(ctx, w, 202, JobJson(*record));
 }
 
 void Handlers::ListJobs(RequestContext& ctx, const Request& req, ResponseWriter w) {

@@ -218,6 +218,15 @@ bool LongPolls::Stop(absl::Duration owed_timeout) {
   return owed || polls;
 }
 
+absl::StatusOr<LongPolls::WakeOn> ParseUntil(std::string_view text) {
+  const std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(errors::Sv(text)));
+  if (s == "done") return LongPolls::WakeOn::kEnd;
+  if (s == "change") return LongPolls::WakeOn::kChange;
+  return errors::Make(errors::Reason::kInvalidArgument,
+                      "until: must be done (wait for Succeeded or Failed) or change (the next "
+                      "change of phase)");
+}
+
 absl::StatusOr<absl::Duration> ParseWait(std::string_view text, absl::Duration max) {
   std::string s = absl::AsciiStrToLower(absl::StripAsciiWhitespace(errors::Sv(text)));
   absl::Duration d;

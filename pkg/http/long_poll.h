@@ -107,6 +107,11 @@ class LongPolls final {
   std::thread deadline_thread_;
 };
 
+// Parses a ?until= value: "done" (the job's end: Succeeded or Failed) or "change" (its next
+// change of phase, the default without one). Errors: "InvalidArgument" naming the parameter and
+// the values it takes.
+[[nodiscard]] absl::StatusOr<LongPolls::WakeOn> ParseUntil(std::string_view text);
+
 // Parses a ?wait= value: "10s", "1500ms", "2m", or a bare number of seconds. Capped at `max`.
 // Errors: "InvalidArgument" naming the parameter.
 [[nodiscard]] absl::StatusOr<absl::Duration> ParseWait(std::string_view text, absl::Duration max);

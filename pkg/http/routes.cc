@@ -42,6 +42,7 @@ const std::vector<Route>& Table() {
       {Method::Post, "/v1/jobs", &Handlers::CreateJob, RouteAccess::kKey},
       {Method::Get, "/v1/jobs/:id", &Handlers::GetJob, RouteAccess::kKey},
       {Method::Get, "/v1/jobs/:id/output", &Handlers::GetJobOutput, RouteAccess::kKeyOrSignature},
+      {Method::Post, "/v1/jobs/:id/retry", &Handlers::RetryJob, RouteAccess::kKey},
       {Method::Post, "/v1/batches", &Handlers::CreateBatch, RouteAccess::kKey},
       {Method::Get, "/v1/batches/:id", &Handlers::GetBatch, RouteAccess::kKey},
       // The catalogue, job listings and variants.

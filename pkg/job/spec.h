@@ -110,7 +110,12 @@ struct Timings {
 
 struct JobStatus {
   Phase phase = Phase::kPending;
+  // The worker's attempts since the job was last submitted (created, or retried: a retry starts
+  // again at 1 with the whole budget of automatic retries).
   int attempts = 0;
+  // How many times a client asked to run the job again after it failed (POST
+  // /v1/jobs/{id}/retry).
+  int retries = 0;
   // Stable, machine-readable; set when Failed, and on a Pending job whose last attempt failed
   // with a transient error and that waits for its next one (the attempt count says how many).
   std::string reason;
@@ -135,6 +140,10 @@ struct JobRecord {
   // SHA-256 of that request's body, so that the same key with another body can be told apart.
   std::string idempotency_key;
   std::string request_hash;
+  // The same for the request that last retried it (POST /v1/jobs/{id}/retry), so that its
+  // repeat answers the same instead of retrying again.
+  std::string retry_idempotency_key;
+  std::string retry_request_hash;
   // The batch it belongs to (POST /v1/batches), and its place in the batch's request.
   std::string batch_id;
   int batch_index = -1;

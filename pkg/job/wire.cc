@@ -54,6 +54,8 @@ json StatusToJson(const JobStatus& status, RecordForm form, const std::string& j
     j["output"] = nullptr;
   }
   j["worker"] = NullIfEmpty(status.worker);
+  // Only once retried, so that records of jobs never retried read as they always have.
+  if (status.retries > 0) j["retries"] = status.retries;
   return j;
 }
 
@@ -65,6 +67,10 @@ json RecordToJson(const JobRecord& record, RecordForm form) {
     if (!record.idempotency_key.empty()) {
       metadata["idempotencyKey"] = record.idempotency_key;
       metadata["requestHash"] = record.request_hash;
+    }
+    if (!record.retry_idempotency_key.empty()) {
+      metadata["retryIdempotencyKey"] = record.retry_idempotency_key;
+      metadata["retryRequestHash"] = record.retry_request_hash;
     }
   }
   if (!record.batch_id.empty()) {
@@ -111,6 +117,7 @@ JobStatus StatusFromJson(const json& st) {
   JobStatus status;
   status.phase = ParsePhase(StrOr(st, "phase")).value_or(Phase::kPending);
   status.attempts = static_cast<int>(IntOr(st, "attempts"));
+  status.retries = static_cast<int>(IntOr(st, "retries"));
   status.reason = StrOr(st, "reason");
   status.message = StrOr(st, "message");
   status.cache_hit = st.value("cacheHit", false);
@@ -216,6 +223,8 @@ absl::StatusOr<JobRecord> RecordFromJson(std::string_view text) {
   record.output_key = StrOr(metadata, "outputKey");
   record.idempotency_key = StrOr(metadata, "idempotencyKey");
   record.request_hash = StrOr(metadata, "requestHash");
+  record.retry_idempotency_key = StrOr(metadata, "retryIdempotencyKey");
+  record.retry_request_hash = StrOr(metadata, "retryRequestHash");
   record.batch_id = StrOr(metadata, "batchId");
   if (!record.batch_id.empty()) {
     record.batch_index = static_cast<int>(IntOr(metadata, "batchIndex"));

@@ -447,9 +447,33 @@ TEST_F(RealAnswersTest, JobsAnswerAsDescribed) {
   EXPECT_EQ(Get("/v1/jobs/:id", "/v1/jobs/" + pending_id).status, 200);
   EXPECT_EQ(Get("/v1/jobs/:id/output", "/v1/jobs/" + pending_id + "/output").status, 422);
   EXPECT_EQ(Get("/v1/jobs/:id/output", "/v1/jobs/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C/output").status, 404);
+  EXPECT_EQ(Get("/v1/jobs/:id", "/v1/jobs/" + pending_id + "?wait=100ms&until=done").status, 200);
+  EXPECT_EQ(Get("/v1/jobs/:id", "/v1/jobs/" + pending_id + "?wait=1s&until=ended").status, 400);
+
+  // The failed job retried: the new attempt (202), the same again, and every refusal.
+  const std::string retry = "/v1/jobs/" + pending_id + "/retry";
+  EXPECT_EQ(
+      Post("/v1/jobs/:id/retry", retry, "", "application/json", Key({{"Idempotency-Key", "r-1"}}))
+          .status,
+      202);
+  EXPECT_EQ(Post("/v1/jobs/:id/retry", retry, "", "application/json").status, 202);
+  EXPECT_EQ(Post("/v1/jobs/:id/retry", retry, "", "application/json",
+                 Key({{"Idempotency-Key", std::string(300, 'k')}}))
+                .status,
+            400);
+  EXPECT_EQ(Post("/v1/jobs/:id/retry", "/v1/jobs/" + id + "/retry", "", "application/json").status,
+            409);
+  EXPECT_EQ(Post("/v1/jobs/:id/retry", "/v1/jobs/j_01HV3K9Q6Y0S4W7T1F2D5G8B9C/retry", "",
+                 "application/json")
+                .status,
+            404);
+  EXPECT_EQ(Post("/v1/jobs/:id/retry", retry, "", "application/json", {}).status, 401);
+  failed->status.retries = 1;
+  ASSERT_TRUE(jobs_.Apply(pending_id, job::ToJson(*failed).dump()).ok());  // failed again
 
   producer_.FailTopic("*");
   EXPECT_EQ(Post("/v1/jobs", "/v1/jobs", source + "}", "application/json").status, 503);
+  EXPECT_EQ(Post("/v1/jobs/:id/retry", retry, "", "application/json").status, 503);
 }
 
 TEST_F(RealAnswersTest, BatchesYamlAndIdempotencyAnswerAsDescribed) {
@@ -692,6 +716,7 @@ TEST_F(RealAnswersTest, EveryRouteIsExercised) {
                                            "GET /v1/jobs/{id}",
                                            "DELETE /v1/jobs/{id}",
                                            "GET /v1/jobs/{id}/output",
+                                           "POST /v1/jobs/{id}/retry",
                                            "POST /v1/batches",
                                            "GET /v1/batches/{id}",
                                            "POST /download",

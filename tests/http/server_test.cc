@@ -335,6 +335,41 @@ TEST_F(ServerTest, LongPollWakesOnTheStatusChange) {
   EXPECT_LT(took, absl::Seconds(4));
 }
 
+TEST_F(ServerTest, LongPollUntilDoneSleepsThroughRunningAndWakesAtTheEnd) {
+  const std::string id = SubmitJob();
+  const absl::Time deadline = clock_.Now() + absl::Seconds(5);
+  auto publish = [&](job::Phase phase) {
+    absl::StatusOr<job::JobRecord> record = service_->GetJob(id);
+    ASSERT_TRUE(record.ok());
+    record->status.phase = phase;
+    ASSERT_TRUE(jobs_.Apply(id, job::ToJson(*record).dump()).ok());
+  };
+  HttpResponse polled;
+  std::thread client([&] { polled = HttpGet(url_ + "/v1/jobs/" + id + "?wait=5s&until=done"); });
+  clock_.AwaitDeadline(deadline);  // the poll waits
+  publish(job::Phase::kRunning);
+  publish(job::Phase::kSucceeded);
+  client.join();
+  ASSERT_EQ(polled.status, 200) << polled.error;
+  EXPECT_EQ(json::parse(polled.body)["status"]["phase"], "Succeeded") << polled.body;
+}
+
+TEST_F(ServerTest, LongPollUntilDoneAnswersTheCurrentStateAtTheDeadline) {
+  const std::string id = SubmitJob();
+  HttpResponse polled = AtDeadline(absl::Milliseconds(300), [&] {
+    return HttpGet(url_ + "/v1/jobs/" + id + "?wait=300ms&until=done");
+  });
+  ASSERT_EQ(polled.status, 200) << polled.body;
+  EXPECT_EQ(json::parse(polled.body)["status"]["phase"], "Pending");
+}
+
+TEST_F(ServerTest, LongPollRefusesAnUnknownUntil) {
+  const std::string id = SubmitJob();
+  HttpResponse r = HttpGet(url_ + "/v1/jobs/" + id + "?wait=1s&until=finished");
+  ExpectProblem(r, 400, "InvalidArgument");
+  EXPECT_NE(r.body.find("until"), std::string::npos) << r.body;
+}
+
 TEST_F(ServerTest, LongPollAnswersAtTheDeadlineWithTheCurrentState) {
   const std::string id = SubmitJob();
   HttpResponse polled = AtDeadline(

@@ -22,5 +22,19 @@ TEST(ParseWaitTest, RefusesNonsenseAndNegatives) {
   EXPECT_FALSE(ParseWait("", absl::Seconds(60)).ok());
 }
 
+TEST(ParseUntilTest, ReadsDoneAndChange) {
+  EXPECT_EQ(*ParseUntil("done"), LongPolls::WakeOn::kEnd);
+  EXPECT_EQ(*ParseUntil(" Done "), LongPolls::WakeOn::kEnd);
+  EXPECT_EQ(*ParseUntil("change"), LongPolls::WakeOn::kChange);
+}
+
+TEST(ParseUntilTest, RefusesAnythingElseNamingTheParameter) {
+  for (const char* bad : {"", "finished", "Succeeded", "done,change"}) {
+    absl::StatusOr<LongPolls::WakeOn> parsed = ParseUntil(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_NE(parsed.status().message().find("until"), std::string_view::npos);
+  }
+}
+
 }  // namespace
 }  // namespace pixq::http
