@@ -23,6 +23,8 @@ PACKAGES=(
   chromium
   # ImageMagick and exiftool make the golden-image references (tests/imaging/golden/make-references.sh)
   imagemagick libimage-exiftool-perl
+  # heif-enc makes the HEIC and AVIF test files at build time (tests/imaging/CMakeLists.txt)
+  libheif-examples
   # scripts/containers.sh: podman with runc (crun cannot run on cgroups v1/hybrid machines) and
   # catatonit for its pods' pause image; debootstrap makes the Debian base image when no
   # registry is reachable

@@ -94,7 +94,33 @@ void ApplyOrientation(cv::Mat& m, int orientation) {
   }
 }
 
-// The largest JPEG DCT reduction whose image still covers what the first step needs.
+// Shrink-on-load (libjpeg's DCT scaling) turns each 8x8 block into (8 / scale)² pixels, so a
+// decoded pixel stands for scale × scale source pixels, except along the right and bottom edges
+// of a side that is not a multiple of the scale: there the last decoded pixel mixes the
+// r = side mod scale real pixels with the scale - r that pad the block (copies of the last real
+// row or column: the JPEG standard recommends it and libjpeg does it). Two things follow.
+// - Geometry: the decoded image is longer than side / scale, so resizing it as if it were the
+//   whole source stretches the picture by up to one decoded pixel. ResizeDctScaled maps it exactly.
+// - Content: the last decoded pixel is off the mean of its r real pixels by (scale - r) / scale of
+//   the gap between the last real pixel and that mean (none when r = 1: the copies are the pixel),
+//   and it weighs r × T / side in the last of the T output pixels on that side. So that last output
+//   pixel is off by at most (scale - r)(r - 1) / scale × T / side of the contrast within the block.
+// A scale is taken only where its whole blocks alone cover the output (side >= scale × T) and that
+// bound is at most kMaxPartialBlockError. Without them a JPEG of 8000 x 2 fitted within 800 x 800
+// was decoded at 1/8 into one row that was three quarters padding: rows of grey 70 and 185 came
+// out 172 instead of 127.5 (vipsthumbnail: 128). Sides that are multiples of the scale, as nearly
+// every camera's are, take the scale they took before.
+constexpr double kMaxPartialBlockError = 1.0 / 8;
+
+bool ScaleFits(int side, int target, int scale) {
+  if (side < scale * target) return false;
+  const int r = side % scale;
+  if (r == 0) return true;
+  const double error = static_cast<double>(scale - r) * (r - 1) / scale * target / side;
+  return error <= kMaxPartialBlockError;
+}
+
+// The largest JPEG DCT reduction whose image still covers what the first step needs (above).
 int ChooseDecodeScale(const ImageInfo& info, const std::vector<job::Step>& steps) {
   if (info.format != job::Format::kJpeg || steps.empty()) return 1;
   const auto* resize = std::get_if<job::Resize>(&steps.front());
@@ -102,10 +128,10 @@ int ChooseDecodeScale(const ImageInfo& info, const std::vector<job::Step>& steps
   const cv::Size display(info.DisplayWidth(), info.DisplayHeight());
   const ResizePlan plan = PlanResize(*resize, display);
   for (int scale : {8, 4, 2}) {
-    // libjpeg's scaled size is the ceiling of the division.
-    const int w = (display.width + scale - 1) / scale;
-    const int h = (display.height + scale - 1) / scale;
-    if (w >= plan.scaled.width && h >= plan.scaled.height) return scale;
+    if (ScaleFits(display.width, plan.scaled.width, scale) &&
+        ScaleFits(display.height, plan.scaled.height, scale)) {
+      return scale;
+    }
   }
   return 1;
 }
@@ -117,6 +143,7 @@ cv::Mat ToEightBit(const cv::Mat& m) {
   return out;
 }
 
+// Decodes as stored (EXIF orientation not applied), at 1/`scale` for a JPEG.
 absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, int scale) {
   // A progressive JPEG at 1/4 or 1/8 scale: without the scans that scale cannot show.
   std::optional<std::string> fewer_scans;
@@ -128,7 +155,7 @@ absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, in
                     const_cast<char*>(input.data()));  // read only; imdecode does not write
   int flags = cv::IMREAD_UNCHANGED;
   if (info.format == job::Format::kJpeg) {
-    // Orientation is applied below from the sniffed tag, the same way for every scale.
+    // Orientation is applied by Run, from the sniffed tag, the same way for every scale.
     flags = cv::IMREAD_IGNORE_ORIENTATION | (scale == 8   ? cv::IMREAD_REDUCED_COLOR_8
                                              : scale == 4 ? cv::IMREAD_REDUCED_COLOR_4
                                              : scale == 2 ? cv::IMREAD_REDUCED_COLOR_2
@@ -148,7 +175,6 @@ absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, in
     cv::split(m, planes);
     cv::merge(std::vector<cv::Mat>{planes[0], planes[0], planes[0], planes[1]}, m);
   }
-  if (info.format == job::Format::kJpeg) ApplyOrientation(m, info.orientation);
   return m;
 }
 
@@ -167,6 +193,31 @@ cv::Mat ResizeTo(const cv::Mat& m, cv::Size size) {
   cv::Mat out;
   cv::resize(m, out, size, 0, 0, reducing ? cv::INTER_AREA : cv::INTER_CUBIC);
   return out;
+}
+
+// `decoded` is the source (`source` pixels as stored) decoded at 1/`scale`, its last row and column
+// possibly partial blocks (see ScaleFits). Resizes it to `size` as a full decode would be: output
+// pixel j covers source pixels [j, j + 1) × side / size, and the padding beyond the source is left
+// out.
+cv::Mat ResizeDctScaled(const cv::Mat& decoded, cv::Size source, int scale, cv::Size size) {
+  if (source.width % scale == 0 && source.height % scale == 0) return ResizeTo(decoded, size);
+  // Without an output size OpenCV keeps the factors as given, rounding the output size from them
+  // (at least `size`: the decoded image covers the source), and since ScaleFits made both factors
+  // reductions it averages over areas.
+  cv::Mat out;
+  cv::resize(decoded, out, cv::Size(), static_cast<double>(size.width) * scale / source.width,
+             static_cast<double>(size.height) * scale / source.height, cv::INTER_AREA);
+  if (out.cols < size.width || out.rows < size.height) return ResizeTo(decoded, size);
+  if (out.size() == size) return out;
+  return out(cv::Rect(cv::Point(0, 0), size)).clone();
+}
+
+// The box of `plan` cut from the middle of `scaled` (cover), or `scaled` itself.
+cv::Mat CropToBox(const cv::Mat& scaled, const ResizePlan& plan) {
+  if (plan.box == plan.scaled) return scaled;
+  const cv::Rect box((plan.scaled.width - plan.box.width) / 2,
+                     (plan.scaled.height - plan.box.height) / 2, plan.box.width, plan.box.height);
+  return scaled(box).clone();
 }
 
 cv::Rect GravityBox(job::Gravity g, cv::Size image, cv::Size box) {
@@ -209,22 +260,29 @@ cv::Rect GravityBox(job::Gravity g, cv::Size image, cv::Size box) {
   return cv::Rect(x, y, box.width, box.height);
 }
 
-// Applies one step. `logical` is the size the image has as far as the spec is concerned: the
-// full-decode size for the first step after a reduced decode, the real size after that.
-absl::StatusOr<cv::Mat> ApplyStep(const job::Step& step, cv::Mat m, cv::Size logical,
-                                  const Limits& limits) {
+// The first step, a resize, of an image decoded at 1/`scale` and still as stored: resized as
+// stored, where its partial blocks are (right and bottom), then turned as EXIF says, which also
+// costs less on the smaller image.
+absl::StatusOr<cv::Mat> ResizeShrunkOnLoad(const job::Resize& resize, const cv::Mat& stored,
+                                           const ImageInfo& info, int scale, const Limits& limits) {
+  const ResizePlan plan = PlanResize(resize, cv::Size(info.DisplayWidth(), info.DisplayHeight()));
+  PIXQ_RETURN_IF_ERROR(CheckDimensions(plan.scaled, limits));
+  const cv::Size as_stored =
+      info.orientation >= 5 ? cv::Size(plan.scaled.height, plan.scaled.width) : plan.scaled;
+  cv::Mat m = ResizeDctScaled(stored, cv::Size(info.width, info.height), scale, as_stored);
+  ApplyOrientation(m, info.orientation);
+  return CropToBox(m, plan);
+}
+
+// Applies one step to the image as displayed.
+absl::StatusOr<cv::Mat> ApplyStep(const job::Step& step, cv::Mat m, const Limits& limits) {
   return std::visit(
       [&](const auto& s) -> absl::StatusOr<cv::Mat> {
         using T = std::decay_t<decltype(s)>;
         if constexpr (std::is_same_v<T, job::Resize>) {
-          const ResizePlan plan = PlanResize(s, logical);
+          const ResizePlan plan = PlanResize(s, m.size());
           PIXQ_RETURN_IF_ERROR(CheckDimensions(plan.scaled, limits));
-          cv::Mat scaled = ResizeTo(m, plan.scaled);
-          if (plan.box == plan.scaled) return scaled;
-          const cv::Rect box((plan.scaled.width - plan.box.width) / 2,
-                             (plan.scaled.height - plan.box.height) / 2, plan.box.width,
-                             plan.box.height);
-          return scaled(box).clone();
+          return CropToBox(ResizeTo(m, plan.scaled), plan);
         } else if constexpr (std::is_same_v<T, job::Crop>) {
           cv::Rect box;
           if (s.x) {
@@ -385,14 +443,18 @@ absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<j
     absl::StatusOr<cv::Mat> decoded = Decode(input, *info, scale);
     if (!decoded.ok()) return decoded.status();
     cv::Mat m = *std::move(decoded);
+    // Shrunk on load, the image is turned after its first step (ResizeShrunkOnLoad).
+    if (scale == 1) ApplyOrientation(m, info->orientation);
     result.decode.end = absl::Now();
     result.decode_scale = scale;
     if (progress) progress(Stage::kDecoded);
 
-    cv::Size logical(info->DisplayWidth(), info->DisplayHeight());
     for (size_t i = 0; i < steps.size(); ++i) {
       Interval step{std::string(job::OpName(steps[i])), absl::Now(), {}};
-      absl::StatusOr<cv::Mat> next = ApplyStep(steps[i], m, i == 0 ? logical : m.size(), limits_);
+      absl::StatusOr<cv::Mat> next =
+          i == 0 && scale > 1
+              ? ResizeShrunkOnLoad(std::get<job::Resize>(steps[0]), m, *info, scale, limits_)
+              : ApplyStep(steps[i], m, limits_);
       if (!next.ok()) return next.status();
       m = *std::move(next);
       step.end = absl::Now();

@@ -12,8 +12,10 @@
 // - grayscale: one channel; an image with alpha keeps it (four equal-colour channels + alpha).
 // - EXIF orientation is applied on decode (all eight values); no metadata reaches the output.
 // - Shrink-on-load: a JPEG whose first step reduces it is decoded at the largest DCT scale (1/2,
-//   1/4, 1/8) that still covers what the resize needs; the output has exactly the dimensions a
-//   full decode would give.
+//   1/4, 1/8) whose whole 8x8 blocks still cover what the resize needs, and whose partial last
+//   block row or column (a side that is not a multiple of the scale) moves the last output row or
+//   column by at most 1/8 of the contrast within that block; the output has exactly the
+//   dimensions, and the geometry, a full decode would give (pipeline.cc, ScaleFits).
 // - JPEG output of an image with alpha is composited over white.
 
 #include <cstdint>

@@ -356,6 +356,80 @@ TEST(GoldenExifTest, EveryOrientationDisplaysUprightWithAndWithoutShrinkOnLoad) 
   }
 }
 
+// ---- The last row and column after shrink-on-load (issue 18)
+
+// A photograph whose sides are no multiple of 8 (edges/photo.jpg, 394x263: 2 and 7 past one), so
+// that its last block column and row are partly padding, reduced at each DCT scale and compared
+// with ImageMagick's full decode of the same file reduced the same way; and the same photograph
+// stored turned (EXIF orientation 6), whose partial blocks end up on the left and bottom.
+//
+// These floors are lower than kReduced for a reason that is not the partial blocks: here the
+// DCT-scaled decode is always followed by a reduction of a non-integer ratio close to 1 (49.25 to
+// 48 at 1/8), and that two-stage reduction is further from one area average of the full decode
+// on this textured bark than the integer ratios of the cases above are (photo.jpg, 360 wide:
+// 50 dB to 45, 90 or 180 wide; 38-42 dB to 48, 96 or 160 wide). So each case has its own floor,
+// about 0.7 dB and 0.006 SSIM below what it measured, and each of the four edges (one pixel wide)
+// must reach that PSNR floor less 3 dB (measured: at most 1.5 dB below the whole image). Before
+// issue 18 the decoded image was stretched over the source, and every case fell below its floor:
+// photo 27.5, 31.6, 36.0, 30.6 dB; turned 24.5, 27.2, 36.0, 27.7 dB.
+struct EdgeCase {
+  const char* name;  // edges/<name>.png and edges/orientation-6-<name>.png
+  job::Resize resize;
+  int decode_scale;
+  Floor photo;
+  Floor turned;
+};
+
+TEST(GoldenEdgeTest, TheLastRowAndColumnSurviveShrinkOnLoad) {
+  const EdgeCase cases[] = {
+      // Measured: 30.14 dB, 0.9314; turned 32.23 dB, 0.9677.
+      {"inside-width-48", {.width = 48}, 8, {29.5, 0.925}, {31.5, 0.960}},
+      // 33.83 dB, 0.9730; 32.19 dB, 0.9672.
+      {"inside-width-96", {.width = 96}, 4, {33.0, 0.968}, {31.5, 0.960}},
+      // 39.66 dB, 0.9943; 39.66 dB, 0.9944.
+      {"inside-width-160", {.width = 160}, 2, {39.0, 0.992}, {39.0, 0.992}},
+      // 32.62 dB, 0.9692; 32.95 dB, 0.9732.
+      {"cover-60x60",
+       {.width = 60, .height = 60, .fit = Fit::kCover},
+       4,
+       {32.0, 0.963},
+       {32.0, 0.965}},
+  };
+  const Pipeline pipeline{Limits{}};
+  for (const bool turned : {false, true}) {
+    const std::string fixture = turned ? "orientation-6" : "photo";
+    const std::string jpeg = ReadFile(GoldenPath("edges/" + fixture + ".jpg"));
+    ASSERT_FALSE(jpeg.empty()) << "cannot read " << GoldenPath("edges/" + fixture + ".jpg");
+    for (const EdgeCase& c : cases) {
+      const std::string ref_name =
+          std::string("edges/") + (turned ? "orientation-6-" : "") + c.name + ".png";
+      const cv::Mat reference = cv::imread(GoldenPath(ref_name), cv::IMREAD_UNCHANGED);
+      ASSERT_FALSE(reference.empty()) << "cannot read " << GoldenPath(ref_name);
+      const std::string label = "edges " + fixture + " " + c.name;
+      const Floor floor = turned ? c.turned : c.photo;
+      absl::StatusOr<Result> result =
+          pipeline.Run(jpeg, {c.resize}, job::OutputSpec{.format = Format::kPng});
+      ASSERT_TRUE(result.ok()) << label << ": " << result.status();
+      EXPECT_EQ(result->decode_scale, c.decode_scale) << label;
+      const cv::Mat out = DecodeBytes(result->bytes);
+      ExpectClose(label, out, reference, floor, *result);
+      if (out.size() != reference.size()) continue;
+      const std::pair<const char*, cv::Rect> edges[] = {
+          {"first row", cv::Rect(0, 0, out.cols, 1)},
+          {"last row", cv::Rect(0, out.rows - 1, out.cols, 1)},
+          {"first column", cv::Rect(0, 0, 1, out.rows)},
+          {"last column", cv::Rect(out.cols - 1, 0, 1, out.rows)},
+      };
+      for (const auto& [edge, strip] : edges) {
+        const double psnr = testing::Psnr(out(strip), reference(strip));
+        std::printf("[ golden ] %-40s %-12s PSNR %6.2f dB >= %5.2f\n", label.c_str(), edge, psnr,
+                    floor.psnr - 3.0);
+        EXPECT_GE(psnr, floor.psnr - 3.0) << label << " " << edge;
+      }
+    }
+  }
+}
+
 // ---- The floors themselves
 
 // The floors must tell a right output from a slightly wrong one: the reference moved by one pixel

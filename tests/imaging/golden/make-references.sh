@@ -24,6 +24,11 @@
 #   exif/orientation-<n>.jpg  source.png stored turned by the inverse of EXIF orientation n, with
 #                             the tag saying n: all eight display as source.png
 #   exif/upright-<case>.png   source.png resized as the EXIF cases' first steps ask
+#   edges/photo.jpg           the same cut at 394x263 (sides 2 and 7 past a multiple of 8, so the
+#                             last block column and row are partly padding), quality 90, 4:2:0
+#   edges/orientation-6.jpg   the same stored turned 90° anticlockwise, EXIF orientation 6
+#   edges/<case>.png          ImageMagick's full decode of photo.jpg resized as <case> asks
+#   edges/orientation-6-<case>.png   the same of orientation-6.jpg, turned upright first
 #   VERSIONS                  the tools that made them
 # The PNGs carry no timestamps, so running the script again gives the same bytes.
 set -euo pipefail
@@ -44,8 +49,8 @@ PNG_GRAY=(-strip -depth 8 -define "png:exclude-chunks=date,time" -define png:col
 # The enlarging filter (see above); reductions use -scale.
 ENLARGE=(-filter Catrom)
 
-rm -rf references exif
-mkdir -p references exif
+rm -rf references exif edges
+mkdir -p references exif edges
 
 # The photograph: a 3:2 cut with textured bark, a bird and smooth bokeh, so that resampling,
 # blur and sharpening have real work and a wrong orientation or offset shows.
@@ -132,8 +137,29 @@ done
 "$CONVERT" source.png -scale '60x60^' -gravity center -extent 60x60 \
   "${PNG_RGB[@]}" exif/upright-cover-60x60.png
 
+# Shrink-on-load's partial blocks (issue 18): the last row and column of a photograph whose sides
+# are no multiple of 8, resized by each of the three DCT scales from a full decode.
+"$CONVERT" "$PHOTO" -crop 4500x3000+580+200 +repage -resize '394x263!' "${PNG_RGB[@]}" \
+  edges/source.png
+"$CONVERT" edges/source.png -strip -sampling-factor 2x2 -quality 90 edges/photo.jpg
+"$CONVERT" edges/source.png -rotate 270 -strip -sampling-factor 2x2 -quality 90 \
+  edges/orientation-6.jpg
+"$EXIFTOOL" -q -overwrite_original -n "-Orientation=6" edges/orientation-6.jpg
+rm edges/source.png
+edge() {
+  local name=$1
+  shift
+  "$CONVERT" edges/photo.jpg "$@" "${PNG_RGB[@]}" "edges/$name.png"
+  "$CONVERT" edges/orientation-6.jpg -auto-orient "$@" "${PNG_RGB[@]}" \
+    "edges/orientation-6-$name.png"
+}
+edge inside-width-48 -scale 48x
+edge inside-width-96 -scale 96x
+edge inside-width-160 -scale 160x
+edge cover-60x60 -scale '60x60^' -gravity center -extent 60x60
+
 {
   "$CONVERT" -version | head -1
   echo "exiftool $("$EXIFTOOL" -ver)"
 } >VERSIONS
-echo "made $(find references exif -type f | wc -l) files, $(du -sh . | cut -f1) in all"
+echo "made $(find references exif edges -type f | wc -l) files, $(du -sh . | cut -f1) in all"
