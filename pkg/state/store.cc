@@ -101,8 +101,8 @@ absl::Status Store::OpenTables() {
   absl::StatusOr<std::optional<std::string_view>> format = txn.Get(tables_.meta, "format");
   if (!format.ok()) return format.status();
   if (format->has_value() && **format != kFormat) {
-    return StorageError(
-        absl::StrCat("the store is in format \"", errors::Sv(**format), "\", not \"", kFormat, "\""));
+    return StorageError(absl::StrCat("the store is in format \"", errors::Sv(**format),
+                                     "\", not \"", kFormat, "\""));
   }
   if (!format->has_value()) {
     absl::StatusOr<uint64_t> jobs = txn.Count(tables_.jobs);
