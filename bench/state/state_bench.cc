@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 
+#include "pkg/job/ids.h"
 #include "pkg/job/json.h"
 #include "pkg/state/rcu_map.h"
 #include "pkg/state/store.h"
@@ -40,7 +41,7 @@ job::JobRecord Job(int64_t i) {
   r.id = JobId(i);
   r.created_at = "2026-11-22T10:00:00.000Z";
   r.spec.source.image_id = std::string(64, 'a' + static_cast<char>(i % 6));
-  r.spec.steps.push_back(job::Step{});
+  r.spec.steps.push_back(job::Resize{.width = 800});
   r.output_key = absl::StrCat(std::string(48, 'b'), 1000000000000000 + i);
   // Most records are finished; a few in flight, as in a week of retention.
   const int64_t m = i % 1000;

@@ -16,6 +16,19 @@
 namespace pixq::state {
 namespace {
 
+// LMDB refuses keys over 511 bytes (its default MDB_MAXKEYSIZE); a record whose key would not fit
+// is skipped as unreadable rather than failing its whole batch again and again.
+constexpr size_t kMaxKeyBytes = 500;
+
+absl::Status CheckKey(std::string_view id) {
+  if (id.empty() || id.size() + 9 > kMaxKeyBytes) {
+    return errors::Make(errors::Reason::kInvalidRecord,
+                        absl::StrCat("a record key of ", id.size(), " bytes (at most ",
+                                     kMaxKeyBytes - 9, ")"));
+  }
+  return absl::OkStatus();
+}
+
 // Big-endian, so that LMDB's byte order is the numbers' order.
 void AppendBigEndian(std::string& out, uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -126,6 +139,7 @@ absl::Status JobTable::Apply(const std::string& id, const std::optional<std::str
 
 absl::Status JobTable::Apply(WriteBatch& batch, const std::string& id,
                              const std::optional<std::string>& value) {
+  PIXQ_RETURN_IF_ERROR(CheckKey(id));
   std::optional<job::JobRecord> applied;
   if (value.has_value()) {
     // Parsed before anything changes: an unreadable record leaves the table as it was.
@@ -141,10 +155,11 @@ absl::Status JobTable::Apply(WriteBatch& batch, const std::string& id,
     // Drops the old record from the indexes (it is being replaced or forgotten).
     if (std::optional<job::JobRecord> old = ParseJob(**old_value)) {
       PIXQ_RETURN_IF_ERROR(txn.Delete(t.job_phase, PhaseKey(old->status.phase, id)));
-      if (!old->idempotency_key.empty()) {
+      if (!old->idempotency_key.empty() &&
+          old->idempotency_key.size() + id.size() + 1 <= kMaxKeyBytes) {
         PIXQ_RETURN_IF_ERROR(txn.Delete(t.job_idem, IdempotencyKey(old->idempotency_key, id)));
       }
-      if (!old->batch_id.empty()) {
+      if (!old->batch_id.empty() && old->batch_id.size() + 5 <= kMaxKeyBytes) {
         const std::string key = BatchKey(old->batch_id, old->batch_index);
         absl::StatusOr<std::optional<std::string_view>> member = txn.Get(t.job_batch, key);
         if (!member.ok()) return member.status();
@@ -158,14 +173,16 @@ absl::Status JobTable::Apply(WriteBatch& batch, const std::string& id,
   } else {
     PIXQ_RETURN_IF_ERROR(txn.Put(t.jobs, id, *value));
     PIXQ_RETURN_IF_ERROR(txn.Put(t.job_phase, PhaseKey(applied->status.phase, id), ""));
-    if (applied->status.phase == job::Phase::kSucceeded && applied->status.output) {
+    if (applied->status.phase == job::Phase::kSucceeded && applied->status.output &&
+        !applied->output_key.empty() && applied->output_key.size() <= kMaxKeyBytes) {
       PIXQ_RETURN_IF_ERROR(
           txn.Put(t.job_outputs, applied->output_key, EncodeOutput(*applied->status.output)));
     }
-    if (!applied->idempotency_key.empty()) {
+    if (!applied->idempotency_key.empty() &&
+        applied->idempotency_key.size() + id.size() + 1 <= kMaxKeyBytes) {
       PIXQ_RETURN_IF_ERROR(txn.Put(t.job_idem, IdempotencyKey(applied->idempotency_key, id), ""));
     }
-    if (!applied->batch_id.empty()) {
+    if (!applied->batch_id.empty() && applied->batch_id.size() + 5 <= kMaxKeyBytes) {
       PIXQ_RETURN_IF_ERROR(
           txn.Put(t.job_batch, BatchKey(applied->batch_id, applied->batch_index), id));
     }
@@ -192,6 +209,7 @@ void JobTable::Notify(const std::string& id, const job::JobRecord& record) {
 }
 
 std::optional<job::JobRecord> JobTable::Get(const std::string& id) const {
+  if (!CheckKey(id).ok()) return std::nullopt;  // never stored
   absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
   if (!txn.ok()) {
     LogReadError("job", txn.status());
@@ -240,6 +258,7 @@ std::vector<job::JobRecord> JobTable::Batch(const std::string& batch_id) const {
 }
 
 std::optional<job::OutputInfo> JobTable::FindOutput(const std::string& output_key) const {
+  if (output_key.empty() || output_key.size() > kMaxKeyBytes) return std::nullopt;
   absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
   if (!txn.ok()) return std::nullopt;
   absl::StatusOr<std::optional<std::string_view>> value =
@@ -354,6 +373,7 @@ absl::Status ImageTable::Apply(const std::string& id, const std::optional<std::s
 
 absl::Status ImageTable::Apply(WriteBatch& batch, const std::string& id,
                                const std::optional<std::string>& value) {
+  PIXQ_RETURN_IF_ERROR(CheckKey(id));
   std::optional<job::ImageMeta> applied;
   if (value.has_value()) {
     absl::StatusOr<job::ImageMeta> meta = job::ImageMetaFromJson(*value);
@@ -429,6 +449,7 @@ ImageTable::Page ImageTable::ListByTitle(const std::optional<Position>& after, s
 }
 
 std::optional<job::ImageMeta> ImageTable::Get(const std::string& id) const {
+  if (!CheckKey(id).ok()) return std::nullopt;
   absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
   if (!txn.ok()) {
     LogReadError("image", txn.status());
