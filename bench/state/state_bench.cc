@@ -34,7 +34,9 @@ namespace {
 
 using namespace pixq;
 
-std::string JobId(int64_t i) { return absl::StrCat("j_01HV", std::string(10, '0'), 1000000000 + i); }
+std::string JobId(int64_t i) {
+  return absl::StrCat("j_01HV", std::string(10, '0'), 1000000000 + i);
+}
 
 job::JobRecord Job(int64_t i) {
   job::JobRecord r;
@@ -45,7 +47,7 @@ job::JobRecord Job(int64_t i) {
   r.output_key = absl::StrCat(std::string(48, 'b'), 1000000000000000 + i);
   // Most records are finished; a few in flight, as in a week of retention.
   const int64_t m = i % 1000;
-  r.status.phase = m == 0 ? job::Phase::kPending
+  r.status.phase = m == 0   ? job::Phase::kPending
                    : m == 1 ? job::Phase::kRunning
                    : m < 5  ? job::Phase::kFailed
                             : job::Phase::kSucceeded;
@@ -174,14 +176,13 @@ int main(int argc, char** argv) {
 
   // The baseline: the in-memory map of parsed records that JobTable::Get read before.
   state::RcuMap<job::JobRecord> memory;
-  for (int64_t i = 0; i < jobs; ++i) memory.Put(JobId(i), std::make_shared<const job::JobRecord>(Job(i)));
+  for (int64_t i = 0; i < jobs; ++i)
+    memory.Put(JobId(i), std::make_shared<const job::JobRecord>(Job(i)));
   for (int t : {1, threads}) {
-    const double lmdb = Throughput(jobs, t, seconds, [&](const std::string& id) {
-      return job_table.Get(id).has_value();
-    });
-    const double heap = Throughput(jobs, t, seconds, [&](const std::string& id) {
-      return memory.Get(id).has_value();
-    });
+    const double lmdb = Throughput(
+        jobs, t, seconds, [&](const std::string& id) { return job_table.Get(id).has_value(); });
+    const double heap = Throughput(
+        jobs, t, seconds, [&](const std::string& id) { return memory.Get(id).has_value(); });
     out[absl::StrCat("get_per_s_lmdb_", t, "t")] = lmdb;
     out[absl::StrCat("get_per_s_memory_", t, "t")] = heap;
     out[absl::StrCat("get_ratio_", t, "t")] = lmdb / heap;
@@ -191,7 +192,8 @@ int main(int argc, char** argv) {
   std::vector<double> title_ms;
   std::mt19937_64 rng(7);
   for (int k = 0; k < 200; ++k) {
-    const std::string after = k % 2 == 0 ? "" : JobId(static_cast<int64_t>(rng() % static_cast<uint64_t>(jobs)));
+    const std::string after =
+        k % 2 == 0 ? "" : JobId(static_cast<int64_t>(rng() % static_cast<uint64_t>(jobs)));
     absl::Time t0 = absl::Now();
     (void)job_table.ListInPhases(after, 50, {job::Phase::kPending, job::Phase::kRunning});
     phase_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));

@@ -22,9 +22,9 @@ constexpr size_t kMaxKeyBytes = 500;
 
 absl::Status CheckKey(std::string_view id) {
   if (id.empty() || id.size() + 9 > kMaxKeyBytes) {
-    return errors::Make(errors::Reason::kInvalidRecord,
-                        absl::StrCat("a record key of ", id.size(), " bytes (at most ",
-                                     kMaxKeyBytes - 9, ")"));
+    return errors::Make(
+        errors::Reason::kInvalidRecord,
+        absl::StrCat("a record key of ", id.size(), " bytes (at most ", kMaxKeyBytes - 9, ")"));
   }
   return absl::OkStatus();
 }

@@ -137,33 +137,33 @@ TEST(StateStoreTest, AReplicaKilledAndRestartedResumesFromItsStore) {
   Replica again = StartReplica(system, state, "replica-a2");
   const json caught_up = CaughtUp(*again.process);
   std::cout << "restarted on its store: ready after " << absl::FormatDuration(again.ready_after)
-            << ", read " << caught_up.value("records_read", -1) << " records ("
-            << caught_up.dump() << ")\n";
+            << ", read " << caught_up.value("records_read", -1) << " records (" << caught_up.dump()
+            << ")\n";
   EXPECT_FALSE(caught_up.value("rebuilt", true));
   // Only what was sent after the kill (10 Pending records), not the 120 before it.
   EXPECT_EQ(caught_up.value("records_read", -1), 10);
   const bool same = Answers(again.url) == Answers(api);
   EXPECT_TRUE(same);
-  RecordFault({.fault = "An API replica killed (SIGKILL) and started again on its table store",
-               .injected = "SIGKILL to a pixq-api replica holding 20 images and 100 jobs in its "
-                           "store (state.dir); 10 more jobs submitted to another replica; the "
-                           "replica started again on the same directory",
-               .jobs = 110,
-               .lost = same ? 0 : 110,
-               .redeliveries = absl::StrCat(caught_up.value("records_read", -1),
-                                            " records read from Kafka at the restart (the ones "
-                                            "after its stored offsets); answers ",
-                                            same ? "the same" : "DIFFERENT", " as the other replica's"),
-               .recovery = absl::StrCat("ready ", Took(again.ready_after), " after the start")});
+  RecordFault(
+      {.fault = "An API replica killed (SIGKILL) and started again on its table store",
+       .injected = "SIGKILL to a pixq-api replica holding 20 images and 100 jobs in its "
+                   "store (state.dir); 10 more jobs submitted to another replica; the "
+                   "replica started again on the same directory",
+       .jobs = 110,
+       .lost = same ? 0 : 110,
+       .redeliveries = absl::StrCat(caught_up.value("records_read", -1),
+                                    " records read from Kafka at the restart (the ones "
+                                    "after its stored offsets); answers ",
+                                    same ? "the same" : "DIFFERENT", " as the other replica's"),
+       .recovery = absl::StrCat("ready ", Took(again.ready_after), " after the start")});
   again.process->Signal(SIGTERM);
   again.process->Wait(absl::Seconds(30));
 }
 
 TEST(StateStoreTest, ADevbrokerRestartThatRenumbersMakesTheApiReadEverythingAgain) {
   TempDir state;
-  System system(SystemOptions{.partitions = 2,
-                              .workers = 0,
-                              .env = {{"PIXQ_STATE_DIR", state.path() + "/api"}}});
+  System system(SystemOptions{
+      .partitions = 2, .workers = 0, .env = {{"PIXQ_STATE_DIR", state.path() + "/api"}}});
   const std::string api = system.url();
   std::vector<std::string> images;
   for (int i = 0; i < 6; ++i) {
@@ -184,8 +184,9 @@ TEST(StateStoreTest, ADevbrokerRestartThatRenumbersMakesTheApiReadEverythingAgai
   const json caught_up = CaughtUp(system.api());
   std::cout << "after the devbroker's restore: " << caught_up.dump() << "\n";
   EXPECT_TRUE(caught_up.value("rebuilt", false)) << system.api().Log();
-  EXPECT_FALSE(System::LogLines(system.api(), "state tables do not match the topics; reading "
-                                              "them again")
+  EXPECT_FALSE(System::LogLines(system.api(),
+                                "state tables do not match the topics; reading "
+                                "them again")
                    .empty());
   const bool same = Answers(system.url()) == before;
   EXPECT_TRUE(same);
