@@ -135,6 +135,8 @@ absl::Status Txn::Commit() {
   return absl::OkStatus();
 }
 
+uint64_t Txn::Id() const { return mdb_txn_id(T(txn_)); }
+
 Cursor::~Cursor() {
   if (cursor_ != nullptr) mdb_cursor_close(static_cast<MDB_cursor*>(cursor_));
 }

@@ -114,6 +114,10 @@ class Txn final {
 
   [[nodiscard]] absl::Status Commit();
 
+  // LMDB's transaction id: a read transaction's is that of the last commit it sees; a write
+  // transaction's, the one its commit will have. Ids grow with every commit.
+  [[nodiscard]] uint64_t Id() const;
+
  private:
   friend class Env;
   explicit Txn(void* txn) : txn_(txn) {}

@@ -74,6 +74,7 @@ absl::Status StoreFeed::Reset(std::string_view why) {
   observability::LogWarn("state store cleared",
                          {{"dir", store_.dir()}, {"reason", std::string(why)}});
   PIXQ_RETURN_IF_ERROR(store_.Clear());
+  jobs_.ForgetCache();
   if (on_applied_) on_applied_();
   return absl::OkStatus();
 }

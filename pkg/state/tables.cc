@@ -188,9 +188,18 @@ absl::Status JobTable::Apply(WriteBatch& batch, const std::string& id,
     }
   }
   // A deleted job wakes its watchers with an empty record id, so they answer 404.
-  batch.AfterCommit([this, id, record = applied ? *std::move(applied) : job::JobRecord()] {
-    Notify(id, record);
-  });
+  batch.AfterCommit(
+      [this, id, txn_id = txn.Id(),
+       record = applied ? std::make_shared<const job::JobRecord>(*std::move(applied)) : nullptr] {
+        committed_txn_.store(txn_id);
+        CacheShard& shard = ShardOf(id);
+        {
+          std::lock_guard<std::mutex> lock(shard.mu);
+          if (record == nullptr) shard.records.erase(id);
+        }
+        if (record != nullptr) Cache(shard, id, record);
+        Notify(id, record != nullptr ? *record : job::JobRecord());
+      });
   return absl::OkStatus();
 }
 
@@ -210,6 +219,11 @@ void JobTable::Notify(const std::string& id, const job::JobRecord& record) {
 
 std::optional<job::JobRecord> JobTable::Get(const std::string& id) const {
   if (!CheckKey(id).ok()) return std::nullopt;  // never stored
+  CacheShard& shard = ShardOf(id);
+  {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    if (auto it = shard.records.find(id); it != shard.records.end()) return *it->second;
+  }
   absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
   if (!txn.ok()) {
     LogReadError("job", txn.status());
@@ -221,7 +235,52 @@ std::optional<job::JobRecord> JobTable::Get(const std::string& id) const {
     return std::nullopt;
   }
   if (!value->has_value()) return std::nullopt;
-  return ParseJob(**value);
+  std::optional<job::JobRecord> record = ParseJob(**value);
+  if (record) {
+    const uint64_t seen = (*txn)->Id();
+    std::lock_guard<std::mutex> lock(shard.mu);
+    // Only a read that saw the latest commit may fill the cache (see tables.h).
+    if (committed_txn_.load() <= seen && shard.records.size() < kCacheRecords / kCacheShards &&
+        shard.order.size() < 2 * kCacheRecords / kCacheShards) {
+      if (shard.records.emplace(id, std::make_shared<const job::JobRecord>(*record)).second) {
+        shard.order.push_back(id);
+      }
+    }
+  }
+  return record;
+}
+
+JobTable::CacheShard& JobTable::ShardOf(const std::string& id) const {
+  return cache_[std::hash<std::string>{}(id) % kCacheShards];
+}
+
+void JobTable::Cache(CacheShard& shard, const std::string& id,
+                     std::shared_ptr<const job::JobRecord> record) const {
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.records.find(id);
+  if (it != shard.records.end()) {
+    it->second = std::move(record);
+    return;
+  }
+  // The order also keeps ids since erased (a tombstone): it is bounded too.
+  constexpr size_t kPerShard = kCacheRecords / kCacheShards;
+  while ((shard.records.size() >= kPerShard || shard.order.size() >= 2 * kPerShard) &&
+         !shard.order.empty()) {
+    shard.records.erase(shard.order.front());
+    shard.order.pop_front();
+  }
+  shard.records.emplace(id, std::move(record));
+  shard.order.push_back(id);
+}
+
+void JobTable::ForgetCache() {
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (txn.ok()) committed_txn_.store((*txn)->Id());
+  for (CacheShard& shard : cache_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    shard.records.clear();
+    shard.order.clear();
+  }
 }
 
 std::optional<job::JobRecord> JobTable::FindByIdempotencyKey(const std::string& key) const {

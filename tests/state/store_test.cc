@@ -266,3 +266,47 @@ TEST_F(StoreTest, APrivateStoreIsRemovedWithItsTables) {
 
 }  // namespace
 }  // namespace pixq::state
+
+namespace pixq::state {
+namespace {
+
+TEST_F(StoreTest, AGetAnsweredFromTheCacheSeesEveryLaterChange) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  JobTable jobs(*store);
+  ImageTable images(*store);
+  StoreFeed feed(*store, jobs, images, topics_);
+  ASSERT_TRUE(jobs.Apply(JobId(1), job::ToJson(Job(JobId(1), job::Phase::kPending)).dump()).ok());
+  ASSERT_EQ(jobs.Get(JobId(1))->status.phase, job::Phase::kPending);  // now cached
+  ASSERT_EQ(jobs.Get(JobId(1))->status.phase, job::Phase::kPending);
+  ASSERT_TRUE(jobs.Apply(JobId(1), job::ToJson(Job(JobId(1), job::Phase::kRunning)).dump()).ok());
+  EXPECT_EQ(jobs.Get(JobId(1))->status.phase, job::Phase::kRunning);
+  ASSERT_TRUE(jobs.Apply(JobId(1), std::nullopt).ok());
+  EXPECT_FALSE(jobs.Get(JobId(1)).has_value());
+  ASSERT_TRUE(jobs.Apply(JobId(2), job::ToJson(Job(JobId(2), job::Phase::kPending)).dump()).ok());
+  ASSERT_TRUE(jobs.Get(JobId(2)).has_value());
+  ASSERT_TRUE(feed.Reset("test").ok());
+  EXPECT_FALSE(jobs.Get(JobId(2)).has_value());
+}
+
+TEST_F(StoreTest, TheCacheStaysBoundedAndEveryJobStaysReadable) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  JobTable jobs(*store);
+  auto batch = store->Write();
+  ASSERT_TRUE(batch.ok());
+  constexpr int kJobs = 20000;  // more than the cache holds
+  auto id = [](int i) { return "j_" + std::to_string(1000000 + i); };
+  for (int i = 0; i < kJobs; ++i) {
+    ASSERT_TRUE(
+        jobs.Apply(**batch, id(i), job::ToJson(Job(id(i), job::Phase::kPending)).dump()).ok());
+  }
+  ASSERT_TRUE((*batch)->Commit().ok());
+  for (int i = 0; i < kJobs; i += 97) {
+    ASSERT_TRUE(jobs.Get(id(i)).has_value()) << i;
+    EXPECT_EQ(jobs.Get(id(i))->id, id(i));
+  }
+}
+
+}  // namespace
+}  // namespace pixq::state
