@@ -25,6 +25,8 @@ const order = [
   'The local broker killed (SIGKILL) under load',
   'The whole local system stopped (SIGTERM) and started again',
   'The whole local system killed (SIGKILL) and started again',
+  'An API replica killed (SIGKILL) and started again on its table store',
+  'The local broker restarted, renumbering its offsets, under an API with a table store',
 ];
 const missing = order.filter((f) => !rows.some((r) => r.fault === f));
 if (missing.length > 0) {

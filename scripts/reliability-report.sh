@@ -10,5 +10,5 @@ if [ -n "$(git status --porcelain --untracked-files=no -- . ':!docs/reliability.
 fi
 export PIXQ_FIGURES_RUN="$(date -u +%Y%m%dT%H%M%SZ)-$$"
 ctest --test-dir build --output-on-failure \
-  -R 'WorkerFaultsTest|OutageTest|BacklogTest|PoisonTest|UrlImportTest.TransientFailures|DurabilityTest|RestartTest'
+  -R 'WorkerFaultsTest|OutageTest|BacklogTest|PoisonTest|UrlImportTest.TransientFailures|DurabilityTest|RestartTest|StateStoreTest'
 node scripts/reliability-report.mjs build/figures/reliability.jsonl docs/reliability.md "$commit"

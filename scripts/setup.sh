@@ -9,6 +9,7 @@ PACKAGES=(
   # libraries (each wrapped by one pkg/ library)
   libpistache-dev librdkafka-dev libopencv-dev prometheus-cpp-dev libyaml-cpp-dev libabsl-dev
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libdeflate-dev liburcu-dev
+  liblmdb-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the libFuzzer targets (scripts/fuzz.sh): clang and its fuzzer and sanitizer runtimes

@@ -1,5 +1,6 @@
 // pixq-api: wiring only. Configuration → logging → volume → Kafka producer → state tables fed by
-// the table reader → service → HTTP server; then wait for SIGINT/SIGTERM and stop in order.
+// the table reader (in the LMDB store of state.dir) → service → HTTP server; then wait for
+// SIGINT/SIGTERM and stop in order.
 
 #include <iostream>
 #include <thread>
@@ -18,6 +19,8 @@
 #include "pkg/queue/producer.h"
 #include "pkg/queue/table_reader.h"
 #include "pkg/runtime/runtime.h"
+#include "pkg/state/store.h"
+#include "pkg/state/store_feed.h"
 #include "pkg/state/tables.h"
 #include "pkg/storage/volume.h"
 
@@ -60,20 +63,16 @@ int main(int argc, char** argv) {
   observability::Metrics metrics{observability::MetricsRole::kApi};
   metrics.DeclareTopics({topics.jobs, topics.job_status, topics.images});
   auto tracer = runtime::StartTracer(cfg, "pixq-api", metrics);
-  state::JobTable jobs;
-  state::ImageTable images;
-  auto reader = queue::TableReader::Start(
-      *client, {topics.job_status, topics.images}, [&](const queue::Message& m) {
-        const bool image = m.topic == topics.images;
-        absl::Status applied = image ? images.Apply(m.key, m.value) : jobs.Apply(m.key, m.value);
-        metrics.SetTableRecords(image ? "images" : "jobs",
-                                static_cast<int64_t>(image ? images.size() : jobs.size()));
-        if (!applied.ok()) {
-          observability::LogWarn("record skipped", {{"topic", m.topic},
-                                                    {"offset", m.offset},
-                                                    {"error", std::string(applied.message())}});
-        }
-      });
+  auto state_store = state::Store::Open(
+      {.dir = cfg.state.dir, .max_bytes = static_cast<uint64_t>(cfg.state.max_bytes)});
+  if (!state_store.ok()) return Fail(state_store.status());
+  state::JobTable jobs(**state_store);
+  state::ImageTable images(**state_store);
+  state::StoreFeed feed(**state_store, jobs, images, topics, [&] {
+    metrics.SetTableRecords("jobs", static_cast<int64_t>(jobs.size()));
+    metrics.SetTableRecords("images", static_cast<int64_t>(images.size()));
+  });
+  auto reader = queue::TableReader::Start(*client, {topics.job_status, topics.images}, feed);
   if (!reader.ok()) return Fail(reader.status());
   queue::TableReader& tables = **reader;
   // Ready once the tables hold the log as of start; from then on, checked every second, so that
@@ -132,7 +131,8 @@ int main(int argc, char** argv) {
   observability::LogInfo("pixq-api listening", {{"address", cfg.http.address},
                                                 {"port", server.port()},
                                                 {"kafka", client->bootstrap_servers},
-                                                {"storage_root", (*store)->root()}});
+                                                {"storage_root", (*store)->root()},
+                                                {"state_dir", (*state_store)->dir()}});
   const int signal = runtime::WaitForStopSignal();
   observability::LogInfo("stopping", {{"signal", signal}});
   server.Shutdown();
@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
     observability::LogWarn("producer not flushed", {{"error", std::string(flushed.message())}});
   }
   tracer->Flush(absl::Seconds(2));
+  (*state_store)->DiscardPrivate();
   // Exit without unwinding: background threads (readiness, table reader) use these locals.
   std::cout.flush();
   _exit(0);

@@ -67,11 +67,9 @@ absl::StatusOr<ImagePage> Service::ListImages(const ImageQuery& query) {
     if (!cursor.ok()) return cursor.status();
     after = state::ImageTable::Position(cursor->created_ms, cursor->id);
   }
-  state::ImageTable::Page page = images_.List(
-      after, static_cast<size_t>(std::max(query.limit, 1)), [&](const job::ImageMeta& meta) {
-        return filter.empty() ||
-               absl::AsciiStrToLower(meta.title).find(filter) != std::string::npos;
-      });
+  // The title compared lower-cased, from the order index's copy of it.
+  state::ImageTable::Page page =
+      images_.ListByTitle(after, static_cast<size_t>(std::max(query.limit, 1)), filter);
   ImagePage out;
   if (page.more && !page.items.empty()) {
     const state::ImageTable::Position last = state::ImageTable::PositionOf(page.items.back());

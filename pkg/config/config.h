@@ -46,6 +46,12 @@ struct StorageConfig {
   int tmp_max_age_s{};
 };
 
+// pixq-api's table store (pkg/state/store.h).
+struct StateConfig {
+  std::string dir;  // empty: a private temporary directory, removed at stop
+  int64_t max_bytes{};
+};
+
 struct HttpConfig {
   std::string address;
   int port{};  // 0: any free port
@@ -131,6 +137,7 @@ struct LogConfig {
 struct Config {
   KafkaConfig kafka;
   StorageConfig storage;
+  StateConfig state;
   HttpConfig http;
   LimitsConfig limits;
   WorkerConfig worker;

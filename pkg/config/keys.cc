@@ -66,6 +66,14 @@ const Key kKeys[] = {
     {PIXQ_KEY(storage, tmp_max_age_s), .default_value = "3600",
      .meaning = "partial writes older than this are swept at start",
      .bounds = Bounds{60, 7 * kDay}},
+    {PIXQ_KEY(state, dir), .default_value = "",
+     .meaning = "pixq-api's table store (LMDB): the job and image records, their indexes and the "
+                "offsets read, kept across restarts so that a restarted API reads only what is "
+                "new; empty: a private temporary directory, removed at stop"},
+    {PIXQ_KEY(state, max_bytes), .default_value = "68719476736",
+     .meaning = "the most the table store may hold (LMDB's map: address space, not memory; the "
+                "file grows as records are kept)",
+     .bounds = Bounds{int64_t{1} << 24, int64_t{1} << 44}},
     {PIXQ_KEY(http, address), .default_value = "0.0.0.0", .meaning = "where pixq-api listens",
      .required = true},
     {PIXQ_KEY(http, port), .default_value = "8080",
@@ -184,8 +192,8 @@ const Key kKeys[] = {
 
 #undef PIXQ_KEY
 
-constexpr const char* kSections[] = {"kafka",     "storage", "http",  "limits",  "worker", "auth",
-                                     "retention", "fetch",   "retry", "webhook", "log"};
+constexpr const char* kSections[] = {"kafka", "storage",   "state", "http",  "limits",  "worker",
+                                     "auth",  "retention", "fetch", "retry", "webhook", "log"};
 
 }  // namespace
 

@@ -1,38 +1,212 @@
 #include "pkg/state/tables.h"
 
-#include <mutex>
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+#include "pkg/errors/errors.h"
 #include "pkg/job/ids.h"
 #include "pkg/job/json.h"
+#include "pkg/observability/log.h"
 
 namespace pixq::state {
+namespace {
+
+// LMDB refuses keys over 511 bytes (its default MDB_MAXKEYSIZE); a record whose key would not fit
+// is skipped as unreadable rather than failing its whole batch again and again.
+constexpr size_t kMaxKeyBytes = 500;
+
+absl::Status CheckKey(std::string_view id) {
+  if (id.empty() || id.size() + 9 > kMaxKeyBytes) {
+    return errors::Make(
+        errors::Reason::kInvalidRecord,
+        absl::StrCat("a record key of ", id.size(), " bytes (at most ", kMaxKeyBytes - 9, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Big-endian, so that LMDB's byte order is the numbers' order.
+void AppendBigEndian(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::string PhaseKey(job::Phase phase, std::string_view id) {
+  std::string key(1, static_cast<char>(static_cast<int>(phase)));
+  key.append(id);
+  return key;
+}
+
+std::string IdempotencyKey(std::string_view key, std::string_view id) {
+  std::string out(key);
+  out.push_back('\0');
+  out.append(id);
+  return out;
+}
+
+std::string BatchPrefix(std::string_view batch_id) {
+  std::string out(batch_id);
+  out.push_back('\0');
+  return out;
+}
+
+std::string BatchKey(std::string_view batch_id, int index) {
+  std::string key = BatchPrefix(batch_id);
+  AppendBigEndian(key, static_cast<uint64_t>(static_cast<int64_t>(index) + (int64_t{1} << 31)), 4);
+  return key;
+}
+
+// createdAt with the sign bit flipped (-1, unreadable, sorts first), then the id.
+std::string OrderKey(const ImageTable::Position& position) {
+  std::string key;
+  AppendBigEndian(key, static_cast<uint64_t>(position.first) ^ (uint64_t{1} << 63), 8);
+  key.append(position.second);
+  return key;
+}
+
+ImageTable::Position PositionFromKey(std::string_view key) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(key[i]);
+  return {static_cast<int64_t>(v ^ (uint64_t{1} << 63)), std::string(key.substr(8))};
+}
+
+// An output as the outputs index keeps it: path, format, width, height, bytes, one per line.
+std::string EncodeOutput(const job::OutputInfo& o) {
+  return absl::StrCat(o.path, "\n", static_cast<int>(o.format), "\n", o.width, "\n", o.height, "\n",
+                      o.bytes);
+}
+
+std::optional<job::OutputInfo> DecodeOutput(std::string_view text) {
+  std::vector<absl::string_view> parts = absl::StrSplit(errors::Sv(text), '\n');
+  job::OutputInfo o;
+  int format = 0;
+  if (parts.size() != 5 || !absl::SimpleAtoi(parts[1], &format) ||
+      !absl::SimpleAtoi(parts[2], &o.width) || !absl::SimpleAtoi(parts[3], &o.height) ||
+      !absl::SimpleAtoi(parts[4], &o.bytes)) {
+    return std::nullopt;
+  }
+  o.path = std::string(parts[0]);
+  o.format = static_cast<job::Format>(format);
+  return o;
+}
+
+// A read that failed in the store is answered as "not there", and said in the log: readers have
+// no error to return, and the store is a cache that a restart rebuilds.
+void LogReadError(std::string_view what, const absl::Status& status) {
+  observability::LogError("state store read failed",
+                          {{"read", std::string(what)}, {"error", std::string(status.message())}});
+}
+
+std::unique_ptr<Store> OpenPrivate() {
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open({});
+  if (!store.ok()) {
+    // Nothing works without it, and it is only a temporary directory: say so and stop.
+    observability::LogError("cannot open a private state store",
+                            {{"error", std::string(store.status().message())}});
+    std::abort();
+  }
+  return *std::move(store);
+}
+
+std::optional<job::JobRecord> ParseJob(std::string_view value) {
+  absl::StatusOr<job::JobRecord> record = job::RecordFromJson(value);
+  if (!record.ok()) return std::nullopt;
+  return *std::move(record);
+}
+
+std::optional<job::ImageMeta> ParseImage(std::string_view id, std::string_view value) {
+  absl::StatusOr<job::ImageMeta> meta = job::ImageMetaFromJson(value);
+  if (!meta.ok()) return std::nullopt;
+  meta->id = std::string(id);  // listed under the key it was published with
+  return *std::move(meta);
+}
+
+}  // namespace
+
+JobTable::JobTable() : own_(OpenPrivate()), store_(*own_) {}
+JobTable::JobTable(Store& store) : store_(store) {}
+JobTable::~JobTable() = default;
 
 absl::Status JobTable::Apply(const std::string& id, const std::optional<std::string>& value) {
-  std::vector<Watcher> fire;
-  std::shared_ptr<const job::JobRecord> applied;
+  absl::StatusOr<std::unique_ptr<WriteBatch>> batch = store_.Write();
+  if (!batch.ok()) return batch.status();
+  PIXQ_RETURN_IF_ERROR(Apply(**batch, id, value));
+  return (*batch)->Commit();
+}
+
+absl::Status JobTable::Apply(WriteBatch& batch, const std::string& id,
+                             const std::optional<std::string>& value) {
+  PIXQ_RETURN_IF_ERROR(CheckKey(id));
+  std::optional<job::JobRecord> applied;
   if (value.has_value()) {
     // Parsed before anything changes: an unreadable record leaves the table as it was.
     absl::StatusOr<job::JobRecord> record = job::RecordFromJson(*value);
     if (!record.ok()) return record.status();
-    applied = std::make_shared<const job::JobRecord>(*std::move(record));
+    applied = *std::move(record);
   }
-  {
-    std::unique_lock<std::shared_mutex> lock(mu_);
-    if (auto old = records_.find(id); old != records_.end()) Unindex(*old->second);
-    if (!applied) {
-      records_.erase(id);
-      by_id_.Erase(id);
-    } else {
-      if (applied->status.phase == job::Phase::kSucceeded && applied->status.output) {
-        outputs_[applied->output_key] = *applied->status.output;
+  const StoreTables& t = store_.tables();
+  kv::Txn& txn = batch.txn();
+  absl::StatusOr<std::optional<std::string_view>> old_value = txn.Get(t.jobs, id);
+  if (!old_value.ok()) return old_value.status();
+  if (old_value->has_value()) {
+    // Drops the old record from the indexes (it is being replaced or forgotten).
+    if (std::optional<job::JobRecord> old = ParseJob(**old_value)) {
+      PIXQ_RETURN_IF_ERROR(txn.Delete(t.job_phase, PhaseKey(old->status.phase, id)));
+      if (!old->idempotency_key.empty() &&
+          old->idempotency_key.size() + id.size() + 1 <= kMaxKeyBytes) {
+        PIXQ_RETURN_IF_ERROR(txn.Delete(t.job_idem, IdempotencyKey(old->idempotency_key, id)));
       }
-      if (!applied->idempotency_key.empty())
-        by_idempotency_key_[applied->idempotency_key].insert(id);
-      if (!applied->batch_id.empty()) batches_[applied->batch_id][applied->batch_index] = id;
-      records_[id] = applied;
-      by_id_.Put(id, applied);
+      if (!old->batch_id.empty() && old->batch_id.size() + 5 <= kMaxKeyBytes) {
+        const std::string key = BatchKey(old->batch_id, old->batch_index);
+        absl::StatusOr<std::optional<std::string_view>> member = txn.Get(t.job_batch, key);
+        if (!member.ok()) return member.status();
+        if (member->has_value() && **member == id)
+          PIXQ_RETURN_IF_ERROR(txn.Delete(t.job_batch, key));
+      }
     }
+  }
+  if (!applied) {
+    PIXQ_RETURN_IF_ERROR(txn.Delete(t.jobs, id));
+  } else {
+    PIXQ_RETURN_IF_ERROR(txn.Put(t.jobs, id, *value));
+    PIXQ_RETURN_IF_ERROR(txn.Put(t.job_phase, PhaseKey(applied->status.phase, id), ""));
+    if (applied->status.phase == job::Phase::kSucceeded && applied->status.output &&
+        !applied->output_key.empty() && applied->output_key.size() <= kMaxKeyBytes) {
+      PIXQ_RETURN_IF_ERROR(
+          txn.Put(t.job_outputs, applied->output_key, EncodeOutput(*applied->status.output)));
+    }
+    if (!applied->idempotency_key.empty() &&
+        applied->idempotency_key.size() + id.size() + 1 <= kMaxKeyBytes) {
+      PIXQ_RETURN_IF_ERROR(txn.Put(t.job_idem, IdempotencyKey(applied->idempotency_key, id), ""));
+    }
+    if (!applied->batch_id.empty() && applied->batch_id.size() + 5 <= kMaxKeyBytes) {
+      PIXQ_RETURN_IF_ERROR(
+          txn.Put(t.job_batch, BatchKey(applied->batch_id, applied->batch_index), id));
+    }
+  }
+  // A deleted job wakes its watchers with an empty record id, so they answer 404.
+  batch.AfterCommit(
+      [this, id, txn_id = txn.Id(),
+       record = applied ? std::make_shared<const job::JobRecord>(*std::move(applied)) : nullptr] {
+        committed_txn_.store(txn_id);
+        CacheShard& shard = ShardOf(id);
+        {
+          std::lock_guard<std::mutex> lock(shard.mu);
+          if (record == nullptr) shard.records.erase(id);
+        }
+        if (record != nullptr) Cache(shard, id, record);
+        Notify(id, record != nullptr ? *record : job::JobRecord());
+      });
+  return absl::OkStatus();
+}
+
+void JobTable::Notify(const std::string& id, const job::JobRecord& record) {
+  std::vector<Watcher> fire;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     auto [begin, end] = watchers_.equal_range(id);
     for (auto it = begin; it != end; ++it) {
       fire.push_back(std::move(it->second.second));
@@ -40,58 +214,120 @@ absl::Status JobTable::Apply(const std::string& id, const std::optional<std::str
     }
     watchers_.erase(begin, end);
   }
-  // A deleted job wakes its watchers with an empty record id, so they answer 404.
-  const job::JobRecord gone;
-  for (Watcher& w : fire) w(applied ? *applied : gone);
-  return absl::OkStatus();
+  for (Watcher& w : fire) w(record);
 }
 
-void JobTable::Unindex(const job::JobRecord& record) {
-  if (auto it = by_idempotency_key_.find(record.idempotency_key); it != by_idempotency_key_.end()) {
-    it->second.erase(record.id);
-    if (it->second.empty()) by_idempotency_key_.erase(it);
+std::optional<job::JobRecord> JobTable::Get(const std::string& id) const {
+  if (!CheckKey(id).ok()) return std::nullopt;  // never stored
+  CacheShard& shard = ShardOf(id);
+  {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    if (auto it = shard.records.find(id); it != shard.records.end()) return *it->second;
   }
-  if (auto batch = batches_.find(record.batch_id); batch != batches_.end()) {
-    if (auto it = batch->second.find(record.batch_index);
-        it != batch->second.end() && it->second == record.id) {
-      batch->second.erase(it);
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (!txn.ok()) {
+    LogReadError("job", txn.status());
+    return std::nullopt;
+  }
+  absl::StatusOr<std::optional<std::string_view>> value = (*txn)->Get(store_.tables().jobs, id);
+  if (!value.ok()) {
+    LogReadError("job", value.status());
+    return std::nullopt;
+  }
+  if (!value->has_value()) return std::nullopt;
+  std::optional<job::JobRecord> record = ParseJob(**value);
+  if (record) {
+    const uint64_t seen = (*txn)->Id();
+    std::lock_guard<std::mutex> lock(shard.mu);
+    // Only a read that saw the latest commit may fill the cache (see tables.h).
+    if (committed_txn_.load() <= seen && shard.records.size() < kCacheRecords / kCacheShards &&
+        shard.order.size() < 2 * kCacheRecords / kCacheShards) {
+      if (shard.records.emplace(id, std::make_shared<const job::JobRecord>(*record)).second) {
+        shard.order.push_back(id);
+      }
     }
-    if (batch->second.empty()) batches_.erase(batch);
+  }
+  return record;
+}
+
+JobTable::CacheShard& JobTable::ShardOf(const std::string& id) const {
+  return cache_[std::hash<std::string>{}(id) % kCacheShards];
+}
+
+void JobTable::Cache(CacheShard& shard, const std::string& id,
+                     std::shared_ptr<const job::JobRecord> record) const {
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.records.find(id);
+  if (it != shard.records.end()) {
+    it->second = std::move(record);
+    return;
+  }
+  // The order also keeps ids since erased (a tombstone): it is bounded too.
+  constexpr size_t kPerShard = kCacheRecords / kCacheShards;
+  while ((shard.records.size() >= kPerShard || shard.order.size() >= 2 * kPerShard) &&
+         !shard.order.empty()) {
+    shard.records.erase(shard.order.front());
+    shard.order.pop_front();
+  }
+  shard.records.emplace(id, std::move(record));
+  shard.order.push_back(id);
+}
+
+void JobTable::ForgetCache() {
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (txn.ok()) committed_txn_.store((*txn)->Id());
+  for (CacheShard& shard : cache_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    shard.records.clear();
+    shard.order.clear();
   }
 }
 
 std::optional<job::JobRecord> JobTable::FindByIdempotencyKey(const std::string& key) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  auto it = by_idempotency_key_.find(key);
-  if (it == by_idempotency_key_.end()) return std::nullopt;
-  for (const std::string& id : it->second) {
-    if (auto record = records_.find(id); record != records_.end()) return *record->second;
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (!txn.ok()) return std::nullopt;
+  absl::StatusOr<kv::Cursor> cursor = (*txn)->Open(store_.tables().job_idem);
+  if (!cursor.ok()) return std::nullopt;
+  const std::string prefix = IdempotencyKey(key, "");
+  for (cursor->Seek(prefix); cursor->Valid() && cursor->key().starts_with(prefix); cursor->Next()) {
+    const std::string_view id = cursor->key().substr(prefix.size());
+    absl::StatusOr<std::optional<std::string_view>> value = (*txn)->Get(store_.tables().jobs, id);
+    if (value.ok() && value->has_value()) return ParseJob(**value);
   }
   return std::nullopt;
 }
 
 std::vector<job::JobRecord> JobTable::Batch(const std::string& batch_id) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<job::JobRecord> jobs;
-  auto batch = batches_.find(batch_id);
-  if (batch == batches_.end()) return jobs;
-  for (const auto& [index, id] : batch->second) {
-    if (auto record = records_.find(id); record != records_.end()) jobs.push_back(*record->second);
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (!txn.ok()) return jobs;
+  absl::StatusOr<kv::Cursor> cursor = (*txn)->Open(store_.tables().job_batch);
+  if (!cursor.ok()) return jobs;
+  const std::string prefix = BatchPrefix(batch_id);
+  for (cursor->Seek(prefix); cursor->Valid() && cursor->key().starts_with(prefix) &&
+                             cursor->key().size() == prefix.size() + 4;
+       cursor->Next()) {
+    absl::StatusOr<std::optional<std::string_view>> value =
+        (*txn)->Get(store_.tables().jobs, cursor->value());
+    if (!value.ok() || !value->has_value()) continue;
+    if (std::optional<job::JobRecord> record = ParseJob(**value))
+      jobs.push_back(*std::move(record));
   }
   return jobs;
 }
 
-std::optional<job::JobRecord> JobTable::Get(const std::string& id) const { return by_id_.Get(id); }
-
 std::optional<job::OutputInfo> JobTable::FindOutput(const std::string& output_key) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  auto it = outputs_.find(output_key);
-  if (it == outputs_.end()) return std::nullopt;
-  return it->second;
+  if (output_key.empty() || output_key.size() > kMaxKeyBytes) return std::nullopt;
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (!txn.ok()) return std::nullopt;
+  absl::StatusOr<std::optional<std::string_view>> value =
+      (*txn)->Get(store_.tables().job_outputs, output_key);
+  if (!value.ok() || !value->has_value()) return std::nullopt;
+  return DecodeOutput(**value);
 }
 
 uint64_t JobTable::Watch(const std::string& id, Watcher watcher) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   const uint64_t token = next_token_++;
   watchers_.emplace(id, std::make_pair(token, std::move(watcher)));
   watcher_ids_.emplace(token, id);
@@ -99,7 +335,7 @@ uint64_t JobTable::Watch(const std::string& id, Watcher watcher) {
 }
 
 bool JobTable::Unwatch(uint64_t token) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto id = watcher_ids_.find(token);
   if (id == watcher_ids_.end()) return false;
   auto [begin, end] = watchers_.equal_range(id->second);
@@ -114,55 +350,109 @@ bool JobTable::Unwatch(uint64_t token) {
 }
 
 size_t JobTable::size() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  return records_.size();
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (!txn.ok()) return 0;
+  absl::StatusOr<uint64_t> count = (*txn)->Count(store_.tables().jobs);
+  return count.ok() ? static_cast<size_t>(*count) : 0;
 }
 
 std::vector<job::JobRecord> JobTable::Snapshot() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  std::vector<job::JobRecord> out;
-  out.reserve(records_.size());
-  for (const auto& [id, record] : records_) out.push_back(*record);
-  return out;
+  Page all = List("", static_cast<size_t>(-1) - 1, [](const job::JobRecord&) { return true; });
+  return std::move(all.items);
 }
 
 JobTable::Page JobTable::List(const std::string& after, size_t limit,
                               const std::function<bool(const job::JobRecord&)>& match) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
   Page page;
-  for (auto it = after.empty() ? records_.begin() : records_.upper_bound(after);
-       it != records_.end(); ++it) {
-    if (!match(*it->second)) continue;
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (!txn.ok()) return page;
+  absl::StatusOr<kv::Cursor> cursor = (*txn)->Open(store_.tables().jobs);
+  if (!cursor.ok()) return page;
+  cursor->Seek(after);
+  if (!after.empty() && cursor->Valid() && cursor->key() == after) cursor->Next();
+  for (; cursor->Valid(); cursor->Next()) {
+    std::optional<job::JobRecord> record = ParseJob(cursor->value());
+    if (!record || !match(*record)) continue;
     if (page.items.size() == limit) {
       page.more = true;
       break;
     }
-    page.items.push_back(*it->second);
+    page.items.push_back(*std::move(record));
   }
   return page;
 }
 
-absl::Status ImageTable::Apply(const std::string& id, const std::optional<std::string>& value) {
-  if (!value.has_value()) {
-    std::unique_lock<std::shared_mutex> lock(mu_);
-    if (auto it = images_.find(id); it != images_.end()) {
-      order_.erase(PositionOf(*it->second));
-      images_.erase(it);
-      by_id_.Erase(id);
+JobTable::Page JobTable::ListInPhases(const std::string& after, size_t limit,
+                                      const std::vector<job::Phase>& phases) const {
+  if (phases.empty()) return List(after, limit, [](const job::JobRecord&) { return true; });
+  Page page;
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (!txn.ok()) return page;
+  // Up to limit + 1 ids from each phase's run of the index, merged in id order: the first
+  // limit + 1 of the merge are the page and whether more follow.
+  std::vector<std::string> ids;
+  for (job::Phase phase : phases) {
+    absl::StatusOr<kv::Cursor> cursor = (*txn)->Open(store_.tables().job_phase);
+    if (!cursor.ok()) return page;
+    const std::string prefix = PhaseKey(phase, "");
+    cursor->Seek(PhaseKey(phase, after));
+    size_t taken = 0;
+    for (; cursor->Valid() && cursor->key().starts_with(prefix) && taken <= limit; cursor->Next()) {
+      const std::string_view id = cursor->key().substr(1);
+      if (!after.empty() && id <= after) continue;
+      ids.emplace_back(id);
+      ++taken;
     }
-    return absl::OkStatus();
   }
-  absl::StatusOr<job::ImageMeta> meta = job::ImageMetaFromJson(*value);
-  if (!meta.ok()) return meta.status();
-  // Listed under the key it was published with, whatever the value says.
-  meta->id = id;
-  auto applied = std::make_shared<const job::ImageMeta>(*std::move(meta));
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  if (auto it = images_.find(id); it != images_.end()) order_.erase(PositionOf(*it->second));
-  order_.insert(PositionOf(*applied));
-  images_[id] = applied;
-  by_id_.Put(id, applied);
-  return absl::OkStatus();
+  std::sort(ids.begin(), ids.end());
+  for (const std::string& id : ids) {
+    if (page.items.size() == limit) {
+      page.more = true;
+      break;
+    }
+    absl::StatusOr<std::optional<std::string_view>> value = (*txn)->Get(store_.tables().jobs, id);
+    if (!value.ok() || !value->has_value()) continue;
+    if (std::optional<job::JobRecord> record = ParseJob(**value)) {
+      page.items.push_back(*std::move(record));
+    }
+  }
+  return page;
+}
+
+ImageTable::ImageTable() : own_(OpenPrivate()), store_(*own_) {}
+ImageTable::ImageTable(Store& store) : store_(store) {}
+ImageTable::~ImageTable() = default;
+
+absl::Status ImageTable::Apply(const std::string& id, const std::optional<std::string>& value) {
+  absl::StatusOr<std::unique_ptr<WriteBatch>> batch = store_.Write();
+  if (!batch.ok()) return batch.status();
+  PIXQ_RETURN_IF_ERROR(Apply(**batch, id, value));
+  return (*batch)->Commit();
+}
+
+absl::Status ImageTable::Apply(WriteBatch& batch, const std::string& id,
+                               const std::optional<std::string>& value) {
+  PIXQ_RETURN_IF_ERROR(CheckKey(id));
+  std::optional<job::ImageMeta> applied;
+  if (value.has_value()) {
+    absl::StatusOr<job::ImageMeta> meta = job::ImageMetaFromJson(*value);
+    if (!meta.ok()) return meta.status();
+    meta->id = id;
+    applied = *std::move(meta);
+  }
+  const StoreTables& t = store_.tables();
+  kv::Txn& txn = batch.txn();
+  absl::StatusOr<std::optional<std::string_view>> old_value = txn.Get(t.images, id);
+  if (!old_value.ok()) return old_value.status();
+  if (old_value->has_value()) {
+    if (std::optional<job::ImageMeta> old = ParseImage(id, **old_value)) {
+      PIXQ_RETURN_IF_ERROR(txn.Delete(t.image_order, OrderKey(PositionOf(*old))));
+    }
+  }
+  if (!applied) return txn.Delete(t.images, id);
+  PIXQ_RETURN_IF_ERROR(txn.Put(t.images, id, *value));
+  return txn.Put(t.image_order, OrderKey(PositionOf(*applied)),
+                 absl::AsciiStrToLower(applied->title));
 }
 
 ImageTable::Position ImageTable::PositionOf(const job::ImageMeta& meta) {
@@ -170,29 +460,74 @@ ImageTable::Position ImageTable::PositionOf(const job::ImageMeta& meta) {
   return {ms < 0 ? -1 : ms, meta.id};
 }
 
-ImageTable::Page ImageTable::List(const std::optional<Position>& after, size_t limit,
+ImageTable::Page ImageTable::Scan(const std::optional<Position>& after, size_t limit,
+                                  const std::function<bool(std::string_view)>& prefilter,
                                   const std::function<bool(const job::ImageMeta&)>& match) const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
   Page page;
-  for (auto it = after ? order_.upper_bound(*after) : order_.begin(); it != order_.end(); ++it) {
-    const job::ImageMeta& meta = *images_.at(it->second);
-    if (!match(meta)) continue;
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (!txn.ok()) return page;
+  absl::StatusOr<kv::Cursor> cursor = (*txn)->Open(store_.tables().image_order);
+  if (!cursor.ok()) return page;
+  if (after) {
+    const std::string from = OrderKey(*after);
+    cursor->Seek(from);
+    if (cursor->Valid() && cursor->key() == from) cursor->Next();
+  } else {
+    cursor->Seek("");
+  }
+  for (; cursor->Valid(); cursor->Next()) {
+    if (cursor->key().size() < 8 || !prefilter(cursor->value())) continue;
+    const std::string id = PositionFromKey(cursor->key()).second;
+    absl::StatusOr<std::optional<std::string_view>> value = (*txn)->Get(store_.tables().images, id);
+    if (!value.ok() || !value->has_value()) continue;
+    std::optional<job::ImageMeta> meta = ParseImage(id, **value);
+    if (!meta || !match(*meta)) continue;
     if (page.items.size() == limit) {
       page.more = true;
       break;
     }
-    page.items.push_back(meta);
+    page.items.push_back(*std::move(meta));
   }
   return page;
 }
 
+ImageTable::Page ImageTable::List(const std::optional<Position>& after, size_t limit,
+                                  const std::function<bool(const job::ImageMeta&)>& match) const {
+  return Scan(
+      after, limit, [](std::string_view) { return true; }, match);
+}
+
+ImageTable::Page ImageTable::ListByTitle(const std::optional<Position>& after, size_t limit,
+                                         const std::string& lower_title) const {
+  return Scan(
+      after, limit,
+      [&lower_title](std::string_view title) {
+        return lower_title.empty() || title.find(lower_title) != std::string_view::npos;
+      },
+      [](const job::ImageMeta&) { return true; });
+}
+
 std::optional<job::ImageMeta> ImageTable::Get(const std::string& id) const {
-  return by_id_.Get(id);
+  if (!CheckKey(id).ok()) return std::nullopt;
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (!txn.ok()) {
+    LogReadError("image", txn.status());
+    return std::nullopt;
+  }
+  absl::StatusOr<std::optional<std::string_view>> value = (*txn)->Get(store_.tables().images, id);
+  if (!value.ok()) {
+    LogReadError("image", value.status());
+    return std::nullopt;
+  }
+  if (!value->has_value()) return std::nullopt;
+  return ParseImage(id, **value);
 }
 
 size_t ImageTable::size() const {
-  std::shared_lock<std::shared_mutex> lock(mu_);
-  return images_.size();
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
+  if (!txn.ok()) return 0;
+  absl::StatusOr<uint64_t> count = (*txn)->Count(store_.tables().images);
+  return count.ok() ? static_cast<size_t>(*count) : 0;
 }
 
 }  // namespace pixq::state

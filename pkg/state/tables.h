@@ -1,28 +1,38 @@
 #pragma once
 
-// The in-memory tables an API replica answers reads from: the latest record per key of the
-// compacted topics pixq.job-status and pixq.images (the table pattern of Kafka Streams). Kafka is
-// the source of truth; these are rebuilt from it at every start.
+// The tables an API replica answers reads from: the latest record per key of the compacted topics
+// pixq.job-status and pixq.images (the table pattern of Kafka Streams), with the indexes listing
+// needs, in a Store (store.h: LMDB on the replica's disk). Kafka is the source of truth; the store
+// is its cache, resumed at start from the offsets stored with the records.
 //
-// Thread-safety: Apply is called by one thread (the table reader); Get, Watch and Unwatch from any
-// thread. Watchers run on the applying thread and must not block. Get, the read every status
-// request makes, takes no lock (RcuMap); the rest share a reader-writer lock with Apply.
+// A table made without a Store opens a private one, removed when the table is destroyed: it
+// behaves as the in-memory tables did (tests, the worker's expiry sweep).
+//
+// Visibility: a record applied in a WriteBatch is seen by Get, List, the Find* reads and watchers
+// only once the batch committed. Apply(id, value) is a batch of one.
+//
+// Thread-safety: Apply is called by one thread (the table reader); every read, Watch and Unwatch
+// from any thread. Watchers run on the applying thread, after the commit, and must not block.
+// Reads take no lock: each is one LMDB read transaction, which never waits for the writer.
 
+#include <array>
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <set>
-#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 
 #include "pkg/job/spec.h"
-#include "pkg/state/rcu_map.h"
+#include "pkg/state/store.h"
 
 namespace pixq::state {
 
@@ -30,11 +40,22 @@ class JobTable final {
  public:
   using Watcher = std::function<void(const job::JobRecord&)>;
 
+  JobTable();  // over a private store
+  explicit JobTable(Store& store);
+  ~JobTable();
+  JobTable(const JobTable&) = delete;
+  JobTable& operator=(const JobTable&) = delete;
+
   // Applies one record of pixq.job-status: a wire-form JSON value, or a tombstone (nullopt) that
-  // forgets the job. Errors: "InvalidRecord" for a value that is not a job record (skipped).
+  // forgets the job. Errors: "InvalidRecord" for a value that is not a job record (skipped, the
+  // batch unchanged); "StorageError" when the store failed (the batch must be dropped).
+  [[nodiscard]] absl::Status Apply(WriteBatch& batch, const std::string& id,
+                                   const std::optional<std::string>& value);
+  // The same in a batch of its own, committed before it returns.
   [[nodiscard]] absl::Status Apply(const std::string& id, const std::optional<std::string>& value);
 
-  // The job's record, read without a lock: it never waits for Apply, nor for other readers.
+  // The job's record: it never waits for Apply. Answered from a bounded cache of parsed records
+  // (the ones applied or read last) when it holds the job, else read and parsed from the store.
   [[nodiscard]] std::optional<job::JobRecord> Get(const std::string& id) const;
 
   // The output of a succeeded job with this output key, if any job produced it. Outputs are shared
@@ -54,6 +75,9 @@ class JobTable final {
 
   [[nodiscard]] size_t size() const;
 
+  // Empties the cache of parsed records: the store was cleared under the table (StoreFeed::Reset).
+  void ForgetCache();
+
   // Every record, copied (for the expiry sweep, which reads them all once).
   [[nodiscard]] std::vector<job::JobRecord> Snapshot() const;
 
@@ -66,22 +90,39 @@ class JobTable final {
   // table's read lock: it must be quick and must not call the table.
   [[nodiscard]] Page List(const std::string& after, size_t limit,
                           const std::function<bool(const job::JobRecord&)>& match) const;
+  // The same for the jobs in one of `phases` (empty: every phase), read from the phase index:
+  // the records of other phases are never read.
+  [[nodiscard]] Page ListInPhases(const std::string& after, size_t limit,
+                                  const std::vector<job::Phase>& phases) const;
 
  private:
-  // Drops `record` from the indexes (it is being replaced or forgotten). With mu_ held.
-  void Unindex(const job::JobRecord& record);
+  // Wakes the watchers of `id` with `record` (empty id: deleted). After the commit.
+  void Notify(const std::string& id, const job::JobRecord& record);
 
-  mutable std::shared_mutex mu_;
-  // Every record, in id order (for List and Snapshot), each shared with by_id_.
-  std::map<std::string, std::shared_ptr<const job::JobRecord>, std::less<>> records_;
-  // The same records by id, for Get; changed only with mu_ held, so that a Watch (which takes
-  // mu_) followed by a Get sees every change applied before the watch.
-  RcuMap<job::JobRecord> by_id_;
-  std::map<std::string, job::OutputInfo, std::less<>> outputs_;  // by output key
-  // key -> the jobs made by requests with it (one job, or every job of a batch)
-  std::map<std::string, std::set<std::string>, std::less<>> by_idempotency_key_;
-  // batch id -> batch index -> job id
-  std::map<std::string, std::map<int, std::string>, std::less<>> batches_;
+  std::unique_ptr<Store> own_;  // the private store, when none was given
+  Store& store_;
+
+  // Parsed records, so that a Get of a job read or applied lately does not parse its JSON again
+  // (about 23 µs; bench/state). Bounded: kCacheRecords in all, the shard's oldest entry evicted
+  // when it is full (first in, first out: recent jobs are the ones clients poll). A commit writes
+  // its records here after committed_txn_ says it happened; a Get fills an entry only when its read
+  // transaction saw that latest commit, checked under the shard's lock, so a Get racing a commit
+  // never leaves the older record behind.
+  static constexpr size_t kCacheShards = 16;
+  static constexpr size_t kCacheRecords = 16384;  // about 23 MB at 1.4 KB a parsed record
+  struct CacheShard {
+    std::mutex mu;
+    std::unordered_map<std::string, std::shared_ptr<const job::JobRecord>> records;
+    std::deque<std::string> order;  // ids in the order they were cached (some since erased)
+  };
+  CacheShard& ShardOf(const std::string& id) const;
+  void Cache(CacheShard& shard, const std::string& id,
+             std::shared_ptr<const job::JobRecord> r) const;
+  mutable std::array<CacheShard, kCacheShards> cache_;
+  std::atomic<uint64_t> committed_txn_{0};
+  // Watchers: in memory, taken under mu_. A watch placed before a commit is woken by it; one
+  // placed after sees its records with Get.
+  mutable std::mutex mu_;
   std::multimap<std::string, std::pair<uint64_t, Watcher>> watchers_;
   std::map<uint64_t, std::string> watcher_ids_;
   uint64_t next_token_ = 1;
@@ -89,7 +130,15 @@ class JobTable final {
 
 class ImageTable final {
  public:
-  // Applies one record of pixq.images (wire-form JSON, or a tombstone).
+  ImageTable();  // over a private store
+  explicit ImageTable(Store& store);
+  ~ImageTable();
+  ImageTable(const ImageTable&) = delete;
+  ImageTable& operator=(const ImageTable&) = delete;
+
+  // Applies one record of pixq.images (wire-form JSON, or a tombstone). Errors as JobTable's.
+  [[nodiscard]] absl::Status Apply(WriteBatch& batch, const std::string& id,
+                                   const std::optional<std::string>& value);
   [[nodiscard]] absl::Status Apply(const std::string& id, const std::optional<std::string>& value);
 
   // The image's metadata, read without a lock.
@@ -111,12 +160,19 @@ class ImageTable final {
   // quick and must not call the table.
   [[nodiscard]] Page List(const std::optional<Position>& after, size_t limit,
                           const std::function<bool(const job::ImageMeta&)>& match) const;
+  // The same for the images whose title, lower-cased (ASCII), contains `lower_title` (empty:
+  // every image). The order index carries the lower-cased titles, so an image is parsed only
+  // when it matches.
+  [[nodiscard]] Page ListByTitle(const std::optional<Position>& after, size_t limit,
+                                 const std::string& lower_title) const;
 
  private:
-  mutable std::shared_mutex mu_;
-  std::map<std::string, std::shared_ptr<const job::ImageMeta>, std::less<>> images_;
-  std::set<Position> order_;      // every image's position, for listing
-  RcuMap<job::ImageMeta> by_id_;  // the same images, for Get; changed only with mu_ held
+  Page Scan(const std::optional<Position>& after, size_t limit,
+            const std::function<bool(std::string_view lower_title)>& prefilter,
+            const std::function<bool(const job::ImageMeta&)>& match) const;
+
+  std::unique_ptr<Store> own_;
+  Store& store_;
 };
 
 }  // namespace pixq::state

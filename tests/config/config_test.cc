@@ -234,6 +234,9 @@ constexpr char kDefaultRendered[] = R"(kafka:
 storage:
   root: "var/pixq"
   tmp_max_age_s: 3600
+state:
+  dir: ""
+  max_bytes: 68719476736
 http:
   address: "0.0.0.0"
   port: 8080

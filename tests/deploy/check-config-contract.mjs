@@ -159,6 +159,7 @@ const CHART_SETS = new Set([
   "kafka.bootstrap_servers", // from kafka.bootstrapServers
   "kafka.bootstrap_file", // the local broker's; not used in a cluster
   "storage.root", // from persistence.mountPath
+  "state.dir", // the API's state volume (PIXQ_STATE_DIR)
   "worker.name", // the pod's hostname, the binary's default
   "auth.api_key_sha256", // from the Secret
   "auth.signing_key", // from the Secret

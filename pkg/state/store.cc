@@ -1,0 +1,149 @@
+#include "pkg/state/store.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+
+#include "pkg/errors/errors.h"
+#include "pkg/observability/log.h"
+
+namespace pixq::state {
+namespace {
+
+absl::Status StorageError(std::string_view what) {
+  return errors::Make(errors::Reason::kStorageError, std::string(what));
+}
+
+absl::StatusOr<std::string> MakePrivateDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern =
+      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/pixq-state-XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return StorageError(absl::StrCat("state: cannot make a private directory in ", pattern));
+  }
+  return pattern;
+}
+
+}  // namespace
+
+absl::Status WriteBatch::Commit() {
+  if (absl::Status committed = txn_->Commit(); !committed.ok()) return committed;
+  for (std::function<void()>& fn : after_commit_) fn();
+  after_commit_.clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  std::unique_ptr<Store> store(new Store());
+  store->private_ = options.dir.empty();
+  if (store->private_) {
+    absl::StatusOr<std::string> dir = MakePrivateDir();
+    if (!dir.ok()) return dir.status();
+    store->dir_ = *dir;
+  } else {
+    store->dir_ = options.dir;
+    std::error_code ec;
+    std::filesystem::create_directories(store->dir_, ec);
+    if (ec) {
+      return StorageError(
+          absl::StrCat("state.dir: cannot create ", store->dir_, ": ", ec.message()));
+    }
+  }
+  const kv::EnvOptions env_options{
+      .dir = store->dir_,
+      .map_bytes = options.max_bytes,
+      .durability = store->private_ ? kv::Durability::kNone : kv::Durability::kCommitted};
+
+  absl::StatusOr<std::unique_ptr<kv::Env>> env = kv::Env::Open(env_options);
+  if (env.ok()) {
+    store->env_ = *std::move(env);
+    if (absl::Status opened = store->OpenTables(); !opened.ok()) {
+      store->wipe_reason_ = std::string(opened.message());
+    }
+  } else {
+    store->wipe_reason_ = std::string(env.status().message());
+  }
+  if (!store->wipe_reason_.empty()) {
+    observability::LogWarn("state store wiped; the tables are read again from Kafka",
+                           {{"dir", store->dir_}, {"reason", store->wipe_reason_}});
+    store->env_.reset();
+    std::error_code ec;
+    std::filesystem::remove(std::filesystem::path(store->dir_) / "data.mdb", ec);
+    std::filesystem::remove(std::filesystem::path(store->dir_) / "lock.mdb", ec);
+    env = kv::Env::Open(env_options);
+    if (!env.ok()) return env.status();
+    store->env_ = *std::move(env);
+    if (absl::Status opened = store->OpenTables(); !opened.ok()) return opened;
+  }
+  return store;
+}
+
+absl::Status Store::OpenTables() {
+  struct Named {
+    const char* name;
+    kv::Table* table;
+  };
+  for (const Named& t :
+       {Named{"jobs", &tables_.jobs}, Named{"job_phase", &tables_.job_phase},
+        Named{"job_outputs", &tables_.job_outputs}, Named{"job_idem", &tables_.job_idem},
+        Named{"job_batch", &tables_.job_batch}, Named{"images", &tables_.images},
+        Named{"image_order", &tables_.image_order}, Named{"offsets", &tables_.offsets},
+        Named{"meta", &tables_.meta}}) {
+    absl::StatusOr<kv::Table> table = env_->OpenTable(t.name);
+    if (!table.ok()) return table.status();
+    *t.table = *table;
+  }
+  absl::StatusOr<std::unique_ptr<WriteBatch>> batch = Write();
+  if (!batch.ok()) return batch.status();
+  kv::Txn& txn = (*batch)->txn();
+  absl::StatusOr<std::optional<std::string_view>> format = txn.Get(tables_.meta, "format");
+  if (!format.ok()) return format.status();
+  if (format->has_value() && **format != kFormat) {
+    return StorageError(absl::StrCat("the store is in format \"", errors::Sv(**format),
+                                     "\", not \"", kFormat, "\""));
+  }
+  if (!format->has_value()) {
+    absl::StatusOr<uint64_t> jobs = txn.Count(tables_.jobs);
+    if (!jobs.ok()) return jobs.status();
+    absl::StatusOr<uint64_t> offsets = txn.Count(tables_.offsets);
+    if (!offsets.ok()) return offsets.status();
+    if (*jobs != 0 || *offsets != 0)
+      return StorageError("the store has records but no format mark");
+    PIXQ_RETURN_IF_ERROR(txn.Put(tables_.meta, "format", kFormat));
+  }
+  return (*batch)->Commit();
+}
+
+absl::StatusOr<std::unique_ptr<WriteBatch>> Store::Write() {
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = env_->Begin(kv::Env::Mode::kWrite);
+  if (!txn.ok()) return txn.status();
+  return std::make_unique<WriteBatch>(*std::move(txn));
+}
+
+absl::Status Store::Clear() {
+  absl::StatusOr<std::unique_ptr<WriteBatch>> batch = Write();
+  if (!batch.ok()) return batch.status();
+  for (kv::Table t : {tables_.jobs, tables_.job_phase, tables_.job_outputs, tables_.job_idem,
+                      tables_.job_batch, tables_.images, tables_.image_order, tables_.offsets}) {
+    PIXQ_RETURN_IF_ERROR((*batch)->txn().Clear(t));
+  }
+  return (*batch)->Commit();
+}
+
+void Store::DiscardPrivate() {
+  if (!private_) return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+Store::~Store() {
+  env_.reset();
+  if (private_) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+}  // namespace pixq::state
