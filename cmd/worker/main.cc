@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include <unistd.h>
@@ -52,13 +53,25 @@ int SweepOnce(const pixq::config::Config& cfg, pixq::storage::VolumeStore& store
   if (!producer.ok()) return Fail(producer.status());
   const queue::Topics topics = queue::Topics::WithPrefix(cfg.kafka.topic_prefix);
   state::JobTable jobs;
-  auto reader =
-      queue::TableReader::Start(*client, {topics.job_status}, [&jobs](const queue::Message& m) {
-        (void)jobs.Apply(m.key, m.value);  // unreadable records are not ours to expire
+  // Unreadable records are not ours to expire; a record the table could not store is another
+  // matter: the snapshot would miss a kept job, and the outputs only it still uses would go.
+  std::mutex stored_mu;
+  absl::Status stored;
+  auto reader = queue::TableReader::Start(
+      *client, {topics.job_status}, [&jobs, &stored_mu, &stored](const queue::Message& m) {
+        if (absl::Status applied = jobs.Apply(m.key, m.value);
+            errors::Is(applied, errors::Reason::kStorageError)) {
+          std::lock_guard<std::mutex> lock(stored_mu);
+          stored.Update(applied);
+        }
       });
   if (!reader.ok()) return Fail(reader.status());
   if (absl::Status caught_up = (*reader)->CatchUp(absl::Seconds(120)); !caught_up.ok()) {
     return Fail(caught_up);
+  }
+  {
+    std::lock_guard<std::mutex> lock(stored_mu);
+    if (!stored.ok()) return Fail(stored);  // nothing expired: the next sweep tries again
   }
   clock::Clock& system_clock = clock::RealClock();
   const absl::Time start = system_clock.Now();

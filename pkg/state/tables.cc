@@ -149,6 +149,15 @@ absl::Status JobTable::Apply(WriteBatch& batch, const std::string& id,
   }
   const StoreTables& t = store_.tables();
   kv::Txn& txn = batch.txn();
+  // From here until this batch's commit has refilled the cache, Get reads the store: no read
+  // older than this batch may fill the cache any more, and the cached record is dropped now, so
+  // that Get never answers an older record than List and the indexes show once the batch commits.
+  committed_txn_.store(txn.Id());
+  {
+    CacheShard& shard = ShardOf(id);
+    std::lock_guard<std::mutex> lock(shard.mu);
+    shard.records.erase(id);
+  }
   absl::StatusOr<std::optional<std::string_view>> old_value = txn.Get(t.jobs, id);
   if (!old_value.ok()) return old_value.status();
   if (old_value->has_value()) {

@@ -104,10 +104,11 @@ class JobTable final {
 
   // Parsed records, so that a Get of a job read or applied lately does not parse its JSON again
   // (about 23 µs; bench/state). Bounded: kCacheRecords in all, the shard's oldest entry evicted
-  // when it is full (first in, first out: recent jobs are the ones clients poll). A commit writes
-  // its records here after committed_txn_ says it happened; a Get fills an entry only when its read
-  // transaction saw that latest commit, checked under the shard's lock, so a Get racing a commit
-  // never leaves the older record behind.
+  // when it is full (first in, first out: recent jobs are the ones clients poll). A batch drops
+  // its records from here and raises committed_txn_ to its own transaction as it writes them,
+  // then puts them back after its commit; a Get fills an entry only when its read transaction saw
+  // that latest commit, checked under the shard's lock. So a Get racing a commit never leaves the
+  // older record behind, and never answers an older record than the indexes (List) show.
   static constexpr size_t kCacheShards = 16;
   static constexpr size_t kCacheRecords = 16384;  // about 23 MB at 1.4 KB a parsed record
   struct CacheShard {
