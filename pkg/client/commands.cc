@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 
 #include "pkg/errors/errors.h"
+#include "pkg/fetch/endpoint.h"
 
 namespace pixq::client {
 namespace {
@@ -139,6 +140,7 @@ int GetCommand(Client& client, const std::string& id, const std::string& file, s
     err << "pixq: " << JobLine(*job) << "\n";
     return 1;
   }
+  (void)fetch::RemoveAbandonedDownloads({file});  // what a killed `pixq get` left half-written
   if (absl::Status written = client.Download(id, file); !written.ok()) {
     err << "pixq: " << id << ": " << Describe(written) << "\n";
     return 1;

@@ -13,6 +13,7 @@
 
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
+#include "pkg/fetch/endpoint.h"
 
 namespace pixq::client {
 namespace {
@@ -289,6 +290,11 @@ ProcessReport RunProcess(Client& client, const std::vector<PlannedItem>& plan,
     }
   }
   if (queued.empty()) return report;
+
+  // What downloads of an interrupted run left half-written goes before this run writes anew.
+  std::vector<std::string> outputs;
+  for (const Queued& q : queued) outputs.push_back(q.item->output);
+  (void)fetch::RemoveAbandonedDownloads(outputs);
 
   progress.Begin("process", static_cast<int>(queued.size()));
   for (const auto& [item, job_id] : queued) {

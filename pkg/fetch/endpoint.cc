@@ -2,13 +2,18 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <set>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +22,13 @@
 
 namespace pixq::fetch {
 namespace {
+
+// mkstemp's template: a download to "dir/NAME" is written to "dir/.NAME.XXXXXX" first.
+constexpr absl::string_view kTempSuffix = ".XXXXXX";
+
+std::string TempTemplate(const std::filesystem::path& out) {
+  return (out.parent_path() / absl::StrCat(".", out.filename().string(), kTempSuffix)).string();
+}
 
 struct MimeDeleter {
   void operator()(curl_mime* m) const { curl_mime_free(m); }
@@ -96,6 +108,35 @@ void CommonOptions(CURL* c, const std::string& url, absl::Duration connect_timeo
 
 }  // namespace
 
+int RemoveAbandonedDownloads(const std::vector<std::string>& output_files) {
+  namespace fs = std::filesystem;
+  std::map<fs::path, std::set<std::string>> names_by_folder;
+  for (const std::string& file : output_files) {
+    const fs::path out(file);
+    names_by_folder[out.parent_path()].insert(out.filename().string());
+  }
+  int removed = 0;
+  for (const auto& [folder, names] : names_by_folder) {
+    std::error_code ec;
+    fs::directory_iterator entries(folder.empty() ? fs::path(".") : folder, ec);
+    if (ec) continue;  // not made yet: nothing left in it
+    for (const fs::directory_entry& entry : entries) {
+      // ".NAME.XXXXXX" for a NAME among the outputs: mkstemp's six characters after the dot.
+      const std::string name = entry.path().filename().string();
+      if (name.size() < kTempSuffix.size() + 2 || name[0] != '.') continue;
+      const size_t dot = name.size() - kTempSuffix.size();
+      if (name[dot] != '.' || !names.contains(name.substr(1, dot - 1))) continue;
+      if (!entry.is_regular_file(ec)) continue;
+      const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) continue;
+      // Not locked: no running download writes it.
+      if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::unlink(entry.path().c_str()) == 0) ++removed;
+      ::close(fd);
+    }
+  }
+  return removed;
+}
+
 absl::StatusOr<int> PostToEndpoint(std::string_view url_view, std::string_view body,
                                    const Headers& headers, absl::Duration timeout) {
   internal::CurlGlobalInit();
@@ -174,8 +215,11 @@ absl::StatusOr<EndpointResponse> CallEndpoint(const EndpointRequest& request) {
   if (!request.output_file.empty()) {
     // Beside the output, so that the rename stays on one file system.
     const std::filesystem::path out(request.output_file);
-    temp = (out.parent_path() / absl::StrCat(".", out.filename().string(), ".XXXXXX")).string();
+    temp = TempTemplate(out);
     const int fd = ::mkstemp(temp.data());
+    // Locked while it is written, so that RemoveAbandonedDownloads tells it from the leftover of
+    // a killed process (the kernel drops the lock with the process). A fresh file: never busy.
+    if (fd >= 0) (void)::flock(fd, LOCK_EX | LOCK_NB);
     if (fd < 0) {
       return errors::Make(errors::Reason::kStorageError,
                           absl::StrCat(request.output_file, ": cannot be written"));
@@ -208,13 +252,16 @@ absl::StatusOr<EndpointResponse> CallEndpoint(const EndpointRequest& request) {
   response.headers = std::move(sink.headers);
   if (sink.file != nullptr) {
     const bool written = std::fflush(sink.file) == 0 && ::fsync(::fileno(sink.file)) == 0;
+    const bool keep =
+        code == CURLE_OK && written && !sink.write_failed && status >= 200 && status < 300;
+    // Renamed (or removed) while still locked, so that no cleaner takes it for a leftover.
+    const bool renamed = keep && ::rename(temp.c_str(), request.output_file.c_str()) == 0;
+    if (!renamed) ::unlink(temp.c_str());
     const bool closed = std::fclose(sink.file) == 0;
-    const bool keep = code == CURLE_OK && written && closed && !sink.write_failed &&
-                      status >= 200 && status < 300;
-    if (keep && ::rename(temp.c_str(), request.output_file.c_str()) == 0) {
+    if (renamed && closed) {
       ::chmod(request.output_file.c_str(), 0644);  // mkstemp made it 0600
     } else {
-      ::unlink(temp.c_str());
+      if (renamed) ::unlink(request.output_file.c_str());
       if (sink.write_failed || (code == CURLE_OK && status >= 200 && status < 300)) {
         return errors::Make(errors::Reason::kStorageError,
                             absl::StrCat(request.output_file, ": cannot be written"));

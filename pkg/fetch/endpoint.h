@@ -40,9 +40,9 @@ struct EndpointRequest {
   Headers headers;
   std::string body;            // sent as is (with a Content-Type header of the caller's)
   std::vector<FormPart> form;  // non-empty: the body is multipart/form-data of these instead
-  // Non-empty: a 2xx answer's body goes to this file, written beside it first and renamed into
-  // place once complete, so the file is never seen half-written; other answers' bodies are read
-  // into memory as usual.
+  // Non-empty: a 2xx answer's body goes to this file, written beside it first (a hidden
+  // ".NAME.XXXXXX", locked with flock while it is written) and renamed into place once complete,
+  // so the file is never seen half-written; other answers' bodies are read into memory as usual.
   std::string output_file;
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration timeout = absl::Minutes(5);
@@ -60,6 +60,11 @@ struct EndpointResponse {
 // (Unavailable) when no answer came (libcurl's reason in the message), "InvalidArgument" for a
 // method other than the four, "StorageError" when a file to send or to write cannot be.
 [[nodiscard]] absl::StatusOr<EndpointResponse> CallEndpoint(const EndpointRequest& request);
+
+// Removes the temporary files that downloads to these output files left behind when their
+// process was killed: the hidden siblings that no running download holds locked. Each folder is
+// listed once. Returns how many were removed.
+int RemoveAbandonedDownloads(const std::vector<std::string>& output_files);
 
 // The answer's HTTP status code, whatever it is. Errors: "EndpointUnreachable" (Unavailable) when
 // no answer came: the message is libcurl's reason, e.g. "Couldn't connect to server".

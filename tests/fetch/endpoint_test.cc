@@ -6,8 +6,11 @@
 #include <fstream>
 #include <string>
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "pkg/errors/errors.h"
 #include "tests/support/origin.h"
@@ -104,6 +107,32 @@ TEST(EndpointTest, WritesASuccessfulAnswerToTheOutputFileOnlyWhenComplete) {
   int entries = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++entries;
   EXPECT_EQ(entries, 1) << "only out.webp";
+}
+
+TEST(EndpointTest, RemovesOnlyTheTemporaryFilesNoDownloadHolds) {
+  testing::TempDir dir;
+  const auto make = [&](const std::string& name) {
+    const std::string path = dir.path() + "/" + name;
+    std::ofstream(path) << "part";
+    return path;
+  };
+  const std::string left = make(".out.webp.Ab12Cd");     // a killed download's leftover
+  const std::string running = make(".out.webp.Zz99Yy");  // one still being written
+  const std::string other = make(".other.webp.Ab12Cd");  // another output's: not asked about
+  const std::string users = make(".config.backup");      // a hidden file of the user's
+  const std::string output = make("out.webp");           // the output itself
+  const int held = ::open(running.c_str(), O_RDONLY);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX), 0);
+
+  EXPECT_EQ(RemoveAbandonedDownloads({dir.path() + "/out.webp", dir.path() + "/absent/x.webp"}), 1);
+  EXPECT_FALSE(std::filesystem::exists(left));
+  EXPECT_TRUE(std::filesystem::exists(running));
+  EXPECT_TRUE(std::filesystem::exists(other));
+  EXPECT_TRUE(std::filesystem::exists(users));
+  EXPECT_TRUE(std::filesystem::exists(output));
+  ::close(held);
+  EXPECT_EQ(RemoveAbandonedDownloads({dir.path() + "/out.webp"}), 1) << "its writer is gone";
 }
 
 TEST(EndpointTest, SaysWhichFileCannotBeSentOrWritten) {

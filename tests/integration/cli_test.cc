@@ -94,6 +94,13 @@ TEST_F(CliTest, ProcessesAFolderResumesAfterAKillAndSkipsWhatIsDone) {
   ASSERT_TRUE(WIFSIGNALED(*killed)) << "finished before it could be interrupted: " << first->Log();
   const size_t before = Outputs(out_).size();
   EXPECT_LT(before, static_cast<size_t>(kPhotos));
+  // What a download killed half-way leaves, beside an output not yet there: the rerun removes it.
+  fs::path leftover;
+  for (int i = kPhotos - 1; i >= 0 && leftover.empty(); --i) {
+    const std::string name = absl::StrFormat("photo-%03d.webp", i);
+    if (!fs::exists(out_ / name)) leftover = out_ / absl::StrCat(".", name, ".Xy12Zw");
+  }
+  std::ofstream(leftover) << "half an image";
 
   auto [code, log] = Run(args);
   EXPECT_EQ(code, 0) << log;
@@ -104,6 +111,11 @@ TEST_F(CliTest, ProcessesAFolderResumesAfterAKillAndSkipsWhatIsDone) {
   // Every output there, named after its input, decodable and fitted inside 200x200.
   const std::vector<fs::path> outputs = Outputs(out_);
   ASSERT_EQ(outputs.size(), static_cast<size_t>(kPhotos));
+  int hidden = 0;
+  for (const auto& entry : fs::directory_iterator(out_)) {
+    hidden += entry.path().filename().string()[0] == '.';
+  }
+  EXPECT_EQ(hidden, 0) << "no temporary file left, " << leftover << " included";
   for (int i = 0; i < kPhotos; ++i) {
     const fs::path output = out_ / absl::StrFormat("photo-%03d.webp", i);
     const cv::Mat decoded = cv::imread(output.string(), cv::IMREAD_COLOR);
