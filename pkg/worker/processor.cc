@@ -204,9 +204,13 @@ absl::Status JobProcessor::Process(const queue::Message& message) {
   status.reason.clear();
   status.message.clear();
   status.output.reset();
-  const int64_t created = job::Rfc3339ToUnixMillis(record.created_at);
-  if (created > 0) {
-    status.timings.queue_ms = std::max<int64_t>(0, absl::ToUnixMillis(clock_.Now()) - created);
+  // How long this attempt waited: since it was queued (the message's time, which for a job retried
+  // by a client or after a transient failure is the retry's), or since the job was created when
+  // the broker gave no time.
+  const int64_t queued =
+      message.timestamp_ms > 0 ? message.timestamp_ms : job::Rfc3339ToUnixMillis(record.created_at);
+  if (queued > 0) {
+    status.timings.queue_ms = std::max<int64_t>(0, absl::ToUnixMillis(clock_.Now()) - queued);
   }
   // Running is informative; if it is lost, the terminal status still follows.
   statuses_.WriteAsync(record, [id](absl::Status s) {

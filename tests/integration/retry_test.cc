@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include <gtest/gtest.h>
 
@@ -56,6 +57,7 @@ TEST(RetryTest, ADeadLetteredJobRetriedRunsAgainAndItsNewAttemptIsRecorded) {
   // The cause fixed, the job retried: the same id, Pending again, its retry counted.
   up = true;
   const std::string retry = api + "/v1/jobs/" + id + "/retry";
+  const int64_t retry_asked_ms = absl::ToUnixMillis(absl::Now());
   HttpResponse retried = HttpPost(retry, "", "application/json", {{"Idempotency-Key", "fix-1"}});
   ASSERT_EQ(retried.status, 202) << retried.body;
   EXPECT_EQ(retried.Header("location"), "/v1/jobs/" + id);
@@ -76,6 +78,16 @@ TEST(RetryTest, ADeadLetteredJobRetriedRunsAgainAndItsNewAttemptIsRecorded) {
   ASSERT_EQ(succeeded["status"]["phase"], "Succeeded") << succeeded.dump();
   EXPECT_EQ(succeeded["status"]["retries"], 1);
   EXPECT_EQ(succeeded["status"]["attempts"], 1) << "the new attempt counts from 1";
+  // Its queue time counts from the retry, not from the job's creation.
+  absl::Time started;
+  std::string unparsed;
+  ASSERT_TRUE(absl::ParseTime(
+      absl::RFC3339_full, succeeded["status"]["startedAt"].get<std::string>(), &started, &unparsed))
+      << unparsed;
+  const int64_t started_ms = absl::ToUnixMillis(started);
+  EXPECT_LE(succeeded["status"]["timings"]["queueMs"].get<int64_t>(),
+            started_ms - retry_asked_ms + 1)
+      << succeeded.dump();
   EXPECT_TRUE(succeeded["status"]["reason"].is_null());
   EXPECT_EQ(succeeded["status"]["output"]["width"], 160);
   HttpResponse output = HttpGet(api + "/v1/jobs/" + id + "/output");

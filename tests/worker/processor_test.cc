@@ -93,6 +93,16 @@ class ProcessorTest : public ::testing::Test {
   JobProcessor processor_;
 };
 
+TEST_F(ProcessorTest, CountsTheQueueTimeFromWhenThisAttemptWasQueued) {
+  // A job created long ago and retried by a client 250 ms ago: it waited 250 ms, not since then.
+  queue::Message retried = JobMessage(StoreImage(Jpeg(40, 30)), R"("output":{"format":"png"})");
+  retried.timestamp_ms = absl::ToUnixMillis(clock_.Now() - absl::Milliseconds(250));
+  ASSERT_TRUE(processor_.Process(retried).ok());
+  const std::vector<job::JobRecord> statuses = Statuses();
+  ASSERT_EQ(statuses.size(), 2u);
+  EXPECT_EQ(statuses[1].status.timings.queue_ms, 250);
+}
+
 TEST_F(ProcessorTest, RunsTheStepsStoresTheOutputAndPublishesRunningThenSucceeded) {
   const std::string id = StoreImage(Jpeg(400, 300));
   ASSERT_TRUE(processor_
