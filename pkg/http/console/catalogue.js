@@ -1,4 +1,4 @@
-// Catalogue: the images, newest first, as thumbnails made by pixq's own variants (so served from
+// Catalogue: the images in the API's order (oldest first), as thumbnails made by pixq's own variants (so served from
 // its cache after the first time), filtered by title, a page at a time; and an image's page.
 
 import {call, get} from './api.js';
@@ -128,7 +128,7 @@ export async function image(main, [id], context) {
           remove, confirm),
       h('h2', {}, 'The original and its jobs\' outputs'), side);
 
-  // Its jobs: the listing has no image filter, so the latest hundred jobs are looked through.
+  // Its jobs: the listing has no image filter, so the first hundred it lists are looked through.
   const listing = await get('/v1/jobs?limit=100', {signal: context.signal});
   const mine = listing.items.filter((job) => job.spec.source.imageId === meta.id ||
       job.status.imageId === meta.id);
@@ -149,6 +149,8 @@ export async function image(main, [id], context) {
     }
     side.append(figure);
   }
-  if (mine.length === 0) main.append(h('p', {class: 'muted'}, 'No recent job read this image.'));
+  if (mine.length === 0) {
+    main.append(h('p', {class: 'muted'}, 'None of the first 100 jobs read this image.'));
+  }
   await loadImages(context, pending);
 }

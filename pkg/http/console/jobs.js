@@ -1,13 +1,16 @@
-// Jobs: the latest jobs, filtered by phase, kept current without a reload; a job's page, followed
+// Jobs: the jobs in the API's order (creation, oldest first), filtered by phase, kept current without a reload; a job's page, followed
 // with the API's long-poll until it ends, with its retry.
 
 import {call, get} from './api.js';
 import {append, bytes, details, h, phaseBadge, when} from './dom.js';
 
 const kPhases = ['Pending', 'Running', 'Succeeded', 'Failed'];
-// How often the list is read again while it is shown. The listing has no change feed to wait
-// on (a long-poll waits on one job), so the list is polled; a job's own page long-polls.
-const kListRefreshMs = 1500;
+// The listing has no change feed to wait on, and a long-poll waits on one job: so the list
+// long-polls up to kWatched of the unfinished jobs it shows, reads itself again as soon as one of
+// them changes, and otherwise every kListRefreshMs for jobs submitted meanwhile. kWatched leaves
+// most of the browser's six connections to pixq-api for the rest.
+const kWatched = 3;
+const kListRefreshMs = 5000;
 const kPageSize = 50;
 
 function sleep(ms, signal) {
@@ -58,9 +61,10 @@ export async function jobs(main, _args, context) {
   const phase = context.query.get('phase') || '';
   const token = context.query.get('pageToken') || '';
   const filters = h('div', {class: 'row filters', role: 'group', 'aria-label': 'Phase'});
-  for (const name of ['', ...kPhases]) {
+  const labels = {'': 'All', 'Pending,Running': 'Unfinished'};
+  for (const name of ['', 'Pending,Running', ...kPhases]) {
     filters.append(h('a', {href: name ? `#/jobs?phase=${name}` : '#/jobs',
-      'aria-current': name === phase ? 'true' : false}, name || 'All'));
+      'aria-current': name === phase ? 'true' : false}, labels[name] ?? name));
   }
   const body = h('tbody', {id: 'job-rows'});
   const status = h('p', {class: 'muted', 'aria-live': 'polite'});
@@ -73,23 +77,48 @@ export async function jobs(main, _args, context) {
   const query = new URLSearchParams({limit: kPageSize});
   if (phase) query.set('phase', phase);
   if (token) query.set('pageToken', token);
-  // Read again and again while this page is shown (a newer page only: older pages do not move).
+  const watching = new Set();  // the ids of the jobs whose long-poll is out
+  let changed = false;
+  let wake = () => {};
+  function watch(items) {
+    for (const item of items) {
+      const id = item.metadata.id;
+      if (watching.size >= kWatched) return;
+      if (['Succeeded', 'Failed'].includes(item.status.phase) || watching.has(id)) continue;
+      watching.add(id);
+      get(`/v1/jobs/${id}?wait=25s`, {signal: context.signal}).catch(() => {
+        // Deleted, or the key is gone: the list's own read says so.
+      }).finally(() => {
+        watching.delete(id);
+        changed = true;
+        wake();
+      });
+    }
+  }
+  const woken = () => new Promise((resolve) => {
+    wake = resolve;
+    if (changed) resolve();
+  });
+  // Read again while this page is shown (the first page only).
   for (;;) {
+    changed = false;
     const page = await get(`/v1/jobs?${query}`, {signal: context.signal});
     body.replaceChildren(...page.items.map(row));
     if (page.items.length === 0) {
       body.append(h('tr', {}, h('td', {colspan: 7, class: 'muted'}, 'No jobs.')));
     }
-    status.textContent = token ? 'An older page: not updated.' :
-      `Updated ${new Date().toLocaleTimeString()}; updates live.`;
+    status.textContent = token ? 'A later page: not updated.' :
+      `Oldest first, as pixq lists them. Updated ${new Date().toLocaleTimeString()}; ` +
+      'updates live.';
     paging.replaceChildren();
     if (page.nextPageToken) {
       const next = new URLSearchParams({pageToken: page.nextPageToken});
       if (phase) next.set('phase', phase);
-      paging.append(h('a', {href: `#/jobs?${next}`}, 'Older jobs'));
+      paging.append(h('a', {href: `#/jobs?${next}`}, 'Next page'));
     }
     if (token) return;
-    await sleep(kListRefreshMs, context.signal);
+    watch(page.items);
+    await Promise.race([sleep(kListRefreshMs, context.signal), woken()]);
     if (context.signal.aborted) return;
   }
 }
