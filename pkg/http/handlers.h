@@ -3,7 +3,8 @@
 // pixq-api's handlers: each turns one route's request into calls of api::Service and the result
 // into its answer. One file of definitions per resource (image_handlers.cc, job_handlers.cc,
 // batch_handlers.cc, variant_handlers.cc, seed_handlers.cc, docs_handlers.cc for the API
-// description, probes and metrics, console_handlers.cc for the web console); routes.cc maps routes to them and runs each in its guard.
+// description, probes and metrics, console_handlers.cc for the web console); routes.cc maps routes
+// to them and runs each in its guard.
 //
 // Every handler gets the request's context (request_context.h), answers through responses.h, and
 // never throws on purpose (the guard catches what escapes).

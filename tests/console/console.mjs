@@ -10,7 +10,7 @@
 //      page's HTML; nothing requested from anywhere but pixq-api.
 // Environment: PIXQ_URL, PIXQ_API_KEY, PIXQ_PHOTOS (three paths, ':'-separated),
 // PIXQ_DEVTOOLS_WS (Chromium's browser endpoint), PIXQ_SHOTS (a directory for screenshots).
-// Exits 0 when all held; otherwise prints what did not and exits 1.
+// Closes Chromium at the end. Exits 0 when all held; otherwise prints what did not and exits 1.
 
 import {join} from 'node:path';
 
@@ -189,7 +189,8 @@ try {
   failed = true;
   console.log(`FAIL ${error.stack || error}`);
 } finally {
-  await browser.disconnect();
+  // Closed, not left: Chromium then ends and writes out the net log console_test.cc reads.
+  await browser.close();
 }
 for (const problem of problems) console.log(`FAIL ${problem}`);
 process.exit(failed || problems.length > 0 ? 1 : 0);

@@ -11,8 +11,11 @@
 // PIXQ_CONSOLE_SCREENSHOTS=<dir> keeps the run's screenshots there (docs/ holds those of
 // docs/console.md); otherwise they go to a temporary directory.
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -37,18 +40,32 @@ using nlohmann::json;
 
 constexpr char kKey[] = "console-test-key-0123456789abcdef";
 
+// The first of `names` that is an executable on the PATH; "" if none is.
+std::string FindOnPath(std::initializer_list<const char*> names) {
+  const char* path = std::getenv("PATH");
+  const std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  for (size_t start = 0; start <= dirs.size();) {
+    const size_t end = std::min(dirs.find(':', start), dirs.size());
+    const std::string dir = dirs.substr(start, end - start);
+    for (const char* name : names) {
+      const std::filesystem::path candidate = std::filesystem::path(dir) / name;
+      std::error_code ec;
+      if (!dir.empty() && std::filesystem::is_regular_file(candidate, ec) &&
+          access(candidate.c_str(), X_OK) == 0) {
+        return candidate.string();
+      }
+    }
+    start = end + 1;
+  }
+  return "";
+}
+
 // Chromium from $PIXQ_CHROMIUM, else `chromium` or `chromium-browser` on the PATH; "" if none.
 std::string FindChromium() {
   if (const char* given = std::getenv("PIXQ_CHROMIUM"); given != nullptr && *given != '\0') {
     return given;
   }
-  for (const char* dir : {"/usr/bin", "/usr/local/bin", "/bin"}) {
-    for (const char* name : {"chromium", "chromium-browser"}) {
-      const std::filesystem::path candidate = std::filesystem::path(dir) / name;
-      if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    }
-  }
-  return "";
+  return FindOnPath({"chromium", "chromium-browser"});
 }
 
 // Kills a process group when it goes away: Chromium's renderer and GPU processes with it.
@@ -102,6 +119,8 @@ TEST(ConsoleTest, UploadsBrowsesRunsAndRetriesInChromiumWithAuthOn) {
     GTEST_SKIP() << "Chromium is not installed (Debian package `chromium`, which scripts/setup.sh "
                     "installs; or set PIXQ_CHROMIUM)";
   }
+  const std::string node = FindOnPath({"node", "nodejs"});
+  if (node.empty()) GTEST_SKIP() << "Node.js is not installed (scripts/setup.sh installs it)";
   const std::string script_dir = PIXQ_CONSOLE_DIR;
   if (!std::filesystem::exists(script_dir + "/node_modules/puppeteer-core/package.json")) {
     GTEST_SKIP() << "puppeteer-core is not installed: run scripts/setup.sh, or `npm ci --prefix "
@@ -124,8 +143,8 @@ TEST(ConsoleTest, UploadsBrowsesRunsAndRetriesInChromiumWithAuthOn) {
   const std::string profile = dir.path() + "/profile";
   const std::vector<std::string> argv = {
       // setsid: Chromium leads its own process group, so that the guard below ends all of it.
-      "/usr/bin/setsid", chromium, "--headless", "--no-sandbox", "--disable-gpu",
-      "--no-first-run", "--user-data-dir=" + profile,
+      "/usr/bin/setsid", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+      "--user-data-dir=" + profile,
       // DevTools on loopback, at a port Chromium picks and writes to DevToolsActivePort.
       "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
       // Off the network: names resolve to nothing but loopback; addresses go to a dead proxy.
@@ -138,12 +157,12 @@ TEST(ConsoleTest, UploadsBrowsesRunsAndRetriesInChromiumWithAuthOn) {
       "--disable-features=Translate,OptimizationHints,MediaRouter,SpellCheck,"
       "AutofillServerCommunication",
       "--log-net-log=" + netlog_file, "about:blank"};
-  std::unique_ptr<testing::Process> browser = testing::Process::Start(
-      argv,
-      {{"HOME", dir.path()},
-       {"XDG_CONFIG_HOME", dir.path() + "/config"},
-       {"XDG_CACHE_HOME", dir.path() + "/cache"}},
-      dir.path() + "/chromium.log");
+  std::unique_ptr<testing::Process> browser =
+      testing::Process::Start(argv,
+                              {{"HOME", dir.path()},
+                               {"XDG_CONFIG_HOME", dir.path() + "/config"},
+                               {"XDG_CACHE_HOME", dir.path() + "/cache"}},
+                              dir.path() + "/chromium.log");
   ProcessGroupGuard guard(browser->pid());
   const std::string port_file = profile + "/DevToolsActivePort";
   ASSERT_TRUE(testing::Eventually(
@@ -156,7 +175,7 @@ TEST(ConsoleTest, UploadsBrowsesRunsAndRetriesInChromiumWithAuthOn) {
       absl::StrCat("ws://127.0.0.1:", ports.substr(0, newline), ports.substr(newline + 1));
 
   std::unique_ptr<testing::Process> driver =
-      testing::Process::Start({"node", script_dir + "/console.mjs"},
+      testing::Process::Start({node, script_dir + "/console.mjs"},
                               {{"PIXQ_URL", system.url()},
                                {"PIXQ_API_KEY", kKey},
                                {"PIXQ_PHOTOS", absl::StrJoin(photos, ":")},
@@ -169,8 +188,8 @@ TEST(ConsoleTest, UploadsBrowsesRunsAndRetriesInChromiumWithAuthOn) {
   EXPECT_EQ(*exit, 0) << log;
   std::cout << log;
 
-  // Chromium writes its net log out when it ends.
-  browser->Signal(SIGTERM);
+  // console.mjs closed Chromium, which wrote its net log out as it ended.
+  if (!browser->Wait(absl::Seconds(30)).has_value()) browser->Signal(SIGTERM);
   ASSERT_TRUE(browser->Wait(absl::Seconds(30)).has_value());
   const json netlog = json::parse(testing::ReadFile(netlog_file), nullptr, false);
   ASSERT_FALSE(netlog.is_discarded()) << "no readable net log in " << netlog_file;

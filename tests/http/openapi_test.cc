@@ -699,9 +699,9 @@ TEST_F(RealAnswersTest, OpenRoutesAnswerAsDescribedWithoutAKey) {
     EXPECT_EQ(r.status, 200) << route;
     EXPECT_EQ(Get(route, route, {{"If-None-Match", r.Header("etag")}}).status, 304) << route;
   }
-  for (const auto& [route, url] : {std::pair{"/console", "/console"},
-                                   std::pair{"/console/:file", "/console/app.js"},
-                                   std::pair{"/console/:file", "/console/console.css"}}) {
+  for (const auto& [route, url] :
+       {std::pair{"/console", "/console"}, std::pair{"/console/:file", "/console/app.js"},
+        std::pair{"/console/:file", "/console/console.css"}}) {
     HttpResponse r = Get(route, url, {});
     EXPECT_EQ(r.status, 200) << url;
     EXPECT_EQ(Get(route, url, {{"If-None-Match", r.Header("etag")}}).status, 304) << url;
