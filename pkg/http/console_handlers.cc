@@ -4,11 +4,10 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 
-#include "pkg/errors/errors.h"
 #include "pkg/http/assets.h"
 #include "pkg/http/handlers.h"
 #include "pkg/http/responses.h"

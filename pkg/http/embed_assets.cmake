@@ -113,6 +113,7 @@ pixq_define_asset(source DocsScript "${script}")
 string(REPLACE "," ";" console_files "${CONSOLE_FILES}")
 set(console_lookup "")
 set(console_index 0)
+string(APPEND source "\nnamespace {\n")
 foreach(name IN LISTS console_files)
   if(NOT name MATCHES "^[a-z0-9_-]+\\.(html|css|js)$")
     message(FATAL_ERROR "embed_assets: console file name ${name} is not a plain name.{html,css,js}")
@@ -123,6 +124,8 @@ foreach(name IN LISTS console_files)
   math(EXPR console_index "${console_index} + 1")
 endforeach()
 string(APPEND source "
+}  // namespace
+
 const Asset* ConsoleFile(std::string_view name) {
 ${console_lookup}  return nullptr;
 }
