@@ -6,8 +6,6 @@
 #include <string_view>
 #include <utility>
 
-#include "absl/strings/match.h"
-
 #include "pkg/http/assets.h"
 #include "pkg/http/handlers.h"
 #include "pkg/http/responses.h"
@@ -25,8 +23,8 @@ constexpr char kConsoleContentSecurityPolicy[] =
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 std::string_view MimeOf(std::string_view name) {
-  if (absl::EndsWith(name, ".js")) return "text/javascript; charset=utf-8";
-  if (absl::EndsWith(name, ".css")) return "text/css; charset=utf-8";
+  if (name.ends_with(".js")) return "text/javascript; charset=utf-8";
+  if (name.ends_with(".css")) return "text/css; charset=utf-8";
   return "text/html; charset=utf-8";
 }
 

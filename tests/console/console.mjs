@@ -136,6 +136,7 @@ try {
   check(spec.steps.length === 2 && spec.steps[0].op === 'resize' && spec.steps[0].width === 320 &&
         spec.output.format === 'webp' && spec.output.quality === 70,
   `the form builds the spec: ${JSON.stringify(spec)}`);
+  await shot('console-new-job.png');
   await page.click('#submit-job');
   await page.waitForSelector('#submitted-job', kWait);
   const jobId = await text('#submitted-job');

@@ -87,9 +87,9 @@ std::string WritePhoto(const std::string& dir, int seed) {
   cv::Mat image(480, 640, CV_8UC3);
   for (int y = 0; y < image.rows; ++y) {
     for (int x = 0; x < image.cols; ++x) {
-      image.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>((x + seed * 80) % 256),
-                                            static_cast<uchar>(y * 255 / image.rows),
-                                            static_cast<uchar>(255 - (seed * 60) % 256));
+      image.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>(x * 160 / image.cols + seed * 40),
+                                            static_cast<uchar>(y * 200 / image.rows + 30),
+                                            static_cast<uchar>(230 - seed * 70));
     }
   }
   cv::circle(image, {200 + seed * 120, 240}, 90, cv::Scalar(30, 200 - seed * 50, 240), cv::FILLED);

@@ -154,7 +154,8 @@ function renderJob(into, job, context, onRetry) {
         'Runs the job again from its spec; the attempts count from 1 again.')));
   }
   const side = h('div', {class: 'side', id: 'job-images'});
-  parts.push(h('h2', {}, 'Output'), side, h('h2', {}, 'Stages'), timings(s.timings));
+  parts.push(h('h2', {}, 'Original and output'), side, h('h2', {}, 'Stages'),
+      timings(s.timings));
   into.replaceChildren(...parts);
   for (const bar of into.querySelectorAll('.bar')) {
     bar.style.width = `${bar.dataset.width * 2}px`;

@@ -33,7 +33,7 @@ export async function upload(main, _args, context) {
           (fraction) => { row.progress.value = fraction; });
       row.done = true;
       row.progress.value = 1;
-      row.status.replaceChildren(h('a', {href: `#/image/${image.id}`}, 'uploaded: open'));
+      row.status.replaceChildren('Uploaded: ', h('a', {href: `#/image/${image.id}`}, 'its page'));
     } catch (error) {
       if (error instanceof AuthNeeded) {
         context.fail(error);
