@@ -63,9 +63,10 @@ if [ ! -f "$schema_check/node_modules/.package-lock.json" ] ||
   npm ci --prefix "$schema_check" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
-# Redoc, embedded into pixq-api for GET /docs, and the OpenAPI checks' validator, exactly as
-# locked in their package-lock.json files.
-for npm_dir in pkg/http/redoc tests/openapi tests/otlp; do
+# Redoc, embedded into pixq-api for GET /docs, the OpenAPI checks' validator, the OTLP checks'
+# official receiver and the console's browser driver (puppeteer-core), exactly as locked in their
+# package-lock.json files.
+for npm_dir in pkg/http/redoc tests/openapi tests/otlp tests/console; do
   dir="$(cd "$(dirname "$0")/.." && pwd)/$npm_dir"
   if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then

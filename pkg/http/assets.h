@@ -4,7 +4,8 @@
 // pkg/http/embed_assets.cmake: the OpenAPI 3.1 description of the API (pkg/http/openapi.json,
 // GET /openapi.json) and the documentation page (pkg/http/docs.html, GET /docs) with the Redoc
 // script it loads (GET /docs/redoc.standalone.js, from the npm package locked in
-// pkg/http/redoc/package-lock.json). Nothing is read from disk and nothing is fetched at run time.
+// pkg/http/redoc/package-lock.json), and the web console's files (pkg/http/console, GET /console).
+// Nothing is read from disk and nothing is fetched at run time.
 //
 // Thread-safe: constants.
 
@@ -25,5 +26,8 @@ struct Asset {
 [[nodiscard]] const Asset& DocsScript();
 // The version of the embedded Redoc, e.g. "2.5.4".
 [[nodiscard]] std::string_view RedocVersion();
+// A file of the web console (pkg/http/console, GET /console/{file}) by its name, e.g. "app.js";
+// null for a name it does not have.
+[[nodiscard]] const Asset* ConsoleFile(std::string_view name);
 
 }  // namespace pixq::http

@@ -11,6 +11,7 @@
 #include "pkg/http/assets.h"
 #include "pkg/http/handlers.h"
 #include "pkg/http/responses.h"
+#include "pkg/http/serve_asset.h"
 #include "pkg/job/ids.h"
 
 namespace pixq::http {
@@ -22,21 +23,6 @@ constexpr char kDocsContentSecurityPolicy[] =
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' "
     "'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-// A built-in file: strong ETag, revalidated on every use (it changes with the binary), 304 on
-// a matching If-None-Match.
-void ServeAsset(RequestContext& ctx, const Request& req, ResponseWriter& w, const Asset& asset,
-                const std::string& mime) {
-  const std::string etag = absl::StrCat("\"", errors::Sv(asset.sha256), "\"");
-  SetHeader<ETagHeader>(w, etag);
-  SetHeader<CacheControlHeader>(w, "no-cache");
-  SetHeader<ContentTypeOptionsHeader>(w, "nosniff");
-  if (auto inm = HeaderValue(req, "If-None-Match"); inm && inm->find(etag) != std::string::npos) {
-    SendNotModified(ctx, w);
-    return;
-  }
-  Send(ctx, w, 200, std::string(asset.bytes), mime);
-}
 
 }  // namespace
 

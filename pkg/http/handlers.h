@@ -3,7 +3,8 @@
 // pixq-api's handlers: each turns one route's request into calls of api::Service and the result
 // into its answer. One file of definitions per resource (image_handlers.cc, job_handlers.cc,
 // batch_handlers.cc, variant_handlers.cc, seed_handlers.cc, docs_handlers.cc for the API
-// description, probes and metrics); routes.cc maps routes to them and runs each in its guard.
+// description, probes and metrics, console_handlers.cc for the web console); routes.cc maps routes
+// to them and runs each in its guard.
 //
 // Every handler gets the request's context (request_context.h), answers through responses.h, and
 // never throws on purpose (the guard catches what escapes).
@@ -76,6 +77,9 @@ class Handlers final {
   void OpenApi(RequestContext& ctx, const Request& req, ResponseWriter w);
   void Docs(RequestContext& ctx, const Request& req, ResponseWriter w);
   void DocsScript(RequestContext& ctx, const Request& req, ResponseWriter w);
+  // --- the web console (console_handlers.cc) ---
+  void Console(RequestContext& ctx, const Request& req, ResponseWriter w);
+  void ConsoleAsset(RequestContext& ctx, const Request& req, ResponseWriter w);
   void Healthz(RequestContext& ctx, const Request& req, ResponseWriter w);
   void Health(RequestContext& ctx, const Request& req, ResponseWriter w);
   void Readyz(RequestContext& ctx, const Request& req, ResponseWriter w);

@@ -30,8 +30,8 @@ struct Route {
 
 // Every route, each once: registered from here, and listed by RouteTable() for the test that
 // holds pkg/http/openapi.json to them. Probes and scrapes are open (kubelet and Prometheus carry
-// no key), and so are the API description and its page; originals and outputs may be fetched
-// with a signed URL instead of a key, so that their URL can be handed on.
+// no key), and so are the API description, its page and the console's files; originals and
+// outputs may be fetched with a signed URL instead of a key, so that their URL can be handed on.
 const std::vector<Route>& Table() {
   using Pistache::Http::Method;
   static const std::vector<Route> kRoutes = {
@@ -67,6 +67,9 @@ const std::vector<Route>& Table() {
       {Method::Get, "/openapi.json", &Handlers::OpenApi, RouteAccess::kOpen},
       {Method::Get, "/docs", &Handlers::Docs, RouteAccess::kOpen},
       {Method::Get, "/docs/redoc.standalone.js", &Handlers::DocsScript, RouteAccess::kOpen},
+      // The web console: its files are open; what it shows, it asks for with the key.
+      {Method::Get, "/console", &Handlers::Console, RouteAccess::kOpen},
+      {Method::Get, "/console/:file", &Handlers::ConsoleAsset, RouteAccess::kOpen},
   };
   return kRoutes;
 }

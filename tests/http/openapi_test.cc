@@ -699,6 +699,14 @@ TEST_F(RealAnswersTest, OpenRoutesAnswerAsDescribedWithoutAKey) {
     EXPECT_EQ(r.status, 200) << route;
     EXPECT_EQ(Get(route, route, {{"If-None-Match", r.Header("etag")}}).status, 304) << route;
   }
+  for (const auto& [route, url] :
+       {std::pair{"/console", "/console"}, std::pair{"/console/:file", "/console/app.js"},
+        std::pair{"/console/:file", "/console/console.css"}}) {
+    HttpResponse r = Get(route, url, {});
+    EXPECT_EQ(r.status, 200) << url;
+    EXPECT_EQ(Get(route, url, {{"If-None-Match", r.Header("etag")}}).status, 304) << url;
+  }
+  EXPECT_EQ(Get("/console/:file", "/console/nothing.js", {}).status, 404);
   ready_ = errors::Make(errors::Reason::kNotReady, "loading");
   EXPECT_EQ(Get("/readyz", "/readyz", {}).status, 503);
 }
@@ -730,7 +738,9 @@ TEST_F(RealAnswersTest, EveryRouteIsExercised) {
                                            "GET /metrics",
                                            "GET /openapi.json",
                                            "GET /docs",
-                                           "GET /docs/redoc.standalone.js"};
+                                           "GET /docs/redoc.standalone.js",
+                                           "GET /console",
+                                           "GET /console/{file}"};
   EXPECT_EQ(RegisteredOperations(), exercised)
       << "a route was added or removed: exercise it in RealAnswersTest and list it here";
 }
