@@ -1,10 +1,15 @@
 #include "pkg/state/store.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "pkg/errors/errors.h"
 #include "pkg/observability/log.h"
@@ -16,17 +21,71 @@ absl::Status StorageError(std::string_view what) {
   return errors::Make(errors::Reason::kStorageError, std::string(what));
 }
 
-absl::StatusOr<std::string> MakePrivateDir() {
+std::string TempRoot() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/pixq-state-XXXXXX");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+constexpr char kPrivatePrefix[] = "pixq-state-";
+constexpr char kOwnerLock[] = "owner.lock";
+
+// Removes the private stores of processes that are gone: their owner.lock is free (the kernel
+// drops an flock with its last descriptor, also at SIGKILL), or, without a lock file (written by
+// an older pixq, or made this instant by another process not yet holding it), old enough.
+void RemoveStalePrivateDirs(const std::string& root) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(root, ec);
+  if (ec) return;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (const std::filesystem::directory_entry& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(kPrivatePrefix) || !entry.is_directory(ec)) continue;
+    const std::string lock = (entry.path() / kOwnerLock).string();
+    bool stale = false;
+    const int fd = open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      stale = flock(fd, LOCK_EX | LOCK_NB) == 0;
+      close(fd);
+    } else {
+      const auto written = std::filesystem::last_write_time(entry.path(), ec);
+      stale = !ec && now - written > std::chrono::seconds(kStalePrivateAgeSeconds);
+    }
+    if (!stale) continue;
+    std::filesystem::remove_all(entry.path(), ec);
+    observability::LogInfo("removed the private state store of a process that is gone",
+                           {{"dir", entry.path().string()}});
+  }
+}
+
+struct PrivateDir {
+  std::string path;
+  int lock_fd = -1;
+};
+
+absl::StatusOr<PrivateDir> MakePrivateDir() {
+  const std::string root = TempRoot();
+  RemoveStalePrivateDirs(root);
+  std::string pattern = absl::StrCat(root, "/", kPrivatePrefix, "XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) {
     return StorageError(absl::StrCat("state: cannot make a private directory in ", pattern));
   }
-  return pattern;
+  const std::string lock = absl::StrCat(pattern, "/", kOwnerLock);
+  const int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fd >= 0) close(fd);
+    std::error_code ec;
+    std::filesystem::remove_all(pattern, ec);
+    return StorageError(absl::StrCat("state: cannot lock ", lock));
+  }
+  return PrivateDir{.path = pattern, .lock_fd = fd};
 }
 
 }  // namespace
+
+bool IsStoreFailure(const absl::Status& status) {
+  return errors::Is(status, errors::Reason::kStorageError) ||
+         errors::Is(status, errors::Reason::kStateStoreFull);
+}
 
 absl::Status WriteBatch::Commit() {
   if (absl::Status committed = txn_->Commit(); !committed.ok()) return committed;
@@ -39,9 +98,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   std::unique_ptr<Store> store(new Store());
   store->private_ = options.dir.empty();
   if (store->private_) {
-    absl::StatusOr<std::string> dir = MakePrivateDir();
+    absl::StatusOr<PrivateDir> dir = MakePrivateDir();
     if (!dir.ok()) return dir.status();
-    store->dir_ = *dir;
+    store->dir_ = dir->path;
+    store->owner_lock_fd_ = dir->lock_fd;
   } else {
     store->dir_ = options.dir;
     std::error_code ec;
@@ -54,6 +114,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   const kv::EnvOptions env_options{
       .dir = store->dir_,
       .map_bytes = options.max_bytes,
+      .max_readers = options.max_readers,
       .durability = store->private_ ? kv::Durability::kNone : kv::Durability::kCommitted};
 
   absl::StatusOr<std::unique_ptr<kv::Env>> env = kv::Env::Open(env_options);
@@ -77,7 +138,126 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     store->env_ = *std::move(env);
     if (absl::Status opened = store->OpenTables(); !opened.ok()) return opened;
   }
+  if (!options.snapshot_dir.empty()) store->RestoreSnapshot(options.snapshot_dir, env_options);
   return store;
+}
+
+namespace {
+
+// Whether the offsets table of `txn` holds rows, every one of the layout StoreFeed writes.
+absl::Status CheckOffsets(kv::Txn& txn, kv::Table offsets) {
+  absl::StatusOr<kv::Cursor> cursor = txn.Open(offsets);
+  if (!cursor.ok()) return cursor.status();
+  int rows = 0;
+  for (cursor->Seek(""); cursor->Valid(); cursor->Next(), ++rows) {
+    const size_t nul = cursor->key().find('\0');
+    if (nul == std::string_view::npos || cursor->key().size() != nul + 5 ||
+        cursor->value().size() != 24) {
+      return StorageError("its offsets are not readable");
+    }
+  }
+  if (rows == 0) return StorageError("it holds no offsets");
+  return absl::OkStatus();
+}
+
+// Opens the store copied into `dir` and checks it is one to start from.
+absl::Status CheckCopy(const kv::EnvOptions& options) {
+  absl::StatusOr<std::unique_ptr<kv::Env>> env = kv::Env::Open(options);
+  if (!env.ok()) return env.status();
+  absl::StatusOr<kv::Table> meta = (*env)->OpenTable("meta");
+  if (!meta.ok()) return meta.status();
+  absl::StatusOr<kv::Table> offsets = (*env)->OpenTable("offsets");
+  if (!offsets.ok()) return offsets.status();
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = (*env)->Begin(kv::Env::Mode::kRead);
+  if (!txn.ok()) return txn.status();
+  absl::StatusOr<std::optional<std::string_view>> format = (*txn)->Get(*meta, "format");
+  if (!format.ok()) return format.status();
+  if (!format->has_value() || **format != kFormat) {
+    return StorageError(absl::StrCat("it is in format \"",
+                                     format->has_value() ? errors::Sv(**format) : "(none)",
+                                     "\", not \"", kFormat, "\""));
+  }
+  return CheckOffsets(**txn, *offsets);
+}
+
+}  // namespace
+
+void Store::RestoreSnapshot(const std::string& snapshot_dir, const kv::EnvOptions& env_options) {
+  namespace fs = std::filesystem;
+  {
+    absl::StatusOr<std::unique_ptr<kv::Txn>> txn = Read();
+    if (!txn.ok()) return;
+    absl::StatusOr<uint64_t> offsets = (*txn)->Count(tables_.offsets);
+    absl::StatusOr<uint64_t> jobs = (*txn)->Count(tables_.jobs);
+    absl::StatusOr<uint64_t> images = (*txn)->Count(tables_.images);
+    if (!offsets.ok() || !jobs.ok() || !images.ok() || *offsets + *jobs + *images != 0) return;
+  }
+  const fs::path snapshot = fs::path(snapshot_dir) / "state.mdb";
+  const fs::path copy_dir = fs::path(dir_) / "restoring";
+  std::error_code ec;
+  if (!fs::exists(snapshot, ec)) {
+    restore_note_ = absl::StrCat("no snapshot in ", snapshot_dir);
+    observability::LogInfo("state store starts empty; the tables are read from the beginning",
+                           {{"dir", dir_}, {"reason", restore_note_}});
+    return;
+  }
+  const absl::Time start = absl::Now();
+  // Copied first (a snapshot replaced meanwhile is renamed over, never changed in place: the copy
+  // is the old one or the new one), then checked where it lies, then moved in.
+  fs::remove_all(copy_dir, ec);
+  fs::create_directory(copy_dir, ec);
+  absl::Status usable = absl::OkStatus();
+  if (!ec) fs::copy_file(snapshot, copy_dir / "data.mdb", ec);
+  if (ec) {
+    usable = StorageError(absl::StrCat("cannot copy it: ", ec.message()));
+  } else {
+    kv::EnvOptions check = env_options;
+    check.dir = copy_dir.string();
+    check.durability = kv::Durability::kNone;
+    usable = CheckCopy(check);
+  }
+  if (usable.ok()) {
+    env_.reset();
+    fs::remove(fs::path(dir_) / "lock.mdb", ec);
+    fs::rename(copy_dir / "data.mdb", fs::path(dir_) / "data.mdb", ec);
+    if (ec) usable = StorageError(absl::StrCat("cannot move it in: ", ec.message()));
+    absl::StatusOr<std::unique_ptr<kv::Env>> env = kv::Env::Open(env_options);
+    if (env.ok()) {
+      env_ = *std::move(env);
+      if (absl::Status opened = OpenTables(); !opened.ok() && usable.ok()) usable = opened;
+    } else if (usable.ok()) {
+      usable = env.status();
+    }
+    if (!usable.ok()) {
+      // Back to an empty store: the tables are read from the beginning.
+      env_.reset();
+      fs::remove(fs::path(dir_) / "data.mdb", ec);
+      fs::remove(fs::path(dir_) / "lock.mdb", ec);
+      absl::StatusOr<std::unique_ptr<kv::Env>> fresh = kv::Env::Open(env_options);
+      if (fresh.ok()) {
+        env_ = *std::move(fresh);
+        (void)OpenTables();
+      }
+    }
+  }
+  fs::remove_all(copy_dir, ec);
+  if (!usable.ok()) {
+    restore_note_ = absl::StrCat("snapshot ", snapshot.string(), " not used: ", usable.message());
+    observability::LogWarn("state store starts empty; the tables are read from the beginning",
+                           {{"dir", dir_}, {"reason", restore_note_}});
+    return;
+  }
+  restored_ = true;
+  restore_note_ = absl::StrCat("restored from ", snapshot.string());
+  uint64_t records = 0;
+  if (absl::StatusOr<std::unique_ptr<kv::Txn>> txn = Read(); txn.ok()) {
+    records = (*txn)->Count(tables_.jobs).value_or(0) + (*txn)->Count(tables_.images).value_or(0);
+  }
+  observability::LogInfo("state store restored from a snapshot",
+                         {{"dir", dir_},
+                          {"snapshot", snapshot.string()},
+                          {"records", static_cast<int64_t>(records)},
+                          {"ms", absl::ToInt64Milliseconds(absl::Now() - start)}});
 }
 
 absl::Status Store::OpenTables() {
@@ -144,6 +324,7 @@ Store::~Store() {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
+  if (owner_lock_fd_ >= 0) close(owner_lock_fd_);
 }
 
 }  // namespace pixq::state
