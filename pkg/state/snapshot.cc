@@ -128,4 +128,123 @@ absl::StatusOr<bool> Snapshotter::WriteIfDue() {
   return true;
 }
 
+// Restoring, Store::Open's part (store.h declares it).
+
+namespace {
+
+// Whether the offsets table of `txn` holds rows, every one of the layout StoreFeed writes.
+absl::Status CheckOffsets(kv::Txn& txn, kv::Table offsets) {
+  absl::StatusOr<kv::Cursor> cursor = txn.Open(offsets);
+  if (!cursor.ok()) return cursor.status();
+  int rows = 0;
+  for (cursor->Seek(""); cursor->Valid(); cursor->Next(), ++rows) {
+    const size_t nul = cursor->key().find('\0');
+    if (nul == std::string_view::npos || cursor->key().size() != nul + 5 ||
+        cursor->value().size() != 24) {
+      return StorageError("its offsets are not readable");
+    }
+  }
+  if (rows == 0) return StorageError("it holds no offsets");
+  return absl::OkStatus();
+}
+
+// Opens the store copied into `dir` and checks it is one to start from.
+absl::Status CheckCopy(const kv::EnvOptions& options) {
+  absl::StatusOr<std::unique_ptr<kv::Env>> env = kv::Env::Open(options);
+  if (!env.ok()) return env.status();
+  absl::StatusOr<kv::Table> meta = (*env)->OpenTable("meta");
+  if (!meta.ok()) return meta.status();
+  absl::StatusOr<kv::Table> offsets = (*env)->OpenTable("offsets");
+  if (!offsets.ok()) return offsets.status();
+  absl::StatusOr<std::unique_ptr<kv::Txn>> txn = (*env)->Begin(kv::Env::Mode::kRead);
+  if (!txn.ok()) return txn.status();
+  absl::StatusOr<std::optional<std::string_view>> format = (*txn)->Get(*meta, "format");
+  if (!format.ok()) return format.status();
+  if (!format->has_value() || **format != kFormat) {
+    return StorageError(absl::StrCat("it is in format \"",
+                                     format->has_value() ? errors::Sv(**format) : "(none)",
+                                     "\", not \"", kFormat, "\""));
+  }
+  return CheckOffsets(**txn, *offsets);
+}
+
+}  // namespace
+
+void Store::RestoreSnapshot(const std::string& snapshot_dir, const kv::EnvOptions& env_options) {
+  {
+    absl::StatusOr<std::unique_ptr<kv::Txn>> txn = Read();
+    if (!txn.ok()) return;
+    absl::StatusOr<uint64_t> offsets = (*txn)->Count(tables_.offsets);
+    absl::StatusOr<uint64_t> jobs = (*txn)->Count(tables_.jobs);
+    absl::StatusOr<uint64_t> images = (*txn)->Count(tables_.images);
+    if (!offsets.ok() || !jobs.ok() || !images.ok() || *offsets + *jobs + *images != 0) return;
+  }
+  const fs::path snapshot = fs::path(snapshot_dir) / kSnapshotFile;
+  const fs::path copy_dir = fs::path(dir_) / "restoring";
+  std::error_code ec;
+  if (!fs::exists(snapshot, ec)) {
+    restore_note_ = absl::StrCat("no snapshot in ", snapshot_dir);
+    observability::LogInfo("state store starts empty; the tables are read from the beginning",
+                           {{"dir", dir_}, {"reason", restore_note_}});
+    return;
+  }
+  const absl::Time start = absl::Now();
+  // Copied first (a snapshot replaced meanwhile is renamed over, never changed in place: the copy
+  // is the old one or the new one), then checked where it lies, then moved in.
+  fs::remove_all(copy_dir, ec);
+  fs::create_directory(copy_dir, ec);
+  absl::Status usable = absl::OkStatus();
+  if (!ec) fs::copy_file(snapshot, copy_dir / "data.mdb", ec);
+  if (ec) {
+    usable = StorageError(absl::StrCat("cannot copy it: ", ec.message()));
+  } else {
+    kv::EnvOptions check = env_options;
+    check.dir = copy_dir.string();
+    check.durability = kv::Durability::kNone;
+    usable = CheckCopy(check);
+  }
+  if (usable.ok()) {
+    env_.reset();
+    fs::remove(fs::path(dir_) / "lock.mdb", ec);
+    fs::rename(copy_dir / "data.mdb", fs::path(dir_) / "data.mdb", ec);
+    if (ec) usable = StorageError(absl::StrCat("cannot move it in: ", ec.message()));
+    absl::StatusOr<std::unique_ptr<kv::Env>> env = kv::Env::Open(env_options);
+    if (env.ok()) {
+      env_ = *std::move(env);
+      if (absl::Status opened = OpenTables(); !opened.ok() && usable.ok()) usable = opened;
+    } else if (usable.ok()) {
+      usable = env.status();
+    }
+    if (!usable.ok()) {
+      // Back to an empty store: the tables are read from the beginning.
+      env_.reset();
+      fs::remove(fs::path(dir_) / "data.mdb", ec);
+      fs::remove(fs::path(dir_) / "lock.mdb", ec);
+      absl::StatusOr<std::unique_ptr<kv::Env>> fresh = kv::Env::Open(env_options);
+      if (fresh.ok()) {
+        env_ = *std::move(fresh);
+        (void)OpenTables();
+      }
+    }
+  }
+  fs::remove_all(copy_dir, ec);
+  if (!usable.ok()) {
+    restore_note_ = absl::StrCat("snapshot ", snapshot.string(), " not used: ", usable.message());
+    observability::LogWarn("state store starts empty; the tables are read from the beginning",
+                           {{"dir", dir_}, {"reason", restore_note_}});
+    return;
+  }
+  restored_ = true;
+  restore_note_ = absl::StrCat("restored from ", snapshot.string());
+  uint64_t records = 0;
+  if (absl::StatusOr<std::unique_ptr<kv::Txn>> txn = Read(); txn.ok()) {
+    records = (*txn)->Count(tables_.jobs).value_or(0) + (*txn)->Count(tables_.images).value_or(0);
+  }
+  observability::LogInfo("state store restored from a snapshot",
+                         {{"dir", dir_},
+                          {"snapshot", snapshot.string()},
+                          {"records", static_cast<int64_t>(records)},
+                          {"ms", absl::ToInt64Milliseconds(absl::Now() - start)}});
+}
+
 }  // namespace pixq::state

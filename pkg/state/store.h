@@ -118,7 +118,8 @@ class Store final {
  private:
   Store() = default;
   [[nodiscard]] absl::Status OpenTables();
-  // Replaces this empty store with a copy of the snapshot in `snapshot_dir` when it is usable.
+  // Replaces this empty store with a copy of the snapshot in `snapshot_dir` when it is usable
+  // (defined in snapshot.cc, beside the writing).
   void RestoreSnapshot(const std::string& snapshot_dir, const kv::EnvOptions& env_options);
 
   std::string dir_;
