@@ -19,6 +19,7 @@
 #include "pkg/queue/producer.h"
 #include "pkg/queue/table_reader.h"
 #include "pkg/runtime/runtime.h"
+#include "pkg/state/snapshot.h"
 #include "pkg/state/store.h"
 #include "pkg/state/store_feed.h"
 #include "pkg/state/tables.h"
@@ -63,8 +64,12 @@ int main(int argc, char** argv) {
   observability::Metrics metrics{observability::MetricsRole::kApi};
   metrics.DeclareTopics({topics.jobs, topics.job_status, topics.images});
   auto tracer = runtime::StartTracer(cfg, "pixq-api", metrics);
-  auto state_store = state::Store::Open(
-      {.dir = cfg.state.dir, .max_bytes = static_cast<uint64_t>(cfg.state.max_bytes)});
+  // Snapshots on the shared volume: a new replica starts from the newest and reads only the tail.
+  const std::string snapshot_dir =
+      cfg.state.snapshot_interval_s > 0 ? (*store)->root() + "/state-snapshots" : "";
+  auto state_store = state::Store::Open({.dir = cfg.state.dir,
+                                         .max_bytes = static_cast<uint64_t>(cfg.state.max_bytes),
+                                         .snapshot_dir = snapshot_dir});
   if (!state_store.ok()) return Fail(state_store.status());
   state::JobTable jobs(**state_store);
   state::ImageTable images(**state_store);
@@ -125,8 +130,16 @@ int main(int argc, char** argv) {
       clock::RealClock());
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started);
 
+  std::unique_ptr<state::Snapshotter> snapshotter;
+  if (!snapshot_dir.empty()) {
+    snapshotter = std::make_unique<state::Snapshotter>(
+        **state_store, snapshot_dir, absl::Seconds(cfg.state.snapshot_interval_s),
+        [&tables] { return tables.CaughtUpOnce(); }, clock::RealClock());
+  }
+
   readiness.Start();
   admission.Start();
+  if (snapshotter) snapshotter->Start();
 
   observability::LogInfo("pixq-api listening", {{"address", cfg.http.address},
                                                 {"port", server.port()},

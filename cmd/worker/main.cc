@@ -59,8 +59,7 @@ int SweepOnce(const pixq::config::Config& cfg, pixq::storage::VolumeStore& store
   absl::Status stored;
   auto reader = queue::TableReader::Start(
       *client, {topics.job_status}, [&jobs, &stored_mu, &stored](const queue::Message& m) {
-        if (absl::Status applied = jobs.Apply(m.key, m.value);
-            errors::Is(applied, errors::Reason::kStorageError)) {
+        if (absl::Status applied = jobs.Apply(m.key, m.value); state::IsStoreFailure(applied)) {
           std::lock_guard<std::mutex> lock(stored_mu);
           stored.Update(applied);
         }

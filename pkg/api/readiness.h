@@ -34,7 +34,8 @@ class Readiness final {
   void CheckNow();
 
   // Errors: "NotReady" before the first successful check, "BrokerUnavailable" (503),
-  // "CatchUpTimeout" (503) when the tables did not reach the log end within the timeout.
+  // "CatchUpTimeout" (503) when the tables did not reach the log end within the timeout,
+  // "StateStoreFull" (503) while the store cannot take the next batch (full map or disk).
   [[nodiscard]] absl::Status Ready() const;
   // Errors: "BrokerUnavailable" while the last check could not reach the broker.
   [[nodiscard]] absl::Status Admit() const;

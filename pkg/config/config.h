@@ -50,6 +50,7 @@ struct StorageConfig {
 struct StateConfig {
   std::string dir;  // empty: a private temporary directory, removed at stop
   int64_t max_bytes{};
+  int snapshot_interval_s{};  // 0: no snapshots
 };
 
 struct HttpConfig {

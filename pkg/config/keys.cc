@@ -74,6 +74,12 @@ const Key kKeys[] = {
      .meaning = "the most the table store may hold (LMDB's map: address space, not memory; the "
                 "file grows as records are kept)",
      .bounds = Bounds{int64_t{1} << 24, int64_t{1} << 44}},
+    {PIXQ_KEY(state, snapshot_interval_s), .default_value = "300",
+     .meaning = "how often pixq-api writes a compact copy of its table store with its offsets to "
+                "`<storage.root>/state-snapshots/` (one kept, replaced atomically), from which a "
+                "replica whose store is empty starts and reads only the records after it; `0`: "
+                "off (a new replica then reads the topics from their beginning)",
+     .bounds = Bounds{0, kDay}},
     {PIXQ_KEY(http, address), .default_value = "0.0.0.0", .meaning = "where pixq-api listens",
      .required = true},
     {PIXQ_KEY(http, port), .default_value = "8080",

@@ -93,6 +93,7 @@ constexpr std::array kRows = {
     ReasonRow{Reason::kStatusNotPublished, "StatusNotPublished", Code::kUnavailable, 503, true},
     ReasonRow{Reason::kSourceUnavailable, "SourceUnavailable", Code::kUnavailable, 503, true},
     ReasonRow{Reason::kBacklogFull, "BacklogFull", Code::kUnavailable, 503, true},
+    ReasonRow{Reason::kStateStoreFull, "StateStoreFull", Code::kUnavailable, 503, true},
     ReasonRow{Reason::kNotAccepted, "NotAccepted", Code::kUnavailable, 503, true},
 };
 

@@ -112,6 +112,7 @@ enum class Reason {
   kStatusNotPublished,
   kSourceUnavailable,
   kBacklogFull,  // the work topics' backlog is near what they can hold: new jobs wait (admission)
+  kStateStoreFull,  // an API replica's state store reached state.max_bytes (or its disk is full)
   // Only ever a job record's status.reason: the API answered the request with Kafka's failure and
   // wrote the record Failed so that it says the job was never accepted.
   kNotAccepted,  // stays last: reason.cc's static_assert counts the rows up to it

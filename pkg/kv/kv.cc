@@ -1,9 +1,12 @@
 #include "pkg/kv/kv.h"
 
+#include <cerrno>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include <fcntl.h>
 #include <lmdb.h>
+#include <unistd.h>
 
 #include "pkg/errors/errors.h"
 
@@ -12,8 +15,16 @@ namespace {
 
 absl::Status Fail(std::string_view what, int rc) {
   std::string message = absl::StrCat("store: ", errors::Sv(what), ": ", mdb_strerror(rc));
-  // The map is the most the store may hold; it is sized by configuration.
-  if (rc == MDB_MAP_FULL) absl::StrAppend(&message, " (raise state.max_bytes)");
+  // The map is the most the store may hold; it is sized by configuration. A full map or disk is
+  // no broken store: it says what to do, and the same write succeeds once there is room.
+  if (rc == MDB_MAP_FULL) {
+    absl::StrAppend(&message, " (raise state.max_bytes, or the volume with it)");
+    return errors::Make(errors::Reason::kStateStoreFull, message);
+  }
+  if (rc == ENOSPC) {
+    absl::StrAppend(&message, " (the state volume is full)");
+    return errors::Make(errors::Reason::kStateStoreFull, message);
+  }
   return errors::Make(errors::Reason::kStorageError, message);
 }
 
@@ -82,6 +93,20 @@ absl::StatusOr<std::unique_ptr<Txn>> Env::Begin(Mode mode) {
 
 absl::Status Env::Sync() {
   if (int rc = mdb_env_sync(impl_->env, 1); rc != 0) return Fail("sync", rc);
+  return absl::OkStatus();
+}
+
+absl::Status Env::CopyCompact(const std::string& dir) {
+  if (int rc = mdb_env_copy2(impl_->env, dir.c_str(), MDB_CP_COMPACT); rc != 0) {
+    return Fail(absl::StrCat("copy to ", dir), rc);
+  }
+  // LMDB writes the copy without a flush of its own: a snapshot renamed into place must be whole.
+  const std::string file = dir + "/data.mdb";
+  const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Fail(absl::StrCat("open ", file), errno);
+  const int synced = fsync(fd) == 0 ? 0 : errno;
+  close(fd);
+  if (synced != 0) return Fail(absl::StrCat("flush ", file), synced);
   return absl::OkStatus();
 }
 

@@ -14,8 +14,8 @@
 // Thread-safety: Env is thread-safe. A Txn, and the Cursors and string_views it hands out, belong
 // to the thread that uses it; views stay valid until the transaction ends or writes again.
 //
-// Errors: "StorageError" (kInternal) carrying LMDB's message; a full map says so and names
-// state.max_bytes.
+// Errors: "StorageError" (kInternal) carrying LMDB's message; a full map (MDB_MAP_FULL) or disk
+// (ENOSPC) is "StateStoreFull" (kUnavailable, retriable) and names state.max_bytes.
 
 #include <cstdint>
 #include <memory>
@@ -60,6 +60,13 @@ class Env final {
 
   // Flushes everything committed to disk.
   [[nodiscard]] absl::Status Sync();
+
+  // Writes a compact copy of the store as it stands at one commit (free pages left out, the
+  // tables rewritten in order) into `dir`, which must exist and hold no store: data.mdb, flushed
+  // before it returns. Runs beside readers and the writer (it is a read transaction), so a copy
+  // of a big store holds old pages from reuse while it runs. Errors: "StorageError",
+  // "StateStoreFull" (the target's disk).
+  [[nodiscard]] absl::Status CopyCompact(const std::string& dir);
 
   struct Impl;
 

@@ -70,6 +70,9 @@ struct TableReader::Impl {
   std::atomic<bool> caught_up_once{false};
   std::atomic<int64_t> records_read{0};
   bool rebuilt = false;
+  // The sink's error while a batch is being retried (ok otherwise): what CatchUp tells a caller
+  // instead of blaming the broker, since the reader is stuck on its own store.
+  absl::Status sink_failure;  // guarded by mu
 
   std::atomic<bool> stop{false};
   std::thread thread;
@@ -120,11 +123,22 @@ struct TableReader::Impl {
     for (const auto& [key, p] : moved) positions.push_back(p);
     for (;;) {
       absl::Status status = sink->Apply(batch, positions);
-      if (status.ok()) break;
-      observability::LogError("state tables: a batch was not stored; trying again in 1 s",
-                              {{"error", std::string(status.message())},
-                               {"records", static_cast<int64_t>(batch.size())}});
       std::unique_lock<std::mutex> lock(mu);
+      if (status.ok()) {
+        if (!sink_failure.ok()) {
+          observability::LogInfo("state tables: batches are stored again", {});
+        }
+        sink_failure = absl::OkStatus();
+        break;
+      }
+      // Logged when it starts or changes, not every second: a full store may stay full for hours.
+      if (sink_failure.ToString() != status.ToString()) {
+        observability::LogError("state tables: a batch was not stored; trying again every second",
+                                {{"reason", errors::ReasonOf(status)},
+                                 {"error", std::string(status.message())},
+                                 {"records", static_cast<int64_t>(batch.size())}});
+      }
+      sink_failure = status;
       applied.wait_for(lock, std::chrono::seconds(1), [this] { return stop.load(); });
       if (stop.load()) return;
     }
@@ -338,6 +352,8 @@ absl::Status TableReader::CatchUp(absl::Duration timeout) {
     return true;
   });
   if (!done) {
+    // The reader is stuck on its own store (full, failing): that is the answer, not the broker.
+    if (!impl_->sink_failure.ok()) return impl_->sink_failure;
     // Behind and not a record further: the reader cannot fetch. The log ends came back, but from
     // a request answered just before the broker went away (seen when an outage began between the
     // two), and the broker is what a caller must be told about.

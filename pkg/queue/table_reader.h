@@ -82,7 +82,8 @@ class TableReader final {
   // Blocks until every record that was in the topics when it was called has been applied.
   // Errors: "CatchUpTimeout" (kDeadlineExceeded) when the tables moved but not far enough,
   // "BrokerUnavailable" (kUnavailable) when the log ends could not be listed or the tables, behind
-  // them, read nothing at all within `timeout`. Thread-safe.
+  // them, read nothing at all within `timeout`; the sink's own error (e.g. "StateStoreFull") when,
+  // behind, its last batch failed and is being retried. Thread-safe.
   [[nodiscard]] absl::Status CatchUp(absl::Duration timeout);
 
   // Whether a CatchUp has succeeded at least once (the tables hold the log as of some moment).

@@ -1,10 +1,14 @@
 #include "pkg/state/store.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "pkg/errors/errors.h"
 #include "pkg/observability/log.h"
@@ -16,17 +20,71 @@ absl::Status StorageError(std::string_view what) {
   return errors::Make(errors::Reason::kStorageError, std::string(what));
 }
 
-absl::StatusOr<std::string> MakePrivateDir() {
+std::string TempRoot() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/pixq-state-XXXXXX");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+constexpr char kPrivatePrefix[] = "pixq-state-";
+constexpr char kOwnerLock[] = "owner.lock";
+
+// Removes the private stores of processes that are gone: their owner.lock is free (the kernel
+// drops an flock with its last descriptor, also at SIGKILL), or, without a lock file (written by
+// an older pixq, or made this instant by another process not yet holding it), old enough.
+void RemoveStalePrivateDirs(const std::string& root) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(root, ec);
+  if (ec) return;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (const std::filesystem::directory_entry& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(kPrivatePrefix) || !entry.is_directory(ec)) continue;
+    const std::string lock = (entry.path() / kOwnerLock).string();
+    bool stale = false;
+    const int fd = open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      stale = flock(fd, LOCK_EX | LOCK_NB) == 0;
+      close(fd);
+    } else {
+      const auto written = std::filesystem::last_write_time(entry.path(), ec);
+      stale = !ec && now - written > std::chrono::seconds(kStalePrivateAgeSeconds);
+    }
+    if (!stale) continue;
+    std::filesystem::remove_all(entry.path(), ec);
+    observability::LogInfo("removed the private state store of a process that is gone",
+                           {{"dir", entry.path().string()}});
+  }
+}
+
+struct PrivateDir {
+  std::string path;
+  int lock_fd = -1;
+};
+
+absl::StatusOr<PrivateDir> MakePrivateDir() {
+  const std::string root = TempRoot();
+  RemoveStalePrivateDirs(root);
+  std::string pattern = absl::StrCat(root, "/", kPrivatePrefix, "XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) {
     return StorageError(absl::StrCat("state: cannot make a private directory in ", pattern));
   }
-  return pattern;
+  const std::string lock = absl::StrCat(pattern, "/", kOwnerLock);
+  const int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fd >= 0) close(fd);
+    std::error_code ec;
+    std::filesystem::remove_all(pattern, ec);
+    return StorageError(absl::StrCat("state: cannot lock ", lock));
+  }
+  return PrivateDir{.path = pattern, .lock_fd = fd};
 }
 
 }  // namespace
+
+bool IsStoreFailure(const absl::Status& status) {
+  return errors::Is(status, errors::Reason::kStorageError) ||
+         errors::Is(status, errors::Reason::kStateStoreFull);
+}
 
 absl::Status WriteBatch::Commit() {
   if (absl::Status committed = txn_->Commit(); !committed.ok()) return committed;
@@ -39,9 +97,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   std::unique_ptr<Store> store(new Store());
   store->private_ = options.dir.empty();
   if (store->private_) {
-    absl::StatusOr<std::string> dir = MakePrivateDir();
+    absl::StatusOr<PrivateDir> dir = MakePrivateDir();
     if (!dir.ok()) return dir.status();
-    store->dir_ = *dir;
+    store->dir_ = dir->path;
+    store->owner_lock_fd_ = dir->lock_fd;
   } else {
     store->dir_ = options.dir;
     std::error_code ec;
@@ -54,6 +113,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   const kv::EnvOptions env_options{
       .dir = store->dir_,
       .map_bytes = options.max_bytes,
+      .max_readers = options.max_readers,
       .durability = store->private_ ? kv::Durability::kNone : kv::Durability::kCommitted};
 
   absl::StatusOr<std::unique_ptr<kv::Env>> env = kv::Env::Open(env_options);
@@ -77,6 +137,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     store->env_ = *std::move(env);
     if (absl::Status opened = store->OpenTables(); !opened.ok()) return opened;
   }
+  if (!options.snapshot_dir.empty()) store->RestoreSnapshot(options.snapshot_dir, env_options);
   return store;
 }
 
@@ -144,6 +205,7 @@ Store::~Store() {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
+  if (owner_lock_fd_ >= 0) close(owner_lock_fd_);
 }
 
 }  // namespace pixq::state

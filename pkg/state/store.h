@@ -8,7 +8,8 @@
 // Tables (LMDB sub-databases), all changed in the table reader's one write transaction per batch:
 //   jobs          job id → the record's wire JSON, as read from pixq.job-status
 //   job_phase     phase byte + job id → ""                 (?phase= listings)
-//   job_outputs   output key → the output of a succeeded job (FindOutput)
+//   job_outputs   output key + NUL + job id → the output of that succeeded job (FindOutput);
+//                 one row per job, so forgetting one job keeps the output others still name
 //   job_idem      Idempotency-Key + NUL + job id → ""
 //   job_batch     batch id + NUL + index (4 bytes, big-endian, offset by 2^31) → job id
 //   images        image id → the metadata's wire JSON, as read from pixq.images
@@ -38,14 +39,24 @@
 
 namespace pixq::state {
 
-inline constexpr char kFormat[] = "pixq-state 1";
+inline constexpr char kFormat[] = "pixq-state 2";
 
 struct StoreOptions {
   // The store's directory, created if missing. Empty: a private directory under $TMPDIR (or
-  // /tmp), removed when the Store is destroyed: the tables then behave as in-memory ones did.
+  // /tmp), pixq-state-*, removed when the Store is destroyed: the tables then behave as in-memory
+  // ones did. A process killed before it could remove its own (SIGKILL, OOM) leaves it behind:
+  // each private store holds an flock(2) on its owner.lock while open, and opening one removes
+  // the pixq-state-* directories whose lock nobody holds (their owner is gone, whichever pid
+  // namespace it ran in), and those without a lock file older than kStalePrivateAge.
   std::string dir;
   uint64_t max_bytes = uint64_t{64} << 30;  // LMDB's map: the most the store may hold
+  int max_readers = 1024;                   // read transactions open at once
+  // Where snapshots are (pkg/state/snapshot.h); empty: none. A store that holds no offsets at
+  // open (new, or just wiped) starts from the snapshot there, if one is usable.
+  std::string snapshot_dir;
 };
+
+inline constexpr int64_t kStalePrivateAgeSeconds = 600;
 
 struct StoreTables {
   kv::Table jobs, job_phase, job_outputs, job_idem, job_batch;
@@ -67,6 +78,10 @@ class WriteBatch final {
   std::vector<std::function<void()>> after_commit_;
 };
 
+// Whether `status` is the store's failure (a write that did not happen: "StorageError", or
+// "StateStoreFull"), as opposed to a record that could not be read.
+[[nodiscard]] bool IsStoreFailure(const absl::Status& status);
+
 class Store final {
  public:
   // Opens the store in options.dir. One that cannot be opened, or was written in another format,
@@ -81,6 +96,9 @@ class Store final {
   [[nodiscard]] bool is_private() const { return private_; }
   // Why the store found at start was wiped; empty when it was opened as it was (or is new).
   [[nodiscard]] const std::string& wipe_reason() const { return wipe_reason_; }
+  // Whether the store started from a snapshot, and if not (with a snapshot_dir), why not.
+  [[nodiscard]] bool restored() const { return restored_; }
+  [[nodiscard]] const std::string& restore_note() const { return restore_note_; }
 
   [[nodiscard]] const StoreTables& tables() const { return tables_; }
   [[nodiscard]] kv::Env& env() { return *env_; }
@@ -100,10 +118,16 @@ class Store final {
  private:
   Store() = default;
   [[nodiscard]] absl::Status OpenTables();
+  // Replaces this empty store with a copy of the snapshot in `snapshot_dir` when it is usable
+  // (defined in snapshot.cc, beside the writing).
+  void RestoreSnapshot(const std::string& snapshot_dir, const kv::EnvOptions& env_options);
 
   std::string dir_;
   bool private_ = false;
   std::string wipe_reason_;
+  bool restored_ = false;
+  std::string restore_note_;
+  int owner_lock_fd_ = -1;  // a private store's flock, held while it is open
   std::unique_ptr<kv::Env> env_;
   StoreTables tables_;
 };

@@ -48,18 +48,27 @@ StoreFeed::StoreFeed(Store& store, JobTable& jobs, ImageTable& images, queue::To
       on_applied_(std::move(on_applied)) {}
 
 std::vector<queue::StoredPosition> StoreFeed::Stored() {
+  // Nothing stored would read as a fresh store over records it still holds (a replay from the
+  // beginning on top of them, which keeps records since deleted): a store whose offsets cannot be
+  // read answers a position that matches no partition, so the reader resets it.
+  const auto unreadable = [this](const std::string& why) {
+    observability::LogWarn("state store offsets unreadable",
+                           {{"dir", store_.dir()}, {"error", why}});
+    return std::vector<queue::StoredPosition>{
+        queue::StoredPosition{.topic = std::string(kUnreadableOffsets), .next_offset = -1}};
+  };
   std::vector<queue::StoredPosition> out;
   absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
-  if (!txn.ok()) return out;
+  if (!txn.ok()) return unreadable(std::string(txn.status().message()));
   absl::StatusOr<kv::Cursor> cursor = (*txn)->Open(store_.tables().offsets);
-  if (!cursor.ok()) return out;
+  if (!cursor.ok()) return unreadable(std::string(cursor.status().message()));
   for (cursor->Seek(""); cursor->Valid(); cursor->Next()) {
     const std::string_view key = cursor->key();
     const std::string_view value = cursor->value();
     const size_t nul = key.find('\0');
     if (nul == std::string_view::npos || key.size() != nul + 5 || value.size() != 24) {
       // Not written by this code: treat the whole store as unmatched.
-      return {queue::StoredPosition{.topic = "(unreadable offsets)", .next_offset = -1}};
+      return unreadable("an offsets row not written by this version");
     }
     out.push_back(queue::StoredPosition{.topic = std::string(key.substr(0, nul)),
                                         .partition = static_cast<int32_t>(Read(key, nul + 1, 4)),
@@ -91,7 +100,7 @@ absl::Status StoreFeed::Apply(const std::vector<queue::Message>& records,
       applied = jobs_.Apply(**batch, m.key, m.value);
     }
     if (applied.ok()) continue;
-    if (errors::Is(applied, errors::Reason::kStorageError)) return applied;
+    if (IsStoreFailure(applied)) return applied;
     observability::LogWarn(
         "record skipped",
         {{"topic", m.topic}, {"offset", m.offset}, {"error", std::string(applied.message())}});

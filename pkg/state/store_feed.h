@@ -17,16 +17,22 @@
 
 namespace pixq::state {
 
+// The topic of the one position Stored() answers when the offsets cannot be read: it names no
+// partition, so the table reader resets the store rather than trusting it.
+inline constexpr std::string_view kUnreadableOffsets = "(unreadable offsets)";
+
 class StoreFeed final : public queue::TableSink {
  public:
   // `on_applied` runs after each committed batch (the tables' sizes for metrics), may be empty.
   StoreFeed(Store& store, JobTable& jobs, ImageTable& images, queue::Topics topics,
             std::function<void()> on_applied = {});
 
+  // The stored positions; {kUnreadableOffsets} when they cannot be read (never "nothing").
   [[nodiscard]] std::vector<queue::StoredPosition> Stored() override;
   [[nodiscard]] absl::Status Reset(std::string_view why) override;
   // A record that is not a job record or image metadata is skipped with a log line; anything the
-  // store fails at drops the whole batch (an error).
+  // store fails at drops the whole batch (an error: "StorageError", or "StateStoreFull" when the
+  // map or the disk is full).
   [[nodiscard]] absl::Status Apply(const std::vector<queue::Message>& records,
                                    const std::vector<queue::StoredPosition>& positions) override;
 

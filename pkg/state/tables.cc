@@ -47,6 +47,20 @@ std::string IdempotencyKey(std::string_view key, std::string_view id) {
   return out;
 }
 
+// job_outputs: one row per succeeded job, so that forgetting a job drops only its own row and an
+// output stays findable while any job that made it is kept (a replica built afresh from the
+// topics would not know the output of a deleted job either).
+std::string OutputIndexKey(std::string_view output_key, std::string_view id) {
+  std::string out(output_key);
+  out.push_back('\0');
+  out.append(id);
+  return out;
+}
+
+bool FitsOutputIndex(std::string_view output_key, std::string_view id) {
+  return !output_key.empty() && output_key.size() + id.size() + 1 <= kMaxKeyBytes;
+}
+
 std::string BatchPrefix(std::string_view batch_id) {
   std::string out(batch_id);
   out.push_back('\0');
@@ -164,6 +178,9 @@ absl::Status JobTable::Apply(WriteBatch& batch, const std::string& id,
     // Drops the old record from the indexes (it is being replaced or forgotten).
     if (std::optional<job::JobRecord> old = ParseJob(**old_value)) {
       PIXQ_RETURN_IF_ERROR(txn.Delete(t.job_phase, PhaseKey(old->status.phase, id)));
+      if (FitsOutputIndex(old->output_key, id)) {
+        PIXQ_RETURN_IF_ERROR(txn.Delete(t.job_outputs, OutputIndexKey(old->output_key, id)));
+      }
       if (!old->idempotency_key.empty() &&
           old->idempotency_key.size() + id.size() + 1 <= kMaxKeyBytes) {
         PIXQ_RETURN_IF_ERROR(txn.Delete(t.job_idem, IdempotencyKey(old->idempotency_key, id)));
@@ -183,9 +200,9 @@ absl::Status JobTable::Apply(WriteBatch& batch, const std::string& id,
     PIXQ_RETURN_IF_ERROR(txn.Put(t.jobs, id, *value));
     PIXQ_RETURN_IF_ERROR(txn.Put(t.job_phase, PhaseKey(applied->status.phase, id), ""));
     if (applied->status.phase == job::Phase::kSucceeded && applied->status.output &&
-        !applied->output_key.empty() && applied->output_key.size() <= kMaxKeyBytes) {
-      PIXQ_RETURN_IF_ERROR(
-          txn.Put(t.job_outputs, applied->output_key, EncodeOutput(*applied->status.output)));
+        FitsOutputIndex(applied->output_key, id)) {
+      PIXQ_RETURN_IF_ERROR(txn.Put(t.job_outputs, OutputIndexKey(applied->output_key, id),
+                                   EncodeOutput(*applied->status.output)));
     }
     if (!applied->idempotency_key.empty() &&
         applied->idempotency_key.size() + id.size() + 1 <= kMaxKeyBytes) {
@@ -326,13 +343,16 @@ std::vector<job::JobRecord> JobTable::Batch(const std::string& batch_id) const {
 }
 
 std::optional<job::OutputInfo> JobTable::FindOutput(const std::string& output_key) const {
-  if (output_key.empty() || output_key.size() > kMaxKeyBytes) return std::nullopt;
+  if (output_key.empty() || output_key.size() >= kMaxKeyBytes) return std::nullopt;
   absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
   if (!txn.ok()) return std::nullopt;
-  absl::StatusOr<std::optional<std::string_view>> value =
-      (*txn)->Get(store_.tables().job_outputs, output_key);
-  if (!value.ok() || !value->has_value()) return std::nullopt;
-  return DecodeOutput(**value);
+  absl::StatusOr<kv::Cursor> cursor = (*txn)->Open(store_.tables().job_outputs);
+  if (!cursor.ok()) return std::nullopt;
+  // Any job's row will do: the same output key is the same bytes.
+  const std::string prefix = OutputIndexKey(output_key, "");
+  cursor->Seek(prefix);
+  if (!cursor->Valid() || !cursor->key().starts_with(prefix)) return std::nullopt;
+  return DecodeOutput(cursor->value());
 }
 
 uint64_t JobTable::Watch(const std::string& id, Watcher watcher) {

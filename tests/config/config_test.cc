@@ -237,6 +237,7 @@ storage:
 state:
   dir: ""
   max_bytes: 68719476736
+  snapshot_interval_s: 300
 http:
   address: "0.0.0.0"
   port: 8080

@@ -53,6 +53,23 @@ function checkSource({ name, scenario, docs }) {
   if (!t.check(configMap, say(`ConfigMap ${configName} is not rendered`))) return;
   const config = YAML.parse(configMap.data["pixq.yaml"]);
   const prefix = config.kafka.topic_prefix ?? "pixq.";
+
+  // The API's table store may not outgrow its volume: state.max_bytes (the environment's, else the
+  // file's, else the binary's 64 GiB) within the state emptyDir's sizeLimit, so a full store says
+  // StateStoreFull rather than the pod being evicted.
+  const stateVolume = api.spec.template.spec.volumes.find((v) => v.name === "state");
+  const sizeLimit = stateVolume?.emptyDir?.sizeLimit;
+  if (sizeLimit !== undefined) {
+    const units = { "": 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, K: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+    const [, n, unit] = /^(\d+)([A-Za-z]*)$/.exec(String(sizeLimit)) ?? [];
+    const apiEnv = api.spec.template.spec.containers.find((c) => c.name === "api")?.env ?? [];
+    const fromEnv = apiEnv.find((e) => e.name === "PIXQ_STATE_MAX_BYTES")?.value;
+    const maxBytes = Number(fromEnv ?? config.state?.max_bytes ?? 2 ** 36);
+    if (t.check(n !== undefined && unit in units, say(`state volume sizeLimit ${sizeLimit} unreadable`))) {
+      t.check(maxBytes <= Number(n) * units[unit],
+        say(`state.max_bytes ${maxBytes} is more than the state volume's sizeLimit ${sizeLimit}`));
+    }
+  }
   const group = config.kafka.consumer_group ?? "pixq-workers";
 
   // Every pod (the Deployments', the CronJob's and the test's): the security context and volumes

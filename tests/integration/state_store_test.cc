@@ -1,7 +1,8 @@
 // The API's table store (LMDB, state.dir) against the real processes: a replica killed with
 // SIGKILL and started again on its store is ready with the same answers having read only the
 // records after its stored offsets; a devbroker restart, which renumbers the topics' offsets,
-// makes the API notice, read everything again and reach the same answers.
+// makes the API notice, read everything again and reach the same answers; a new replica with an
+// empty store starts from the snapshot another wrote and reads only the records after it.
 
 #include <csignal>
 #include <iostream>
@@ -79,10 +80,12 @@ struct Replica {
 };
 
 // Another pixq-api on the system's broker and volume, with its table store in `state_dir`.
-Replica StartReplica(System& system, const std::string& state_dir, const std::string& name) {
+Replica StartReplica(System& system, const std::string& state_dir, const std::string& name,
+                     const std::map<std::string, std::string>& more_env = {}) {
   std::map<std::string, std::string> env = system.Env();
   env["PIXQ_HTTP_PORT"] = "0";
   env["PIXQ_STATE_DIR"] = state_dir;
+  for (const auto& [k, v] : more_env) env[k] = v;
   Replica replica;
   const absl::Time start = absl::Now();
   replica.process =
@@ -158,6 +161,57 @@ TEST(StateStoreTest, AReplicaKilledAndRestartedResumesFromItsStore) {
        .recovery = absl::StrCat("ready ", Took(again.ready_after), " after the start")});
   again.process->Signal(SIGTERM);
   again.process->Wait(absl::Seconds(30));
+}
+
+TEST(StateStoreTest, ANewReplicaStartsFromASnapshotAndReadsOnlyTheTail) {
+  System system(SystemOptions{.partitions = 2, .workers = 0});
+  const std::string api = system.url();
+  std::vector<std::string> images;
+  for (int i = 0; i < 20; ++i) images.push_back(Upload(api, i));
+  for (int i = 0; i < 100; ++i) Submit(api, images[i % images.size()], 10 + i);
+
+  // A replica that writes a snapshot every second to the shared volume, stopped after its first.
+  Replica writer = StartReplica(system, system.root() + "/state-writer", "replica-writer",
+                                {{"PIXQ_STATE_SNAPSHOT_INTERVAL_S", "1"}});
+  EXPECT_TRUE(Eventually(
+      [&] { return !System::LogLines(*writer.process, "state snapshot written").empty(); },
+      absl::Seconds(30)))
+      << writer.process->Log();
+  writer.process->Signal(SIGTERM);
+  writer.process->Wait(absl::Seconds(30));
+  for (int i = 0; i < 10; ++i) Submit(api, images[i], 500 + i);
+
+  // A new replica: an empty state directory, the default interval (it does not write meanwhile).
+  Replica fresh = StartReplica(system, system.root() + "/state-new", "replica-new");
+  const std::vector<json> restored =
+      System::LogLines(*fresh.process, "state store restored from a snapshot");
+  ASSERT_EQ(restored.size(), 1u) << fresh.process->Log();
+  EXPECT_EQ(restored[0].value("records", -1), 120);
+  const json caught_up = CaughtUp(*fresh.process);
+  std::cout << "new replica from a snapshot: ready after "
+            << absl::FormatDuration(fresh.ready_after) << ", read "
+            << caught_up.value("records_read", -1) << " records (" << caught_up.dump() << ")\n";
+  EXPECT_FALSE(caught_up.value("rebuilt", true));
+  // Only the 10 Pending records sent after the snapshot, not the 120 in it.
+  EXPECT_EQ(caught_up.value("records_read", -1), 10);
+  const bool same = Answers(fresh.url) == Answers(api);
+  EXPECT_TRUE(same);
+  RecordFault(
+      {.fault = "A new API replica (empty store) started from a snapshot on the shared volume",
+       .injected =
+           "a replica wrote a snapshot of 20 images and 100 jobs (state.snapshot_interval_s "
+           "1) and stopped; 10 more jobs submitted; a new replica started on an empty "
+           "state.dir",
+       .jobs = 110,
+       .lost = same ? 0 : 110,
+       .redeliveries =
+           absl::StrCat(restored[0].value("records", -1), " records from the snapshot, ",
+                        caught_up.value("records_read", -1),
+                        " read from Kafka (the tail after its offsets); answers ",
+                        same ? "the same" : "DIFFERENT", " as the other replica's"),
+       .recovery = absl::StrCat("ready ", Took(fresh.ready_after), " after the start")});
+  fresh.process->Signal(SIGTERM);
+  fresh.process->Wait(absl::Seconds(30));
 }
 
 TEST(StateStoreTest, ADevbrokerRestartThatRenumbersMakesTheApiReadEverythingAgain) {

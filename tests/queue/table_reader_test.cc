@@ -1,6 +1,7 @@
 // The table reader's batches and resumption against pixq-devbroker (a real Kafka wire-protocol
 // peer): a sink that kept its positions is resumed where it stopped, and one whose positions no
-// longer describe the topics is reset and read from the beginning.
+// longer describe the topics is reset and read from the beginning; a sink that cannot store (a
+// full store) is what CatchUp reports, and its batch is applied once it can.
 
 #include "pkg/queue/table_reader.h"
 
@@ -11,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "pkg/errors/errors.h"
 #include "pkg/queue/producer.h"
 #include "tests/support/process.h"
 #include "tests/support/system.h"
@@ -43,6 +45,7 @@ class MemorySink final : public TableSink {
   absl::Status Apply(const std::vector<Message>& records,
                      const std::vector<StoredPosition>& positions) override {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!failure_.ok()) return failure_;
     ++batches_;
     for (const Message& m : records) {
       ++applied_;
@@ -56,6 +59,11 @@ class MemorySink final : public TableSink {
     return absl::OkStatus();
   }
 
+  // Every Apply fails with `status` until it is ok again (a store that is full, then has room).
+  void FailWith(absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failure_ = std::move(status);
+  }
   void Corrupt() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [key, p] : positions_) p.last_hash ^= 1;
@@ -90,6 +98,7 @@ class MemorySink final : public TableSink {
   int batches_ = 0;
   int resets_ = 0;
   std::string reset_reason_;
+  absl::Status failure_;
 };
 
 class TableReaderTest : public ::testing::Test {
@@ -176,6 +185,22 @@ TEST_F(TableReaderTest, ReadsEverythingAgainWhenTheStoredOffsetIsPastTheLogEnd) 
   ReadInto(sink);
   EXPECT_EQ(sink.resets(), 1);
   EXPECT_EQ(sink.table().size(), 20u);
+}
+
+TEST_F(TableReaderTest, ASinkThatCannotStoreIsWhatCatchUpReportsUntilItHasRoomAgain) {
+  Send(0, 10);
+  MemorySink sink;
+  sink.FailWith(errors::Make(errors::Reason::kStateStoreFull, "store: put: full"));
+  auto reader = TableReader::Start(client_, {topics_.job_status}, sink);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  // Not the broker's fault: the reader read the records and its store would not take them.
+  const absl::Status full = (*reader)->CatchUp(absl::Seconds(3));
+  EXPECT_EQ(errors::ReasonOf(full), "StateStoreFull") << full;
+  sink.FailWith(absl::OkStatus());
+  // The same batch is tried again (every second) and nothing of it is lost.
+  EXPECT_TRUE((*reader)->CatchUp(absl::Seconds(20)).ok());
+  EXPECT_EQ(sink.table().size(), 10u);
+  EXPECT_EQ(sink.applied(), 10);
 }
 
 }  // namespace

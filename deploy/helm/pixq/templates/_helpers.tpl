@@ -77,7 +77,33 @@ app.kubernetes.io/component: {{ .component }}
 {{- $storage := get $config "storage" | default dict -}}
 {{- $_ := set $storage "root" .Values.persistence.mountPath -}}
 {{- $_ := set $config "storage" $storage -}}
+{{- $state := get $config "state" | default dict -}}
+{{- $volume := include "pixq.quantityBytes" (.Values.api.stateVolume.sizeLimit | default "") -}}
+{{- if and $volume (not (hasKey $state "max_bytes")) -}}
+{{- /* The store's map from its volume: 90 %, so that the store says StateStoreFull (readiness 503)
+     before the kubelet evicts the pod for going over the emptyDir's sizeLimit. */ -}}
+{{- $_ := set $state "max_bytes" (div (mul (int64 $volume) 9) 10) -}}
+{{- else if and $volume (gt (int64 $state.max_bytes) (int64 $volume)) -}}
+{{- fail (printf "config.state.max_bytes (%d) is more than api.stateVolume.sizeLimit (%s): the pod would be evicted before the store says it is full; leave max_bytes unset to take 90 %% of the volume" (int64 $state.max_bytes) .Values.api.stateVolume.sizeLimit) -}}
+{{- end -}}
+{{- if $state -}}
+{{- $_ := set $config "state" $state -}}
+{{- end -}}
 {{- toYaml $config -}}
+{{- end -}}
+
+{{/* A Kubernetes quantity (plain bytes, or Ki/Mi/Gi/Ti, K/M/G/T) as bytes; "" when empty. */}}
+{{- define "pixq.quantityBytes" -}}
+{{- if . -}}
+{{- $q := toString . -}}
+{{- $n := regexFind "^[0-9]+" $q -}}
+{{- $unit := trimPrefix $n $q -}}
+{{- $scale := dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "K" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 -}}
+{{- if or (not $n) (not (hasKey $scale $unit)) -}}
+{{- fail (printf "api.stateVolume.sizeLimit %q: a whole number of bytes, Ki, Mi, Gi or Ti (or K, M, G, T)" $q) -}}
+{{- end -}}
+{{- mul (int64 $n) (get $scale $unit) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Worker autoscaler: "keda", "hpa" or "" (off). */}}
