@@ -27,10 +27,10 @@ struct FreeOptions {
 };
 
 absl::Status FromHeif(const heif_error& error, std::string_view what) {
+  if (error.code == heif_error_Ok) return absl::OkStatus();
   const std::string message =
       absl::StrCat("HEIF: ", errors::Sv(what), ": ",
                    error.message != nullptr ? error.message : "no reason given");
-  if (error.code == heif_error_Ok) return absl::OkStatus();
   // libheif reports an item or coded image larger than the limit set below as a memory error;
   // it is the file that is wrong (larger than its header said), and retrying will not help.
   if (error.subcode == heif_suberror_Security_limit_exceeded) {
