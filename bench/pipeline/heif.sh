@@ -36,8 +36,8 @@ echo "HEIC: $(basename "$PHOTO") at $size, $(($(stat -c %s "$work/photo.heic") /
 
 "$BENCH" measure --box 800 --warmup "$WARMUP" --repeats "$REPEATS" --formats jpeg \
   "$work/photo.heic" >"$work/pixq.json"
-pixq_ms="$(jq -r '.median_ms' "$work/pixq.json")"
-decode_ms="$(jq -r '.decode_median_ms' "$work/pixq.json")"
+pixq_ms="$(jq -r '.median_ms * 10 | round / 10' "$work/pixq.json")"
+decode_ms="$(jq -r '.decode_median_ms * 10 | round / 10' "$work/pixq.json")"
 
 links=()
 for i in $(seq 0 "$K"); do

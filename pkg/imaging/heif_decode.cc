@@ -13,6 +13,11 @@
 namespace pixq::imaging {
 namespace {
 
+// The most a coded side exceeds the image's: HEVC codes whole 8x8 minimum coding blocks (a
+// conformance window crops them) and AV1 rounds to 8 as well; 64 is HEVC's largest coding tree
+// unit, to spare any encoder that pads to it.
+constexpr int kCodingMargin = 64;
+
 struct FreeContext {
   void operator()(heif_context* c) const { heif_context_free(c); }
 };
@@ -52,10 +57,12 @@ absl::Status FromHeif(const heif_error& error, std::string_view what) {
 absl::StatusOr<cv::Mat> DecodeHeif(std::string_view bytes, const ImageInfo& info, int threads) {
   const std::unique_ptr<heif_context, FreeContext> context(heif_context_alloc());
   if (!context) throw std::bad_alloc();
-  // libheif refuses an item whose side reaches the limit (>=), so one more than the primary's
-  // longest side, which Sniff read and the pixel limit has passed: no tile, alpha plane or
-  // thumbnail may declare more.
-  heif_context_set_maximum_image_size_limit(context.get(), std::max(info.width, info.height) + 1);
+  // No tile, alpha plane or thumbnail may declare, and no coded image may be, longer on a side than
+  // the primary image's longest side (which Sniff read and the pixel limit has passed), plus what
+  // coding rounds a side up to: a 6028x3391 photograph from heif-enc is coded 6032x3392, and
+  // libheif checks the coded size. libheif refuses a side that reaches the limit (>=).
+  heif_context_set_maximum_image_size_limit(context.get(),
+                                            std::max(info.width, info.height) + kCodingMargin + 1);
   // 0 decodes a grid's tiles on this thread; 1 would start one thread to do the same.
   heif_context_set_max_decoding_threads(context.get(), threads > 1 ? threads : 0);
   // Without a copy: `bytes` outlives the context.

@@ -139,6 +139,16 @@ TEST(HeifDecodeTest, DecodesAsHeifConvertDoesAndAsThePhotographWas) {
   }
 }
 
+TEST(HeifDecodeTest, DecodesSidesThatAreNoMultipleOfTheCodingBlock) {
+  // 394x263, coded rounded up (libheif checks the coded size against the limit it is given).
+  const cv::Mat source = Golden("edges/photo.jpg");
+  for (const char* name : {"edges.heic", "edges.avif"}) {
+    absl::StatusOr<Result> out = RunToPng(Fixture(name));
+    ASSERT_TRUE(out.ok()) << name << ": " << out.status();
+    ExpectClose(std::string(name) + " = edges/photo.jpg", DecodePng(out->bytes), source, kLossyQ80);
+  }
+}
+
 TEST(HeifDecodeTest, FitsWithinABoxLikeImageMagicksReductionOfThePhotograph) {
   // The reference is source.png reduced to 180 wide by ImageMagick (golden/make-references.sh).
   const cv::Mat reference = Golden("exif/upright-inside-width-180.png");
