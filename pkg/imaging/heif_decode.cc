@@ -81,12 +81,12 @@ absl::StatusOr<cv::Mat> DecodeHeif(std::string_view bytes, const ImageInfo& info
   // An error for a damaged coded image, rather than a picture partly grey.
   options->strict_decoding = 1;
   heif_image* raw_image = nullptr;
-  PIXQ_RETURN_IF_ERROR(
-      FromHeif(heif_decode_image(handle.get(), &raw_image, heif_colorspace_RGB,
-                                 alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB,
-                                 options.get()),
-               "decoding"));
+  const heif_error decoded = heif_decode_image(
+      handle.get(), &raw_image, heif_colorspace_RGB,
+      alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB, options.get());
+  // Owned before the error is looked at: an image may come back with one.
   const std::unique_ptr<heif_image, FreeImage> image(raw_image);
+  PIXQ_RETURN_IF_ERROR(FromHeif(decoded, "decoding"));
 
   const int width = heif_image_get_width(image.get(), heif_channel_interleaved);
   const int height = heif_image_get_height(image.get(), heif_channel_interleaved);
