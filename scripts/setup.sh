@@ -9,7 +9,7 @@ PACKAGES=(
   # libraries (each wrapped by one pkg/ library)
   libpistache-dev librdkafka-dev libopencv-dev prometheus-cpp-dev libyaml-cpp-dev libabsl-dev
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libdeflate-dev liburcu-dev
-  liblmdb-dev
+  liblmdb-dev libheif-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the libFuzzer targets (scripts/fuzz.sh): clang and its fuzzer and sanitizer runtimes
@@ -24,7 +24,8 @@ PACKAGES=(
   chromium
   # ImageMagick and exiftool make the golden-image references (tests/imaging/golden/make-references.sh)
   imagemagick libimage-exiftool-perl
-  # heif-enc makes the HEIC and AVIF test files at build time (tests/imaging/CMakeLists.txt)
+  # heif-enc makes the HEIC and AVIF test files at build time, heif-convert their references
+  # (tests/imaging/CMakeLists.txt)
   libheif-examples
   # scripts/containers.sh: podman with runc (crun cannot run on cgroups v1/hybrid machines) and
   # catatonit for its pods' pause image; debootstrap makes the Debian base image when no

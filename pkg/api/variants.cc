@@ -55,7 +55,7 @@ job::JobSpec VariantSpec(const job::ImageMeta& image, const VariantRequest& requ
                                      .fit = job::Fit::kInside,
                                      .upscale = false});
   }
-  spec.output.format = image.format;
+  spec.output.format = job::WritableFormat(image.format);
   if (request.name == "grayscale") {
     spec.steps.push_back(job::Grayscale{});
   } else if (request.name == "mirror") {

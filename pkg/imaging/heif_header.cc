@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,16 @@ uint64_t Be64(std::string_view b, size_t i) {
 
 absl::Status Corrupt(std::string_view what) {
   return errors::Make(errors::Reason::kCorruptImage, absl::StrCat("HEIF: ", errors::Sv(what)));
+}
+
+// A box type as a message may show it: bytes outside printable ASCII (a corrupt file's) as '?',
+// so that no answer carries invalid UTF-8.
+std::string Printable(std::string_view type) {
+  std::string out(type);
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
 }
 
 // One box: its four-character type and its payload (after the size and type fields).
@@ -48,7 +59,7 @@ absl::StatusOr<std::vector<Box>> Children(std::string_view b) {
     }
     if (size < header || size > b.size() - i) {
       return Corrupt(
-          absl::StrCat("box '", errors::Sv(b.substr(i + 4, 4)), "' is larger than the file"));
+          absl::StrCat("box '", Printable(b.substr(i + 4, 4)), "' is larger than the file"));
     }
     boxes.push_back({b.substr(i + 4, 4), b.substr(i + header, size - header)});
     i += size;

@@ -5,9 +5,7 @@
 // brands, and the primary image's coded size (`ispe`) and the transforms a viewer applies before
 // showing it (`irot`, `imir`). For the same uses as Sniff: refusing what is not an image, or too
 // large, before any decoder sees it.
-//
-// Issue 18, first part: this reader is not yet wired into Sniff, so a HEIF upload is still
-// answered 415 until a decoder (libheif in the codec process) lands with it.
+// Sniff (sniff.h) reads every HEIF upload's header with it; libheif decodes them (heif_decode.h).
 
 #include <string_view>
 

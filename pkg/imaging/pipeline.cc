@@ -11,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pkg/errors/errors.h"
+#include "pkg/imaging/heif_decode.h"
 #include "pkg/imaging/jpeg_scans.h"
 #include "pkg/imaging/png.h"
 #include "pkg/imaging/sniff.h"
@@ -121,6 +122,8 @@ bool ScaleFits(int side, int target, int scale) {
 }
 
 // The largest JPEG DCT reduction whose image still covers what the first step needs (above).
+// Only JPEG has one here: PNG and WebP are decoded whole, and so are HEIC, HEIF and AVIF, since
+// libheif 1.15 offers no reduced decode (heif_decode.h).
 int ChooseDecodeScale(const ImageInfo& info, const std::vector<job::Step>& steps) {
   if (info.format != job::Format::kJpeg || steps.empty()) return 1;
   const auto* resize = std::get_if<job::Resize>(&steps.front());
@@ -143,8 +146,10 @@ cv::Mat ToEightBit(const cv::Mat& m) {
   return out;
 }
 
-// Decodes as stored (EXIF orientation not applied), at 1/`scale` for a JPEG.
+// Decodes as stored (EXIF orientation not applied), at 1/`scale` for a JPEG; a HEIF as shown
+// (libheif applies its irot and imir, and info.orientation is 1 for it).
 absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, int scale) {
+  if (IsHeif(info.format)) return DecodeHeif(input, info, cv::getNumThreads());
   // A progressive JPEG at 1/4 or 1/8 scale: without the scans that scale cannot show.
   std::optional<std::string> fewer_scans;
   if (info.Progressive()) {
@@ -369,6 +374,12 @@ absl::StatusOr<std::string> EncodeOnce(const cv::Mat& m, job::Format format, int
       // OpenCV's default compression; an explicit level was measured 8x slower.
       ext = ".png";
       break;
+    case job::Format::kHeic:
+    case job::Format::kHeif:
+    case job::Format::kAvif:
+      // Read only: ParseFormat never gives one as an output.
+      return errors::Make(errors::Reason::kProcessingFailed,
+                          absl::StrCat("cannot write ", job::FormatName(format)));
   }
   std::vector<uchar> buffer;
   if (!cv::imencode(ext, m, buffer, params)) {

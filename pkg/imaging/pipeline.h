@@ -16,6 +16,9 @@
 //   block row or column (a side that is not a multiple of the scale) moves the last output row or
 //   column by at most 1/8 of the contrast within that block; the output has exactly the
 //   dimensions, and the geometry, a full decode would give (pipeline.cc, ScaleFits).
+//   PNG, WebP, HEIC, HEIF and AVIF have no shrink-on-load: libheif 1.15 offers none.
+// - HEIC, HEIF and AVIF are decoded by libheif (heif_decode.h), which applies their irot and imir;
+//   their EXIF orientation is not applied.
 // - JPEG output of an image with alpha is composited over white.
 
 #include <cstdint>

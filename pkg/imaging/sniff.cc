@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "pkg/errors/errors.h"
+#include "pkg/imaging/heif_header.h"
 
 namespace pixq::imaging {
 namespace {
@@ -21,7 +22,8 @@ absl::Status Corrupt(std::string_view what) {
 }
 
 absl::Status Unsupported() {
-  return errors::Make(errors::Reason::kUnsupportedMediaType, "not a JPEG, PNG or WebP image");
+  return errors::Make(errors::Reason::kUnsupportedMediaType,
+                      "not a JPEG, PNG, WebP, HEIC, HEIF or AVIF image");
 }
 
 // The orientation tag of an EXIF block ("Exif\0\0" + TIFF); 1 when absent or invalid.
@@ -123,7 +125,33 @@ absl::StatusOr<ImageInfo> SniffWebp(std::string_view b) {
   return info;
 }
 
+absl::StatusOr<ImageInfo> SniffHeif(std::string_view b) {
+  absl::StatusOr<HeifHeader> header = ReadHeifHeader(b);
+  if (!header.ok()) return header.status();
+  ImageInfo info;
+  switch (header->kind) {
+    case HeifKind::kHeic:
+      info.format = job::Format::kHeic;
+      break;
+    case HeifKind::kAvif:
+      info.format = job::Format::kAvif;
+      break;
+    case HeifKind::kHeif:
+      info.format = job::Format::kHeif;
+      break;
+  }
+  info.width = header->width;
+  info.height = header->height;
+  info.heif_rotation = header->rotation;
+  return info;
+}
+
 }  // namespace
+
+bool IsHeif(job::Format format) {
+  return format == job::Format::kHeic || format == job::Format::kHeif ||
+         format == job::Format::kAvif;
+}
 
 absl::StatusOr<ImageInfo> Sniff(std::string_view bytes) {
   absl::StatusOr<ImageInfo> info;
@@ -133,6 +161,8 @@ absl::StatusOr<ImageInfo> Sniff(std::string_view bytes) {
     info = SniffPng(bytes);
   } else if (bytes.size() >= 12 && bytes.substr(0, 4) == "RIFF" && bytes.substr(8, 4) == "WEBP") {
     info = SniffWebp(bytes);
+  } else if (LooksLikeHeif(bytes)) {  // after the others: photos are mostly JPEG
+    info = SniffHeif(bytes);
   } else {
     return Unsupported();
   }

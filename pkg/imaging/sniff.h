@@ -17,6 +17,10 @@ struct ImageInfo {
   int width = 0;        // as stored
   int height = 0;       // as stored
   int orientation = 1;  // EXIF orientation 1..8 (JPEG only; 1 when absent or invalid)
+  // HEIF only: the degrees its `irot` turns the image by (0, 90, 180, 270). Its decoder applies
+  // irot and imir itself, and a HEIF file's EXIF orientation is never applied: HEIF's own
+  // transforms are authoritative (ISO/IEC 23008-12; EXIF there is informative only).
+  int heif_rotation = 0;
   // JPEG only: the frame header's marker code (0xC0 baseline, 0xC1 extended sequential, 0xC2
   // progressive, ...); 0 for other formats.
   int jpeg_frame = 0;
@@ -25,16 +29,22 @@ struct ImageInfo {
     return jpeg_frame == 0xC2 || jpeg_frame == 0xC6 || jpeg_frame == 0xCA || jpeg_frame == 0xCE;
   }
 
-  // Dimensions as displayed: swapped for the orientations that turn the image by 90°.
-  [[nodiscard]] int DisplayWidth() const { return orientation >= 5 ? height : width; }
-  [[nodiscard]] int DisplayHeight() const { return orientation >= 5 ? width : height; }
+  // Dimensions as displayed: swapped for the orientations (and irot) that turn the image by 90°.
+  [[nodiscard]] bool QuarterTurned() const { return orientation >= 5 || heif_rotation % 180 == 90; }
+  [[nodiscard]] int DisplayWidth() const { return QuarterTurned() ? height : width; }
+  [[nodiscard]] int DisplayHeight() const { return QuarterTurned() ? width : height; }
 };
 
-// Reads JPEG (the SOF segment and its coding, and the EXIF orientation from APP1), PNG (IHDR) and
-// WebP (VP8, VP8L, VP8X). Bounds-checked on every read; never throws. Errors:
-// "UnsupportedMediaType" for anything else (GIF, SVG, text, empty), "CorruptImage" for a header
-// that is truncated, malformed or declares a zero dimension.
+// Reads JPEG (the SOF segment and its coding, and the EXIF orientation from APP1), PNG (IHDR),
+// WebP (VP8, VP8L, VP8X) and HEIF (an `ftyp` box naming a HEIF brand, then the primary item's
+// `ispe`, `irot` and `imir`: heif_header.h; its format is heic, avif or heif by the brands).
+// Bounds-checked on every read; never throws. Errors: "UnsupportedMediaType" for anything else
+// (GIF, SVG, text, empty), "CorruptImage" for a header that is truncated, malformed or declares a
+// zero dimension.
 [[nodiscard]] absl::StatusOr<ImageInfo> Sniff(std::string_view bytes);
+
+// Whether `format` is one of the HEIF formats (heic, heif, avif), which libheif decodes.
+[[nodiscard]] bool IsHeif(job::Format format);
 
 // Sniff, and refuse an image whose header declares more than `max_pixels` (width × height) before
 // anything decodes it. Errors: Sniff's, "ImageTooLarge" (422).

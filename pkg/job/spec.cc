@@ -19,7 +19,10 @@ std::string_view FitName(Fit fit) { return FirstNameOf(kFitNames, fit); }
 std::string_view GravityName(Gravity gravity) { return FirstNameOf(kGravityNames, gravity); }
 
 // The names are literals, so the view's data is NUL-terminated.
-const char* FormatName(Format format) { return FirstNameOf(kFormatNames, format).data(); }
+const char* FormatName(Format format) {
+  if (!IsWritable(format)) return FirstNameOf(kReadOnlyFormatNames, format).data();
+  return FirstNameOf(kFormatNames, format).data();
+}
 
 const char* FormatExtension(Format format) {
   switch (format) {
@@ -29,6 +32,12 @@ const char* FormatExtension(Format format) {
       return "png";
     case Format::kWebp:
       return "webp";
+    case Format::kHeic:
+      return "heic";
+    case Format::kHeif:
+      return "heif";
+    case Format::kAvif:
+      return "avif";
   }
   return "jpg";
 }
@@ -41,6 +50,12 @@ const char* FormatMimeType(Format format) {
       return "image/png";
     case Format::kWebp:
       return "image/webp";
+    case Format::kHeic:
+      return "image/heic";
+    case Format::kHeif:
+      return "image/heif";
+    case Format::kAvif:
+      return "image/avif";
   }
   return "application/octet-stream";
 }
@@ -51,6 +66,20 @@ std::optional<Format> ParseFormat(std::string_view name) {
   }
   return std::nullopt;
 }
+
+std::optional<Format> ParseImageFormat(std::string_view name) {
+  if (std::optional<Format> format = ParseFormat(name)) return format;
+  for (const Named<Format>& named : kReadOnlyFormatNames) {
+    if (named.name == name) return named.value;
+  }
+  return std::nullopt;
+}
+
+bool IsWritable(Format format) {
+  return format == Format::kJpeg || format == Format::kPng || format == Format::kWebp;
+}
+
+Format WritableFormat(Format format) { return IsWritable(format) ? format : Format::kJpeg; }
 
 const char* PhaseName(Phase phase) {
   switch (phase) {
@@ -85,6 +114,10 @@ int EffectiveQuality(const OutputSpec& output) {
       return 80;
     case Format::kPng:
       return 100;
+    case Format::kHeic:
+    case Format::kHeif:
+    case Format::kAvif:
+      break;  // never an output format (ParseFormat)
   }
   return 85;
 }

@@ -16,7 +16,10 @@
 
 namespace pixq::job {
 
-enum class Format { kJpeg, kPng, kWebp };
+// What pixq writes (kJpeg, kPng, kWebp) and, after them, what it only reads: HEIF files by their
+// codec (kHeic HEVC, kAvif AV1, kHeif any other). The values are stored as numbers (pkg/state), so
+// a new format goes at the end.
+enum class Format { kJpeg, kPng, kWebp, kHeic, kHeif, kAvif };
 enum class Fit { kInside, kCover, kFill };
 enum class Gravity {
   kCenter,
@@ -184,19 +187,30 @@ inline constexpr std::array<Named<Gravity>, 9> kGravityNames = {
      {"northwest", Gravity::kNorthWest},
      {"southeast", Gravity::kSouthEast},
      {"southwest", Gravity::kSouthWest}}};
+// The output formats (output.format, variants, file extensions): what pixq can write.
 inline constexpr std::array<Named<Format>, 4> kFormatNames = {{{"jpeg", Format::kJpeg},
                                                                {"png", Format::kPng},
                                                                {"webp", Format::kWebp},
                                                                {"jpg", Format::kJpeg}}};
+// The formats pixq reads but does not write: an image's format in the catalogue may be one.
+inline constexpr std::array<Named<Format>, 3> kReadOnlyFormatNames = {
+    {{"heic", Format::kHeic}, {"heif", Format::kHeif}, {"avif", Format::kAvif}}};
 
 // Names as they appear on the wire.
 [[nodiscard]] std::string_view FitName(Fit fit);              // "inside", "cover", "fill"
 [[nodiscard]] std::string_view GravityName(Gravity gravity);  // "center", "north", ...
-[[nodiscard]] const char* FormatName(Format format);          // "jpeg", "png", "webp"
-[[nodiscard]] const char* FormatExtension(Format format);     // "jpg", "png", "webp"
+[[nodiscard]] const char* FormatName(Format format);          // "jpeg", "png", "webp", "heic", ...
+[[nodiscard]] const char* FormatExtension(Format format);     // "jpg", "png", "webp", "heic", ...
 [[nodiscard]] const char* FormatMimeType(Format format);      // "image/jpeg", ...
-[[nodiscard]] std::optional<Format> ParseFormat(std::string_view name);  // accepts "jpg" too
-[[nodiscard]] const char* PhaseName(Phase phase);                        // "Pending", ...
+// An output format by name (kFormatNames; accepts "jpg" too): never a read-only one.
+[[nodiscard]] std::optional<Format> ParseFormat(std::string_view name);
+// Any format by name, read-only ones included: an image's, as the catalogue records it.
+[[nodiscard]] std::optional<Format> ParseImageFormat(std::string_view name);
+// Whether pixq can write `format`, and the format an output "in the image's own format" takes:
+// the image's, or JPEG for one pixq only reads (a HEIC's grayscale variant is a JPEG).
+[[nodiscard]] bool IsWritable(Format format);
+[[nodiscard]] Format WritableFormat(Format format);
+[[nodiscard]] const char* PhaseName(Phase phase);  // "Pending", ...
 [[nodiscard]] std::optional<Phase> ParsePhase(std::string_view name);
 [[nodiscard]] bool IsTerminal(Phase phase);
 

@@ -256,7 +256,7 @@ absl::StatusOr<ImageMeta> ImageMetaFromJson(std::string_view text) {
   meta.id = StrOr(doc, "id");
   meta.title = StrOr(doc, "title");
   meta.filename = StrOr(doc, "filename");
-  meta.format = ParseFormat(StrOr(doc, "format")).value_or(Format::kJpeg);
+  meta.format = ParseImageFormat(StrOr(doc, "format")).value_or(Format::kJpeg);
   meta.width = static_cast<int>(IntOr(doc, "width"));
   meta.height = static_cast<int>(IntOr(doc, "height"));
   meta.bytes = IntOr(doc, "bytes");

@@ -91,6 +91,11 @@ TEST(VariantsTest, KeepsTheImagesFormatForGrayscaleAndMirrorAndResizesFirst) {
   EXPECT_EQ(job::OpName(gray.steps[0]), "grayscale");
   EXPECT_EQ(gray.source.image_id, id);
 
+  // A format pixq only reads: the grayscale of a HEIC is a JPEG.
+  const job::ImageMeta heic{.id = id, .format = job::Format::kHeic, .width = 300, .height = 200};
+  EXPECT_EQ(VariantSpec(heic, {.name = "grayscale"}).output.format, job::Format::kJpeg);
+  EXPECT_EQ(VariantSpec(heic, {.name = "webp"}).output.format, job::Format::kWebp);
+
   job::JobSpec converted = VariantSpec(jpeg, {.name = "png"});
   EXPECT_EQ(converted.output.format, job::Format::kPng);
   EXPECT_TRUE(converted.steps.empty());

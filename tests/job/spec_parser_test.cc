@@ -193,6 +193,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "InvalidSpec: output: must be an object"},
         BadSpec{"UnknownFormat", "{" + kSrc + R"(,"output":{"format":"gif"}})",
                 "InvalidSpec: output.format: must be one of jpeg, png, webp, jpg"},
+        BadSpec{"ReadOnlyFormat", "{" + kSrc + R"(,"output":{"format":"heic"}})",
+                "InvalidSpec: output.format: must be one of jpeg, png, webp, jpg"},
         BadSpec{"QualityTooHigh", "{" + kSrc + R"(,"output":{"format":"jpeg","quality":101}})",
                 "InvalidSpec: output.quality: must be an integer 1..100"},
         BadSpec{"MaxBytesTooSmall", "{" + kSrc + R"(,"output":{"maxBytes":10}})",

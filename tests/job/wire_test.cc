@@ -1,6 +1,7 @@
 #include "pkg/job/wire.h"
 
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -86,6 +87,29 @@ TEST(ImageMetaJsonTest, RoundTrips) {
   EXPECT_EQ(back->format, Format::kPng);
   EXPECT_EQ(back->height, 20);
   EXPECT_EQ(ToApiJson(meta)["contentUrl"], "/v1/images/" + kImageId + "/content");
+}
+
+TEST(ImageMetaJsonTest, RoundTripsTheFormatsPixqOnlyReads) {
+  for (const auto& [format, name] :
+       {std::pair{Format::kHeic, "heic"}, std::pair{Format::kHeif, "heif"},
+        std::pair{Format::kAvif, "avif"}}) {
+    const ImageMeta meta{.id = kImageId, .format = format, .width = 4032, .height = 3024};
+    EXPECT_EQ(ToApiJson(meta)["format"], name);
+    absl::StatusOr<ImageMeta> back = ImageMetaFromJson(ToJson(meta).dump());
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->format, format) << name;
+  }
+}
+
+TEST(FormatTest, ReadOnlyFormatsAreNamedButNeverAnOutput) {
+  EXPECT_STREQ(FormatName(Format::kHeic), "heic");
+  EXPECT_STREQ(FormatExtension(Format::kAvif), "avif");
+  EXPECT_STREQ(FormatMimeType(Format::kHeif), "image/heif");
+  EXPECT_EQ(ParseFormat("heic"), std::nullopt);
+  EXPECT_EQ(ParseImageFormat("heic"), Format::kHeic);
+  EXPECT_EQ(ParseImageFormat("jpg"), Format::kJpeg);
+  EXPECT_EQ(WritableFormat(Format::kAvif), Format::kJpeg);
+  EXPECT_EQ(WritableFormat(Format::kWebp), Format::kWebp);
 }
 
 // Records on pixq.job-status outlive any one version of pixq, and answers must stay byte for
