@@ -1,7 +1,7 @@
 // pixq-worker: wiring only. Configuration → logging → volume → Kafka producer → pipeline →
 // processor → runner (jobs in parallel, offsets in order) → group consumer → probes; on
-// SIGINT/SIGTERM stop polling, let the jobs in flight finish within the grace period, commit and
-// leave the group.
+// SIGINT/SIGTERM pause every partition, let the jobs in flight finish within the grace period,
+// commit and leave the group.
 //
 // `pixq-worker sweep`: read pixq.job-status, remove what outlived the retention (worker::Sweep),
 // report and exit; run by a timer locally and by a CronJob in the cluster.
@@ -198,8 +198,9 @@ int main(int argc, char** argv) {
 
   // One group per topic (queue::ConsumerSet says why): pixq.jobs in `kafka.consumer_group`, its
   // retry topic in the same name + ".retry".
-  // No polling while jobs drain (shutdown, revocation): the group must wait that long plus the
-  // longest job, or it drops this member and its last commit is refused. A job's pipeline is
+  // No polling while a revocation waits for its partitions' jobs: the group must wait that long
+  // plus the longest job, or it drops this member and its last commit is refused. (A shutdown's
+  // drain polls; worker::Runner::Run says why.) A job's pipeline is
   // bounded by the codec's stage limits (with a few minutes for reading and storing); it may also
   // spend its callback's attempts (each up to fetch.timeout_ms, with the backoff between them)
   // and its download.

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include "pkg/errors/errors.h"
@@ -21,10 +22,11 @@ class Rebalancer final : public RdKafka::RebalanceCb {
  public:
   using PartitionsFn = std::function<void(const std::vector<std::pair<std::string, int32_t>>&)>;
 
-  Rebalancer(std::atomic<int>& assigned, std::atomic<bool>& joined, PartitionsFn on_assign,
-             PartitionsFn on_revoke)
+  Rebalancer(std::atomic<int>& assigned, std::atomic<bool>& joined,
+             const std::atomic<bool>& paused_all, PartitionsFn on_assign, PartitionsFn on_revoke)
       : assigned_(assigned),
         joined_(joined),
+        paused_all_(paused_all),
         on_assign_(std::move(on_assign)),
         on_revoke_(std::move(on_revoke)) {}
 
@@ -47,6 +49,7 @@ class Rebalancer final : public RdKafka::RebalanceCb {
         consumer->assign(partitions);
         owned_.clear();
       }
+      if (paused_all_.load()) (void)consumer->pause(partitions);  // draining: kept, not read
       owned_.insert(changed.begin(), changed.end());
       joined_ = true;
     } else {
@@ -72,6 +75,7 @@ class Rebalancer final : public RdKafka::RebalanceCb {
   std::set<std::pair<std::string, int32_t>> owned_;  // on the polling thread only
   std::atomic<int>& assigned_;
   std::atomic<bool>& joined_;
+  const std::atomic<bool>& paused_all_;
   PartitionsFn on_assign_;
   PartitionsFn on_revoke_;
 };
@@ -127,11 +131,79 @@ class CommitLog final : public RdKafka::OffsetCommitCb {
   }
 };
 
+// Commits the stored offsets and waits up to `timeout` for the coordinator's answer; returns
+// the first error (a partition's own, or the request's) with the offsets it concerns.
+std::pair<rd_kafka_resp_err_t, std::string> CommitStored(RdKafka::KafkaConsumer& consumer,
+                                                         absl::Duration timeout) {
+  rd_kafka_t* rk = consumer.c_ptr();
+  rd_kafka_queue_t* replies = rd_kafka_queue_new(rk);
+  rd_kafka_resp_err_t err = rd_kafka_commit_queue(rk, nullptr, replies, nullptr, nullptr);
+  std::string offsets_text;
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_event_t* reply = rd_kafka_queue_poll(
+        replies, static_cast<int>(std::max<int64_t>(absl::ToInt64Milliseconds(timeout), 1)));
+    if (reply == nullptr) {
+      err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    } else {
+      err = rd_kafka_event_error(reply);
+      if (const rd_kafka_topic_partition_list_t* offsets =
+              rd_kafka_event_topic_partition_list(reply)) {
+        for (int i = 0; i < offsets->cnt; ++i) {
+          const rd_kafka_topic_partition_t& p = offsets->elems[i];
+          absl::StrAppend(&offsets_text, offsets_text.empty() ? "" : " ", p.topic, "/", p.partition,
+                          "@", p.offset);
+          if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = p.err;
+        }
+      }
+      rd_kafka_event_destroy(reply);
+    }
+  }
+  rd_kafka_queue_destroy(replies);
+  return {err, offsets_text};
+}
+
+// Pauses every partition this member owns, so that polling only serves the group.
+void PauseOwned(RdKafka::KafkaConsumer& consumer) {
+  std::vector<RdKafka::TopicPartition*> owned;
+  if (consumer.assignment(owned) == RdKafka::ERR_NO_ERROR && !owned.empty()) {
+    (void)consumer.pause(owned);
+  }
+  RdKafka::TopicPartition::destroy(owned);
+}
+
+// The last commit, made before leaving the group. close() commits the stored offsets too, as it
+// unassigns, but only once and with the generation it has: a rebalance that began while this
+// member drained its jobs without polling (another member joining or leaving, a metadata change)
+// has that commit refused (REBALANCE_IN_PROGRESS, then ILLEGAL_GENERATION), and every job
+// finished since the last background commit would run again on the next owner. So: pause the
+// partitions, and until the commit is accepted or `timeout` passes, poll to let this member
+// rejoin the new generation (it keeps its partitions under the cooperative protocol). A message
+// polled meanwhile is dropped: its offset is not stored, so the next owner runs it.
+// Real time: this bounds a shutdown, it decides nothing else.
+void CommitBeforeLeaving(RdKafka::KafkaConsumer& consumer, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  PauseOwned(consumer);
+  while (true) {
+    const auto [err, offsets] = CommitStored(consumer, deadline - absl::Now());
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+    const bool rejoining = err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+                           err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION;
+    if (!rejoining || absl::Now() >= deadline) {
+      observability::LogWarn("kafka offset commit failed; those jobs may run again",
+                             {{"error", rd_kafka_err2str(err)}, {"offsets", offsets}});
+      return;
+    }
+    for (int i = 0; i < 5; ++i) std::unique_ptr<RdKafka::Message>(consumer.consume(100));
+    PauseOwned(consumer);  // partitions the rebalance gave this member meanwhile
+  }
+}
+
 }  // namespace
 
 struct GroupConsumer::Impl {
   std::atomic<int> assigned{0};
   std::atomic<bool> joined{false};
+  std::atomic<bool> paused_all{false};
   std::unique_ptr<Rebalancer> rebalancer;
   std::unique_ptr<ConsumerEvents> events;
   CommitLog commit_log;
@@ -164,8 +236,9 @@ absl::StatusOr<std::unique_ptr<GroupConsumer>> GroupConsumer::Create(const Clien
   if (!conf.ok()) return conf.status();
   impl->events = std::make_unique<ConsumerEvents>(
       group.topics.empty() ? std::string() : group.topics.front(), std::move(group.on_lag));
-  impl->rebalancer = std::make_unique<Rebalancer>(
-      impl->assigned, impl->joined, std::move(group.on_assign), std::move(group.on_revoke));
+  impl->rebalancer =
+      std::make_unique<Rebalancer>(impl->assigned, impl->joined, impl->paused_all,
+                                   std::move(group.on_assign), std::move(group.on_revoke));
   std::string err;
   if ((*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(impl->events.get()), err) !=
       RdKafka::Conf::CONF_OK) {
@@ -251,10 +324,18 @@ void GroupConsumer::Resume(const std::string& topic, int32_t partition) {
   }
 }
 
+void GroupConsumer::PauseAll() {
+  impl_->paused_all = true;
+  PauseOwned(*impl_->consumer);
+}
+
 void GroupConsumer::Close() {
   std::call_once(impl_->closed, [this] {
-    // close() commits the stored offsets and leaves the group, so the partitions move to the
-    // other members at once instead of after the session timeout.
+    // The last commit first (CommitBeforeLeaving says why close()'s own is not enough); close()
+    // then leaves the group, so the partitions move to the other members at once instead of
+    // after the session timeout.
+    // Short: the chart gives a worker 15 s beyond its grace to stop, and it closes two consumers.
+    CommitBeforeLeaving(*impl_->consumer, absl::Seconds(4));
     impl_->consumer->close();
     impl_->assigned = 0;
     impl_->joined = false;

@@ -69,6 +69,12 @@ class Consumer {
   [[nodiscard]] virtual absl::Status Defer(const Message& message) = 0;
   // Fetches from the partition again. Polling thread only.
   virtual void Resume(const std::string& topic, int32_t partition) = 0;
+
+  // Stops fetching from every partition, those owned now and those the group gives this member
+  // later, for good: Poll then only answers the group (rebalances, commits) and returns nothing
+  // it had not fetched already. For a drain, which must keep polling or the group drops this
+  // member and refuses its last commits. Polling thread only.
+  virtual void PauseAll() = 0;
 };
 
 class GroupConsumer final : public Consumer {
@@ -83,6 +89,7 @@ class GroupConsumer final : public Consumer {
                                          int64_t next) override;
   [[nodiscard]] absl::Status Defer(const Message& message) override;
   void Resume(const std::string& topic, int32_t partition) override;
+  void PauseAll() override;
 
   // Commits what was stored and leaves the group. Idempotent; the destructor calls it.
   void Close();

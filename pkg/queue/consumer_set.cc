@@ -57,4 +57,8 @@ void ConsumerSet::Resume(const std::string& topic, int32_t partition) {
   if (Consumer* member = MemberOf(topic)) member->Resume(topic, partition);
 }
 
+void ConsumerSet::PauseAll() {
+  for (const Member& member : members_) member.consumer->PauseAll();
+}
+
 }  // namespace pixq::queue

@@ -48,6 +48,7 @@ class ConsumerSet final : public Consumer {
   // Errors: the member's; "BrokerUnavailable" for a topic no member reads.
   [[nodiscard]] absl::Status Defer(const Message& message) override;
   void Resume(const std::string& topic, int32_t partition) override;
+  void PauseAll() override;
 
  private:
   // The member that reads `topic`, or nullptr.

@@ -18,7 +18,8 @@ Runner::Runner(RunnerOptions options, ProcessFn process, observability::Metrics&
 }
 
 bool Runner::WaitForJobs(const absl::Condition& done) {
-  return clock_.AwaitWithDeadline(mu_, done, clock_.Now() + options_.grace);
+  return clock_.AwaitWithDeadline(mu_, done,
+                                  std::min(clock_.Now() + options_.grace, drain_deadline_));
 }
 
 int Runner::Run(queue::Consumer& consumer, const std::atomic<bool>& stopping) {
@@ -46,22 +47,42 @@ int Runner::Run(queue::Consumer& consumer, const std::atomic<bool>& stopping) {
     queue_.push_back(*std::move(message));
   }
 
-  // Stopping: no more polling; the jobs taken finish within the grace, or are abandoned.
+  // Stopping: nothing more is fetched; the jobs taken finish within the grace, or are abandoned.
+  // Meanwhile the consumer is polled every kServeGroupEvery so that it answers its group: a
+  // rebalance that begins during the drain (a member joining or leaving) otherwise goes on
+  // without this member, which then loses its partitions and has its last commits refused, and
+  // every job it finished since its last commit runs again elsewhere.
+  constexpr absl::Duration kServeGroupEvery = absl::Milliseconds(100);
+  consumer.PauseAll();
   bool drained = false;
   int abandoned = 0;
+  int64_t finished_before = 0;
+  const auto idle = [this]()
+                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.empty() && busy_ == 0; };
   {
     absl::MutexLock lock(&mu_);
     observability::LogInfo("draining", {{"jobs", offsets_.Running()}});
-    const int64_t finished_before = finished_;
-    const auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return queue_.empty() && busy_ == 0;
-    };
-    drained = WaitForJobs(absl::Condition(&idle));
-    abandoned = static_cast<int>(offsets_.Running());
-    // Counted where the jobs end (after their status was acknowledged, or given up on), not
-    // where they log their outcome.
-    observability::LogInfo("drained", {{"jobs", finished_ - finished_before}, {"left", abandoned}});
-    closed_ = true;
+    finished_before = finished_;
+    drain_deadline_ = clock_.Now() + options_.grace;
+  }
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      drained = clock_.AwaitWithDeadline(
+          mu_, absl::Condition(&idle), std::min(clock_.Now() + kServeGroupEvery, drain_deadline_));
+      if (drained || clock_.Now() >= drain_deadline_) {
+        abandoned = static_cast<int>(offsets_.Running());
+        // Counted where the jobs end (after their status was acknowledged, or given up on), not
+        // where they log their outcome.
+        observability::LogInfo("drained",
+                               {{"jobs", finished_ - finished_before}, {"left", abandoned}});
+        closed_ = true;
+        break;
+      }
+    }
+    // Paused, so nothing new arrives; a record fetched before the pause is dropped unstarted (its
+    // offset is never stored: the partition's next owner runs it).
+    (void)consumer.Poll(absl::ZeroDuration());
   }
   for (std::thread& t : threads) {
     // A thread still inside a job past the grace is left to the process exit.

@@ -52,9 +52,10 @@ class Runner final {
   Runner(RunnerOptions options, ProcessFn process, observability::Metrics& metrics,
          clock::Clock& clock);
 
-  // Polls `consumer` until `stopping` is set, then stops polling and waits up to the grace for
-  // the jobs in flight. Returns how many jobs were still running when it gave up (their offsets
-  // are not stored; they are delivered again).
+  // Polls `consumer` until `stopping` is set, then pauses every partition and waits up to the
+  // grace for the jobs in flight, still polling now and then so that the group keeps this member
+  // (and takes its commits) through a rebalance that begins meanwhile. Returns how many jobs were
+  // still running when it gave up (their offsets are not stored; they are delivered again).
   int Run(queue::Consumer& consumer, const std::atomic<bool>& stopping);
 
   // For GroupOptions::on_revoke: waits (up to the grace) for the jobs of `partitions` that are
@@ -67,7 +68,8 @@ class Runner final {
   bool DeferIfEarly(queue::Consumer& consumer, const queue::Message& message);
   // Resumes the deferred partitions whose time has come.
   void ResumeDue(queue::Consumer& consumer);
-  // Waits until `done` holds or the grace runs out on the clock; returns whether it held.
+  // Waits until `done` holds or the grace runs out on the clock (or the drain's deadline, if
+  // sooner); returns whether it held.
   bool WaitForJobs(const absl::Condition& done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   RunnerOptions options_;
@@ -82,6 +84,9 @@ class Runner final {
   int busy_ ABSL_GUARDED_BY(mu_) = 0;          // taken from the queue and not finished
   int64_t finished_ ABSL_GUARDED_BY(mu_) = 0;  // jobs ended, durable or not
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // When the shutdown's grace ends (infinite until it begins): a revocation during the drain
+  // waits no longer than the drain.
+  absl::Time drain_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   // Retry partitions paused until a time (polling thread only).
   std::map<OffsetTracker::Partition, absl::Time> deferred_;
   // When each deferred retry (partition, offset) was first put off, to cap its wait.

@@ -47,7 +47,7 @@ class FakeConsumer final : public queue::Consumer {
     for (const Partition& p : partitions) {
       State& s = partitions_[p];
       s.assigned = true;
-      s.paused = false;
+      s.paused = paused_all_;
       s.position = s.committed.value_or(0);
     }
   }
@@ -135,6 +135,18 @@ class FakeConsumer final : public queue::Consumer {
     return absl::OkStatus();
   }
 
+  void PauseAll() override {
+    absl::MutexLock lock(&mu_);
+    paused_all_ = true;
+    for (auto& [partition, s] : partitions_) s.paused = true;
+  }
+
+  // Whether PauseAll was called.
+  bool PausedAll() const {
+    absl::MutexLock lock(&mu_);
+    return paused_all_;
+  }
+
   void Resume(const std::string& topic, int32_t partition) override {
     absl::MutexLock lock(&mu_);
     State& s = partitions_[{topic, partition}];
@@ -217,6 +229,7 @@ class FakeConsumer final : public queue::Consumer {
   std::vector<std::vector<Partition>> revocations_ ABSL_GUARDED_BY(mu_);
   PartitionsFn on_revoke_ ABSL_GUARDED_BY(mu_);
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_all_ ABSL_GUARDED_BY(mu_) = false;
   int revocations_done_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

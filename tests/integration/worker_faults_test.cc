@@ -154,6 +154,8 @@ TEST(WorkerFaultsTest, SigtermFinishesTheJobsInFlightAndRunsNothingTwice) {
     EXPECT_EQ(runs.count(id) ? runs.at(id) : 0, 1) << id;
     if (runs.count(id) && runs.at(id) > 1) ++twice;
   }
+  // What the stopped worker said about its group and its commits, when something ran twice.
+  EXPECT_EQ(twice, 0) << log << "\n--- worker(1):\n" << system.worker(1).Log();
   EXPECT_EQ(FilesIn(system.root() + "/volume/tmp"), 0u);
   std::cout << "SIGTERM: " << in_flight << " jobs in flight finished during the drain, "
             << System::LogLines(system.worker(0), "job succeeded").size()

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -109,9 +110,19 @@ std::string System::WorkerProbeUrl(int i) const {
 }
 
 bool System::AllWorkersOwnPartitions() const {
+  // Each worker logs an assignment per consumer group (the jobs and their retries): it is a
+  // member of both, and owns work, when the last line of each names partitions. (Reading only
+  // the last line of any group took a worker whose jobs consumer had not joined yet for one
+  // that had, and the group's next rebalance then fell inside a test.)
   for (const auto& worker : workers_) {
-    std::vector<nlohmann::json> lines = LogLines(*worker, "partitions assigned");
-    if (lines.empty() || lines.back()["partitions"].empty()) return false;
+    std::map<std::string, nlohmann::json> last;  // topic -> partitions
+    for (const nlohmann::json& line : LogLines(*worker, "partitions assigned")) {
+      last[line.value("topic", "")] = line["partitions"];
+    }
+    if (last.size() < 2) return false;
+    for (const auto& [topic, partitions] : last) {
+      if (partitions.empty()) return false;
+    }
   }
   return true;
 }

@@ -45,7 +45,8 @@ class System final {
   void Restart(int signal);
   // http://127.0.0.1:<port> of worker i's probe port (from its start-up log), "" if not yet known.
   std::string WorkerProbeUrl(int i) const;
-  // Whether every worker has logged a non-empty partition assignment as its latest one.
+  // Whether every worker owns partitions in both its consumer groups (jobs, retries), by the
+  // latest assignment each logged.
   bool AllWorkersOwnPartitions() const;
 
   // The environment the API and the workers get (storage root, Kafka bootstrap file, options.env),

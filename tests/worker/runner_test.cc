@@ -259,5 +259,27 @@ TEST_F(RunnerTest, OnShutdownTheJobsInFlightFinishBeforeRunReturns) {
   EXPECT_EQ(consumer_.Committed(kJobs0), 2);
 }
 
+TEST_F(RunnerTest, WhileDrainingNothingMoreIsFetchedAndTheGroupIsStillAnswered) {
+  consumer_.Append("pixq.jobs", 0);
+  Start({kJobs0, kJobs1});
+  gate_.AwaitStarted(1);
+  stopping_ = true;
+  consumer_.Wake();
+  clock_.AwaitWaiters(1);  // draining, within the grace
+  EXPECT_TRUE(consumer_.PausedAll());
+  consumer_.Append("pixq.jobs", 1);  // not fetched: the partition is paused
+
+  // A rebalance begins while the job runs: the drain polls again and lets the partition go.
+  consumer_.Revoke({kJobs1});
+  clock_.Advance(absl::Milliseconds(100));
+  consumer_.AwaitRevocations(1);
+
+  gate_.Finish(kJobs0, 0);
+  Stop();
+  EXPECT_EQ(abandoned_, 0);
+  EXPECT_EQ(consumer_.Committed(kJobs0), 1);
+  EXPECT_EQ(gate_.Started().size(), 1u);
+}
+
 }  // namespace
 }  // namespace pixq::worker
