@@ -116,7 +116,7 @@ export async function image(main, [id], context) {
     confirm.hidden = false;
     confirm.querySelector('button').focus();
   });
-  const side = h('div', {class: 'side'},
+  const side = h('div', {class: 'side', id: 'image-jobs'},
       h('figure', {}, original, h('figcaption', {}, 'Original ',
           downloadControl(context, 'Download', meta.contentUrl, meta.signedContentUrl,
               meta.filename || `${meta.id}.${meta.format}`))));
@@ -132,7 +132,6 @@ export async function image(main, [id], context) {
   const kImageJobs = 100;
   const listing = await get(`/v1/jobs?image=${meta.id}&order=desc&limit=${kImageJobs}`,
       {signal: context.signal});
-  side.id = 'image-jobs';
   for (const job of listing.items) {
     const caption = h('figcaption', {}, h('a', {href: `#/job/${job.metadata.id}`}, job.metadata.id),
         ' ', phaseBadge(job.status.phase));
