@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <utility>
 
@@ -87,11 +88,9 @@ absl::StatusOr<DeleteImageResult> Service::DeleteImage(const std::string& id) {
   if (options_.admit) PIXQ_RETURN_IF_ERROR(options_.admit());
 
   // Every output made from it: an output key is a hash over the image id, so these files belong
-  // to this image alone.
+  // to this image alone. Its jobs come from the image index, not a walk over every job.
   const state::JobTable::Page jobs =
-      jobs_.List("", jobs_.size() + 1, [&id](const job::JobRecord& record) {
-        return record.spec.source.image_id == id || record.status.image_id == id;
-      });
+      jobs_.ListJobs("", std::numeric_limits<size_t>::max() - 1, {.image_id = id});
   std::set<std::string> paths;
   for (const job::JobRecord& record : jobs.items) {
     if (record.status.output && !record.status.output->path.empty()) {

@@ -172,22 +172,34 @@ absl::StatusOr<JobPage> Service::ListJobs(const JobQuery& query) {
   std::vector<job::Phase> phases = query.phases;
   std::sort(phases.begin(), phases.end());
   phases.erase(std::unique(phases.begin(), phases.end()), phases.end());
+  // The filter as the token remembers it; without an image it reads as it did before ?image=, so
+  // tokens handed out then still continue.
   std::string filter;
   for (job::Phase phase : phases) absl::StrAppend(&filter, job::PhaseName(phase), ",");
+  if (!query.image_id.empty()) absl::StrAppend(&filter, "image=", query.image_id);
   std::string after;
+  state::Order order = query.order.value_or(state::Order::kAscending);
   if (query.page_token.empty()) {
     PIXQ_RETURN_IF_ERROR(catch_up_(options_.catch_up_timeout));
   } else {
     absl::StatusOr<PageCursor> cursor = DecodePageToken(query.page_token, "jobs", filter);
     if (!cursor.ok()) return cursor.status();
+    if (query.order && *query.order != cursor->order) {
+      return errors::Make(errors::Reason::kInvalidPageToken,
+                          "pageToken: made for the other order; use the nextPageToken of the "
+                          "previous page with the same order, or leave order out");
+    }
     after = cursor->id;
+    order = cursor->order;
   }
-  // Read from the phase index: the jobs of other phases are never read.
+  // Read from the image or phase index: the jobs of other images or phases are never read.
   state::JobTable::Page page =
-      jobs_.ListInPhases(after, static_cast<size_t>(std::max(query.limit, 1)), phases);
+      jobs_.ListJobs(after, static_cast<size_t>(std::max(query.limit, 1)),
+                     {.phases = std::move(phases), .image_id = query.image_id, .order = order});
   JobPage out;
   if (page.more && !page.items.empty()) {
-    out.next_page_token = EncodePageToken("jobs", filter, {.id = page.items.back().id});
+    out.next_page_token =
+        EncodePageToken("jobs", filter, {.id = page.items.back().id, .order = order});
   }
   out.items = std::move(page.items);
   return out;

@@ -11,6 +11,7 @@
 
 #include "pkg/crypto/sha256.h"
 #include "pkg/errors/errors.h"
+#include "pkg/job/ids.h"
 
 namespace pixq::api {
 namespace {
@@ -70,12 +71,33 @@ absl::StatusOr<std::vector<job::Phase>> ParsePhases(const std::optional<std::str
   return phases;
 }
 
+absl::StatusOr<std::optional<state::Order>> ParseOrder(const std::optional<std::string>& text) {
+  if (!text) return std::optional<state::Order>();
+  const absl::string_view order = absl::StripAsciiWhitespace(errors::Sv(*text));
+  if (absl::EqualsIgnoreCase(order, "asc")) return std::optional(state::Order::kAscending);
+  if (absl::EqualsIgnoreCase(order, "desc")) return std::optional(state::Order::kDescending);
+  return errors::Make(
+      errors::Reason::kInvalidArgument,
+      absl::StrCat("order: unknown order \"", order,
+                   "\"; use asc (oldest first, the default) or desc (newest first)"));
+}
+
+absl::StatusOr<std::string> ParseImageFilter(const std::optional<std::string>& text) {
+  if (!text || text->empty()) return std::string();
+  if (!job::IsSha256Hex(*text)) {
+    return errors::Make(errors::Reason::kInvalidArgument,
+                        "image: not an image id (the 64 lower-case hex digits of its sha256)");
+  }
+  return *text;
+}
+
 std::string EncodePageToken(std::string_view listing, std::string_view filter,
                             const PageCursor& cursor) {
-  const json doc = {{"v", kTokenVersion},
-                    {"f", Fingerprint(listing, filter)},
-                    {"t", cursor.created_ms},
-                    {"i", cursor.id}};
+  json doc = {{"v", kTokenVersion},
+              {"f", Fingerprint(listing, filter)},
+              {"t", cursor.created_ms},
+              {"i", cursor.id}};
+  if (cursor.order == state::Order::kDescending) doc["o"] = "desc";
   return absl::WebSafeBase64Escape(doc.dump());
 }
 
@@ -95,7 +117,13 @@ absl::StatusOr<PageCursor> DecodePageToken(std::string_view token, std::string_v
   if (doc["f"].get<std::string>() != Fingerprint(listing, filter)) {
     return BadToken("made for another listing or filter");
   }
-  return PageCursor{.created_ms = doc["t"].get<int64_t>(), .id = doc["i"].get<std::string>()};
+  state::Order order = state::Order::kAscending;
+  if (doc.contains("o")) {
+    if (doc["o"] != "desc") return BadToken("not a page token");
+    order = state::Order::kDescending;
+  }
+  return PageCursor{
+      .created_ms = doc["t"].get<int64_t>(), .id = doc["i"].get<std::string>(), .order = order};
 }
 
 }  // namespace pixq::api

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 
 #include "pkg/job/spec.h"
+#include "pkg/state/tables.h"
 
 namespace pixq::api {
 
@@ -34,14 +35,25 @@ inline constexpr int kMaxPageSize = 1000;
 [[nodiscard]] absl::StatusOr<std::vector<job::Phase>> ParsePhases(
     const std::optional<std::string>& text);
 
-// Where a listing stopped: the last item handed out.
+// An `order` query parameter: "asc" (oldest first) or "desc" (newest first), in any case; absent:
+// nullopt (ascending, or the order a page token carries). Errors: "InvalidArgument" (400).
+[[nodiscard]] absl::StatusOr<std::optional<state::Order>> ParseOrder(
+    const std::optional<std::string>& text);
+
+// An `image` query parameter of GET /v1/jobs: an image id (64 lower-case hex digits); absent or
+// empty: every image. Errors: "InvalidArgument" (400).
+[[nodiscard]] absl::StatusOr<std::string> ParseImageFilter(const std::optional<std::string>& text);
+
+// Where a listing stopped: the last item handed out, and the order it was listed in.
 struct PageCursor {
   int64_t created_ms = 0;  // images: createdAt in Unix milliseconds; unused for jobs
   std::string id;
+  state::Order order = state::Order::kAscending;
 };
 
 // `listing` names the route ("images", "jobs") and `filter` its filter in a canonical form; both
-// must be the same when the token is read back.
+// must be the same when the token is read back. The order travels in the token (written only when
+// descending, so tokens of ascending listings read as they did before it existed).
 [[nodiscard]] std::string EncodePageToken(std::string_view listing, std::string_view filter,
                                           const PageCursor& cursor);
 // Errors: "InvalidPageToken" (400) when the token is not one EncodePageToken wrote, or was written

@@ -89,9 +89,13 @@ struct ImagePage {
   std::string next_page_token;  // empty on the last page
 };
 
-// GET /v1/jobs: jobs in creation order (job ids are time-ordered).
+// GET /v1/jobs: jobs in creation order (job ids are time-ordered), or newest first.
 struct JobQuery {
   std::vector<job::Phase> phases;  // empty: every phase
+  std::string image_id;            // empty: every image; else the jobs that read this image
+  // nullopt: the page token's order, or ascending on a first page. One that differs from the
+  // token's is refused ("InvalidPageToken").
+  std::optional<state::Order> order;
   int limit = 50;
   std::string page_token;
 };

@@ -182,8 +182,20 @@ void Handlers::ListJobs(RequestContext& ctx, const Request& req, ResponseWriter 
     SendProblem(ctx, w, phases.status());
     return;
   }
+  absl::StatusOr<std::string> image = api::ParseImageFilter(DecodedParam(req, "image"));
+  if (!image.ok()) {
+    SendProblem(ctx, w, image.status());
+    return;
+  }
+  absl::StatusOr<std::optional<state::Order>> order = api::ParseOrder(DecodedParam(req, "order"));
+  if (!order.ok()) {
+    SendProblem(ctx, w, order.status());
+    return;
+  }
   absl::StatusOr<api::JobPage> page =
       service_.ListJobs({.phases = *std::move(phases),
+                         .image_id = *std::move(image),
+                         .order = *order,
                          .limit = *limit,
                          .page_token = DecodedParam(req, "pageToken").value_or("")});
   if (!page.ok()) {

@@ -172,19 +172,37 @@ Cursor::Cursor(Cursor&& other) noexcept
       key_(other.key_),
       value_(other.value_) {}
 
-void Cursor::Load(int op, std::string_view key) {
+int Cursor::Load(int op, std::string_view key) {
   MDB_val k = Val(key);
   MDB_val v{};
-  valid_ = mdb_cursor_get(static_cast<MDB_cursor*>(cursor_), &k, &v,
-                          static_cast<MDB_cursor_op>(op)) == 0;
+  const int rc =
+      mdb_cursor_get(static_cast<MDB_cursor*>(cursor_), &k, &v, static_cast<MDB_cursor_op>(op));
+  valid_ = rc == 0;
   if (valid_) {
     key_ = View(k);
     value_ = View(v);
   }
+  return rc;
 }
 
 void Cursor::Seek(std::string_view key) { Load(key.empty() ? MDB_FIRST : MDB_SET_RANGE, key); }
 
 void Cursor::Next() { Load(MDB_NEXT, {}); }
+
+void Cursor::SeekBefore(std::string_view key) {
+  if (!key.empty()) {
+    const int rc = Load(MDB_SET_RANGE, key);
+    if (valid_) {
+      Load(MDB_PREV, {});
+      return;
+    }
+    // Any failure but "every key is below it" positions nothing, as Seek does.
+    if (rc != MDB_NOTFOUND) return;
+  }
+  // Every key is below `key` (or none was given): the walk starts at the last one.
+  Load(MDB_LAST, {});
+}
+
+void Cursor::Prev() { Load(MDB_PREV, {}); }
 
 }  // namespace pixq::kv

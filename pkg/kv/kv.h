@@ -75,7 +75,7 @@ class Env final {
   std::unique_ptr<Impl> impl_;
 };
 
-// Reads a table in key order from a position.
+// Reads a table in key order, forwards or backwards, from a position.
 class Cursor final {
  public:
   ~Cursor();
@@ -87,6 +87,9 @@ class Cursor final {
   // At the first key ≥ `key` (empty: the first key of the table).
   void Seek(std::string_view key);
   void Next();
+  // At the last key < `key` (empty: the last key of the table): where a walk backwards starts.
+  void SeekBefore(std::string_view key);
+  void Prev();
   [[nodiscard]] bool Valid() const { return valid_; }
   [[nodiscard]] std::string_view key() const { return key_; }
   [[nodiscard]] std::string_view value() const { return value_; }
@@ -94,7 +97,8 @@ class Cursor final {
  private:
   friend class Txn;
   explicit Cursor(void* cursor) : cursor_(cursor) {}
-  void Load(int op, std::string_view key);
+  // Positions the cursor; LMDB's return code.
+  int Load(int op, std::string_view key);
   void* cursor_;
   bool valid_ = false;
   std::string_view key_;

@@ -149,9 +149,9 @@ absl::Status Store::OpenTables() {
   for (const Named& t :
        {Named{"jobs", &tables_.jobs}, Named{"job_phase", &tables_.job_phase},
         Named{"job_outputs", &tables_.job_outputs}, Named{"job_idem", &tables_.job_idem},
-        Named{"job_batch", &tables_.job_batch}, Named{"images", &tables_.images},
-        Named{"image_order", &tables_.image_order}, Named{"offsets", &tables_.offsets},
-        Named{"meta", &tables_.meta}}) {
+        Named{"job_batch", &tables_.job_batch}, Named{"job_image", &tables_.job_image},
+        Named{"images", &tables_.images}, Named{"image_order", &tables_.image_order},
+        Named{"offsets", &tables_.offsets}, Named{"meta", &tables_.meta}}) {
     absl::StatusOr<kv::Table> table = env_->OpenTable(t.name);
     if (!table.ok()) return table.status();
     *t.table = *table;
@@ -186,8 +186,9 @@ absl::StatusOr<std::unique_ptr<WriteBatch>> Store::Write() {
 absl::Status Store::Clear() {
   absl::StatusOr<std::unique_ptr<WriteBatch>> batch = Write();
   if (!batch.ok()) return batch.status();
-  for (kv::Table t : {tables_.jobs, tables_.job_phase, tables_.job_outputs, tables_.job_idem,
-                      tables_.job_batch, tables_.images, tables_.image_order, tables_.offsets}) {
+  for (kv::Table t :
+       {tables_.jobs, tables_.job_phase, tables_.job_outputs, tables_.job_idem, tables_.job_batch,
+        tables_.job_image, tables_.images, tables_.image_order, tables_.offsets}) {
     PIXQ_RETURN_IF_ERROR((*batch)->txn().Clear(t));
   }
   return (*batch)->Commit();

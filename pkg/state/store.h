@@ -12,6 +12,8 @@
 //                 one row per job, so forgetting one job keeps the output others still name
 //   job_idem      Idempotency-Key + NUL + job id → ""
 //   job_batch     batch id + NUL + index (4 bytes, big-endian, offset by 2^31) → job id
+//   job_image     image id + NUL + job id → ""             (?image= listings, DeleteImage): one
+//                 row per image a job read (spec.source.imageId, and status.imageId when another)
 //   images        image id → the metadata's wire JSON, as read from pixq.images
 //   image_order   createdAt (8 bytes, big-endian, sign flipped) + image id → lower-case title
 //   offsets       topic + NUL + partition (4 bytes) → next offset, last offset, hash of the last
@@ -39,7 +41,9 @@
 
 namespace pixq::state {
 
-inline constexpr char kFormat[] = "pixq-state 2";
+// "pixq-state 3" added job_image: a store (or snapshot) of format 2 lacks its rows, so it is wiped
+// and read again from Kafka, which fills the index.
+inline constexpr char kFormat[] = "pixq-state 3";
 
 struct StoreOptions {
   // The store's directory, created if missing. Empty: a private directory under $TMPDIR (or
@@ -59,7 +63,7 @@ struct StoreOptions {
 inline constexpr int64_t kStalePrivateAgeSeconds = 600;
 
 struct StoreTables {
-  kv::Table jobs, job_phase, job_outputs, job_idem, job_batch;
+  kv::Table jobs, job_phase, job_outputs, job_idem, job_batch, job_image;
   kv::Table images, image_order;
   kv::Table offsets, meta;
 };

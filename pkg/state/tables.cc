@@ -1,6 +1,7 @@
 #include "pkg/state/tables.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -71,6 +72,58 @@ std::string BatchKey(std::string_view batch_id, int index) {
   std::string key = BatchPrefix(batch_id);
   AppendBigEndian(key, static_cast<uint64_t>(static_cast<int64_t>(index) + (int64_t{1} << 31)), 4);
   return key;
+}
+
+// job_image: one row per image a job read, so that an image's jobs are found without reading the
+// others (?image=, DeleteImage).
+std::string ImageIndexKey(std::string_view image_id, std::string_view id) {
+  std::string out(image_id);
+  out.push_back('\0');
+  out.append(id);
+  return out;
+}
+
+bool FitsImageIndex(std::string_view image_id, std::string_view id) {
+  return !image_id.empty() && image_id.size() + id.size() + 1 <= kMaxKeyBytes;
+}
+
+// The images a job read: its source's and, when it is another one (a URL source's download, known
+// once a worker fetched it), its status's.
+std::vector<std::string> ImagesOf(const job::JobRecord& record) {
+  std::vector<std::string> images;
+  if (!record.spec.source.image_id.empty()) images.push_back(record.spec.source.image_id);
+  if (!record.status.image_id.empty() && record.status.image_id != record.spec.source.image_id) {
+    images.push_back(record.status.image_id);
+  }
+  return images;
+}
+
+// The first key after every key that starts with `prefix`: its last byte below 0xff raised by
+// one, the bytes after it dropped. Empty when there is none (the run reaches the table's end).
+std::string RunEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+// Visits the keys that start with `prefix` in `order`, each as the id that follows the prefix and
+// its value, from the one after prefix + `after` (empty: from the run's first key, or its last
+// going backwards), until `visit` returns false or the run ends.
+void WalkRun(kv::Cursor& cursor, std::string_view prefix, std::string_view after, Order order,
+             const std::function<bool(std::string_view id, std::string_view value)>& visit) {
+  std::string from(prefix);
+  from.append(after);
+  if (order == Order::kAscending) {
+    cursor.Seek(from);
+    if (!after.empty() && cursor.Valid() && cursor.key() == from) cursor.Next();
+  } else {
+    cursor.SeekBefore(after.empty() ? RunEnd(prefix) : from);
+  }
+  for (; cursor.Valid() && cursor.key().starts_with(prefix);
+       order == Order::kAscending ? cursor.Next() : cursor.Prev()) {
+    if (!visit(cursor.key().substr(prefix.size()), cursor.value())) return;
+  }
 }
 
 // createdAt with the sign bit flipped (-1, unreadable, sorts first), then the id.
@@ -185,6 +238,11 @@ absl::Status JobTable::Apply(WriteBatch& batch, const std::string& id,
           old->idempotency_key.size() + id.size() + 1 <= kMaxKeyBytes) {
         PIXQ_RETURN_IF_ERROR(txn.Delete(t.job_idem, IdempotencyKey(old->idempotency_key, id)));
       }
+      for (const std::string& image_id : ImagesOf(*old)) {
+        if (FitsImageIndex(image_id, id)) {
+          PIXQ_RETURN_IF_ERROR(txn.Delete(t.job_image, ImageIndexKey(image_id, id)));
+        }
+      }
       if (!old->batch_id.empty() && old->batch_id.size() + 5 <= kMaxKeyBytes) {
         const std::string key = BatchKey(old->batch_id, old->batch_index);
         absl::StatusOr<std::optional<std::string_view>> member = txn.Get(t.job_batch, key);
@@ -207,6 +265,11 @@ absl::Status JobTable::Apply(WriteBatch& batch, const std::string& id,
     if (!applied->idempotency_key.empty() &&
         applied->idempotency_key.size() + id.size() + 1 <= kMaxKeyBytes) {
       PIXQ_RETURN_IF_ERROR(txn.Put(t.job_idem, IdempotencyKey(applied->idempotency_key, id), ""));
+    }
+    for (const std::string& image_id : ImagesOf(*applied)) {
+      if (FitsImageIndex(image_id, id)) {
+        PIXQ_RETURN_IF_ERROR(txn.Put(t.job_image, ImageIndexKey(image_id, id), ""));
+      }
     }
     if (!applied->batch_id.empty() && applied->batch_id.size() + 5 <= kMaxKeyBytes) {
       PIXQ_RETURN_IF_ERROR(
@@ -413,37 +476,75 @@ JobTable::Page JobTable::List(const std::string& after, size_t limit,
 
 JobTable::Page JobTable::ListInPhases(const std::string& after, size_t limit,
                                       const std::vector<job::Phase>& phases) const {
-  if (phases.empty()) return List(after, limit, [](const job::JobRecord&) { return true; });
+  return ListJobs(after, limit, {.phases = phases});
+}
+
+JobTable::Page JobTable::ListJobs(const std::string& after, size_t limit,
+                                  const Listing& listing) const {
   Page page;
   absl::StatusOr<std::unique_ptr<kv::Txn>> txn = store_.Read();
   if (!txn.ok()) return page;
-  // Up to limit + 1 ids from each phase's run of the index, merged in id order: the first
-  // limit + 1 of the merge are the page and whether more follow.
-  std::vector<std::string> ids;
-  for (job::Phase phase : phases) {
-    absl::StatusOr<kv::Cursor> cursor = (*txn)->Open(store_.tables().job_phase);
-    if (!cursor.ok()) return page;
-    const std::string prefix = PhaseKey(phase, "");
-    cursor->Seek(PhaseKey(phase, after));
-    size_t taken = 0;
-    for (; cursor->Valid() && cursor->key().starts_with(prefix) && taken <= limit; cursor->Next()) {
-      const std::string_view id = cursor->key().substr(1);
-      if (!after.empty() && id <= after) continue;
-      ids.emplace_back(id);
-      ++taken;
-    }
-  }
-  std::sort(ids.begin(), ids.end());
-  for (const std::string& id : ids) {
+  const StoreTables& t = store_.tables();
+  const Order order = listing.order;
+  // Adds a record to the page; false once the page is full and another record was found.
+  auto add = [&page, limit](std::optional<job::JobRecord> record) {
+    if (!record) return true;
     if (page.items.size() == limit) {
       page.more = true;
-      break;
+      return false;
     }
-    absl::StatusOr<std::optional<std::string_view>> value = (*txn)->Get(store_.tables().jobs, id);
-    if (!value.ok() || !value->has_value()) continue;
-    if (std::optional<job::JobRecord> record = ParseJob(**value)) {
-      page.items.push_back(*std::move(record));
-    }
+    page.items.push_back(*std::move(record));
+    return true;
+  };
+  auto read = [&](std::string_view id) -> std::optional<job::JobRecord> {
+    absl::StatusOr<std::optional<std::string_view>> value = (*txn)->Get(t.jobs, id);
+    if (!value.ok() || !value->has_value()) return std::nullopt;
+    return ParseJob(**value);
+  };
+
+  if (!listing.image_id.empty()) {
+    absl::StatusOr<kv::Cursor> cursor = (*txn)->Open(t.job_image);
+    if (!cursor.ok() || !FitsImageIndex(listing.image_id, "")) return page;
+    auto in_phases = [&](std::string_view id) {
+      if (listing.phases.empty()) return true;
+      return std::any_of(listing.phases.begin(), listing.phases.end(), [&](job::Phase phase) {
+        absl::StatusOr<std::optional<std::string_view>> row =
+            (*txn)->Get(t.job_phase, PhaseKey(phase, id));
+        return row.ok() && row->has_value();
+      });
+    };
+    WalkRun(*cursor, ImageIndexKey(listing.image_id, ""), after, order,
+            [&](std::string_view id, std::string_view) { return !in_phases(id) || add(read(id)); });
+    return page;
+  }
+
+  if (listing.phases.empty()) {
+    absl::StatusOr<kv::Cursor> cursor = (*txn)->Open(t.jobs);
+    if (!cursor.ok()) return page;
+    WalkRun(*cursor, "", after, order,
+            [&](std::string_view, std::string_view value) { return add(ParseJob(value)); });
+    return page;
+  }
+
+  // Up to limit + 1 ids from each phase's run of the index, merged in the listing's order: the
+  // first limit + 1 of the merge are the page and whether more follow.
+  std::vector<std::string> ids;
+  for (job::Phase phase : listing.phases) {
+    absl::StatusOr<kv::Cursor> cursor = (*txn)->Open(t.job_phase);
+    if (!cursor.ok()) return page;
+    size_t taken = 0;
+    WalkRun(*cursor, PhaseKey(phase, ""), after, order, [&](std::string_view id, std::string_view) {
+      ids.emplace_back(id);
+      return ++taken <= limit;
+    });
+  }
+  if (order == Order::kAscending) {
+    std::sort(ids.begin(), ids.end());
+  } else {
+    std::sort(ids.begin(), ids.end(), std::greater<>());
+  }
+  for (const std::string& id : ids) {
+    if (!add(read(id))) break;
   }
   return page;
 }

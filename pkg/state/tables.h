@@ -36,6 +36,9 @@
 
 namespace pixq::state {
 
+// The order of a listing: by key, or by key backwards (newest first, for time-ordered ids).
+enum class Order { kAscending, kDescending };
+
 class JobTable final {
  public:
   using Watcher = std::function<void(const job::JobRecord&)>;
@@ -94,6 +97,19 @@ class JobTable final {
   // the records of other phases are never read.
   [[nodiscard]] Page ListInPhases(const std::string& after, size_t limit,
                                   const std::vector<job::Phase>& phases) const;
+
+  // What ListJobs lists, and in which order.
+  struct Listing {
+    std::vector<job::Phase> phases;  // empty: every phase
+    // Non-empty: only the jobs that read this image (spec.source.imageId, or status.imageId for
+    // a URL source), from the image index: the jobs of other images are never read.
+    std::string image_id;
+    Order order = Order::kAscending;
+  };
+  // Up to `limit` jobs of `listing`, in job id order (kDescending: newest first), after the job
+  // id `after` in that order (empty: from the first, or the newest). With both an image and
+  // phases, the image's jobs are checked against the phase index, not parsed.
+  [[nodiscard]] Page ListJobs(const std::string& after, size_t limit, const Listing& listing) const;
 
  private:
   // Wakes the watchers of `id` with `record` (empty id: deleted). After the commit.

@@ -204,6 +204,61 @@ TEST_F(CatalogueTest, ListsJobsInCreationOrderFilteredByPhase) {
       "InvalidPageToken");
 }
 
+TEST_F(CatalogueTest, ListsAnImagesJobsNewestFirstWithTokensThatCarryTheOrder) {
+  const std::string a(64, 'a');
+  const std::string b(64, 'b');
+  const job::Phase phases[] = {job::Phase::kPending, job::Phase::kSucceeded, job::Phase::kFailed};
+  for (int i = 0; i < 9; ++i) {
+    const std::string& image = i % 3 == 2 ? b : a;
+    AddJob(JobIdNumber(i), Spec(R"({"imageId":")" + image + "\"}", 10 + i), phases[i % 3], image);
+  }
+  // Image a: jobs 0, 1, 3, 4, 6, 7; newest first, two a page; the order comes with the token.
+  std::vector<std::string> seen;
+  absl::StatusOr<JobPage> page =
+      service_.ListJobs({.image_id = a, .order = state::Order::kDescending, .limit = 2});
+  ASSERT_TRUE(page.ok()) << page.status();
+  const std::string second_token = page->next_page_token;
+  for (;;) {
+    for (const job::JobRecord& r : page->items) seen.push_back(r.id);
+    if (page->next_page_token.empty()) break;
+    page = service_.ListJobs({.image_id = a, .limit = 2, .page_token = page->next_page_token});
+    ASSERT_TRUE(page.ok()) << page.status();
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{JobIdNumber(7), JobIdNumber(6), JobIdNumber(4),
+                                            JobIdNumber(3), JobIdNumber(1), JobIdNumber(0)}));
+  // The same order named again is fine; the other order, or another image, is refused.
+  EXPECT_TRUE(
+      service_
+          .ListJobs({.image_id = a, .order = state::Order::kDescending, .page_token = second_token})
+          .ok());
+  EXPECT_EQ(errors::ReasonOf(service_
+                                 .ListJobs({.image_id = a,
+                                            .order = state::Order::kAscending,
+                                            .page_token = second_token})
+                                 .status()),
+            "InvalidPageToken");
+  EXPECT_EQ(
+      errors::ReasonOf(service_.ListJobs({.image_id = b, .page_token = second_token}).status()),
+      "InvalidPageToken");
+  EXPECT_EQ(errors::ReasonOf(service_.ListJobs({.page_token = second_token}).status()),
+            "InvalidPageToken");
+
+  // With a phase: image a's succeeded jobs, oldest first.
+  absl::StatusOr<JobPage> succeeded =
+      service_.ListJobs({.phases = {job::Phase::kSucceeded}, .image_id = a});
+  ASSERT_TRUE(succeeded.ok());
+  std::vector<std::string> ids;
+  for (const job::JobRecord& r : succeeded->items) ids.push_back(r.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{JobIdNumber(1), JobIdNumber(4), JobIdNumber(7)}));
+
+  // Every job, newest first.
+  absl::StatusOr<JobPage> all = service_.ListJobs({.order = state::Order::kDescending, .limit = 3});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->items.size(), 3u);
+  EXPECT_EQ(all->items[0].id, JobIdNumber(8));
+  EXPECT_EQ(all->items[2].id, JobIdNumber(6));
+}
+
 TEST_F(CatalogueTest, DeletesAnImageWithItsOutputsAndPublishesATombstone) {
   const job::ImageMeta image = AddImage(30, "doomed", 1);
   const job::ImageMeta other = AddImage(31, "kept", 2);

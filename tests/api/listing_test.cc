@@ -3,6 +3,7 @@
 
 #include "pkg/api/listing.h"
 
+#include "absl/strings/escaping.h"
 #include <gtest/gtest.h>
 
 #include "pkg/api/seed.h"
@@ -55,6 +56,48 @@ TEST(ListingTest, PageTokensRoundTripOnlyForTheirListingAndFilter) {
   EXPECT_EQ(errors::ReasonOf(DecodePageToken(token + "x", "images", "cat").status()),
             "InvalidPageToken");
   EXPECT_EQ(errors::HttpStatusOf(DecodePageToken("", "images", "").status()), 400);
+}
+
+TEST(ListingTest, ReadsAnOrderInAnyCaseAndRefusesOthers) {
+  EXPECT_FALSE(ParseOrder(std::nullopt)->has_value());
+  EXPECT_EQ(**ParseOrder("asc"), state::Order::kAscending);
+  EXPECT_EQ(**ParseOrder("DESC"), state::Order::kDescending);
+  for (const char* bad : {"", "newest", "descending", "-1"}) {
+    absl::StatusOr<std::optional<state::Order>> order = ParseOrder(std::string(bad));
+    ASSERT_FALSE(order.ok()) << bad;
+    EXPECT_EQ(errors::ReasonOf(order.status()), "InvalidArgument");
+    EXPECT_EQ(errors::HttpStatusOf(order.status()), 400);
+    EXPECT_NE(order.status().message().find("asc"), absl::string_view::npos);
+  }
+}
+
+TEST(ListingTest, ReadsAnImageFilterOnlyAsAnImageId) {
+  EXPECT_EQ(*ParseImageFilter(std::nullopt), "");
+  EXPECT_EQ(*ParseImageFilter(""), "");
+  const std::string id(64, 'e');
+  EXPECT_EQ(*ParseImageFilter(id), id);
+  for (const std::string& bad :
+       {std::string("cat"), std::string(64, 'E'), std::string(63, 'e'), std::string(64, 'g')}) {
+    absl::StatusOr<std::string> image = ParseImageFilter(bad);
+    ASSERT_FALSE(image.ok()) << bad;
+    EXPECT_EQ(errors::ReasonOf(image.status()), "InvalidArgument");
+    EXPECT_EQ(errors::HttpStatusOf(image.status()), 400);
+  }
+}
+
+TEST(ListingTest, PageTokensCarryTheOrderAndAscendingOnesReadAsBefore) {
+  const std::string desc = EncodePageToken(
+      "jobs", "", {.id = "j_01HV3K9Q6Y0S4W7T1F2D5G0001", .order = state::Order::kDescending});
+  absl::StatusOr<PageCursor> back = DecodePageToken(desc, "jobs", "");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->order, state::Order::kDescending);
+  EXPECT_EQ(back->id, "j_01HV3K9Q6Y0S4W7T1F2D5G0001");
+  // A token written before the order existed, as EncodePageToken wrote it then.
+  const std::string asc = EncodePageToken("jobs", "", {.id = "j_01HV3K9Q6Y0S4W7T1F2D5G0001"});
+  std::string text;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(asc, &text));
+  EXPECT_EQ(text.find("\"o\""), std::string::npos) << text;
+  EXPECT_EQ(DecodePageToken(asc, "jobs", "")->order, state::Order::kAscending);
 }
 
 TEST(VariantsTest, ParsesNamesAndSizes) {

@@ -74,6 +74,23 @@ TEST_F(ReadinessTest, LaggingTablesAreNotReadyButStillTakeWork) {
   EXPECT_TRUE(readiness_.Admit().ok()) << "the broker answered; jobs can still be queued";
 }
 
+TEST_F(ReadinessTest, AFullStateStoreIsNotReadyButTakesWorkAndRecoversOnceItHasRoom) {
+  readiness_.CheckNow();
+  // What the table reader's CatchUp answers when its store refused a batch (full map or disk).
+  SetNext(errors::Make(errors::Reason::kStateStoreFull,
+                       "state: put: MDB_MAP_FULL; raise state.max_bytes"));
+  readiness_.CheckNow();
+  const absl::Status ready = readiness_.Ready();
+  EXPECT_EQ(errors::ReasonOf(ready), "StateStoreFull");
+  EXPECT_EQ(errors::HttpStatusOf(ready), 503);
+  EXPECT_NE(ready.message().find("state.max_bytes"), absl::string_view::npos) << ready;
+  // Not the broker's fault: jobs are still accepted into Kafka, which keeps them.
+  EXPECT_TRUE(readiness_.Admit().ok());
+  SetNext(absl::OkStatus());
+  readiness_.CheckNow();
+  EXPECT_TRUE(readiness_.Ready().ok());
+}
+
 TEST_F(ReadinessTest, ChecksInTheBackgroundEveryIntervalUntilDestroyed) {
   SetNext(absl::OkStatus());
   readiness_.Start();

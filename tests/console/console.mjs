@@ -7,7 +7,8 @@
 //   4. a job submitted from the form reaches Succeeded in the Jobs list without a reload;
 //   5. a job that fails in the worker is opened, retried, and the new attempt shown;
 //   6. the page's Content-Security-Policy and nosniff headers; the key in no URL and not in the
-//      page's HTML; nothing requested from anywhere but pixq-api.
+//      page's HTML; nothing requested from anywhere but pixq-api;
+//   7. the Jobs list newest first, and an image's page listing that image's jobs (?image=).
 // Environment: PIXQ_URL, PIXQ_API_KEY, PIXQ_PHOTOS (three paths, ':'-separated),
 // PIXQ_DEVTOOLS_WS (Chromium's browser endpoint), PIXQ_SHOTS (a directory for screenshots).
 // Closes Chromium at the end. Exits 0 when all held; otherwise prints what did not and exits 1.
@@ -186,6 +187,23 @@ try {
   await page.keyboard.press('Tab');
   await page.keyboard.press('Tab');
   check(await page.evaluate(() => document.activeElement?.tagName === 'A'), 'Tab reaches links');
+
+  // 7. Newest first, and an image's jobs from ?image= (issues 16, 19): the failed job was
+  // submitted last, after the form's job, both on the form's first image.
+  await go('#/jobs');
+  await page.waitForSelector(`#job-rows tr[data-job-id="${jobId}"]`, kWait);
+  const listed = await page.$$eval('#job-rows tr[data-job-id]', (rows) =>
+    rows.map((r) => r.dataset.jobId));
+  check(listed[0] === failedId && listed.indexOf(failedId) < listed.indexOf(jobId),
+      `the Jobs list is newest first: ${listed.slice(0, 3)}`);
+  await go(`#/job/${failedId}`);
+  await page.waitForSelector('#job a[href^="#/image/"], #job-images a[href^="#/image/"]', kWait);
+  await page.click('#job a[href^="#/image/"], #job-images a[href^="#/image/"]');
+  await page.waitForSelector(`#image-jobs figure[data-job-id="${failedId}"]`, kWait);
+  const ofImage = await page.$$eval('#image-jobs figure[data-job-id]', (all) =>
+    all.map((f) => f.dataset.jobId));
+  check(ofImage.indexOf(failedId) === 0 && ofImage.includes(jobId),
+      `the image's page lists its jobs, newest first: ${ofImage}`);
 } catch (error) {
   failed = true;
   console.log(`FAIL ${error.stack || error}`);

@@ -569,6 +569,25 @@ TEST_F(RealAnswersTest, CatalogueAndJobListsAnswerAsDescribed) {
   EXPECT_EQ(json::parse(Get("/v1/jobs", "/v1/jobs?phase=Pending,Running").body)["items"].size(),
             1u);
   EXPECT_EQ(Get("/v1/jobs", "/v1/jobs?phase=Queued").status, 400);
+  // An image's jobs, newest first (issues 16, 19).
+  const json of_image =
+      json::parse(Get("/v1/jobs", "/v1/jobs?image=" + first + "&order=desc&limit=1").body);
+  ASSERT_EQ(of_image["items"].size(), 1u) << of_image.dump();
+  EXPECT_EQ(of_image["items"][0]["metadata"]["id"], pending_id);
+  ASSERT_TRUE(of_image["nextPageToken"].is_string());
+  EXPECT_EQ(Get("/v1/jobs", "/v1/jobs?image=" + first +
+                                "&pageToken=" + of_image["nextPageToken"].get<std::string>())
+                .status,
+            200);
+  EXPECT_EQ(Get("/v1/jobs", "/v1/jobs?image=cat").status, 400);
+  EXPECT_EQ(Get("/v1/jobs", "/v1/jobs?order=newest").status, 400);
+  std::set<std::string> declared;
+  for (const json& p : Operation("GET", "/v1/jobs").at("parameters")) {
+    declared.insert(Resolve(p).at("name").get<std::string>());
+  }
+  for (const char* name : {"phase", "image", "order", "limit", "pageToken"}) {
+    EXPECT_TRUE(declared.contains(name)) << "GET /v1/jobs does not declare ?" << name;
+  }
   EXPECT_EQ(Get("/v1/jobs", "/v1/jobs", {}).status, 401);
 
   // Deleting: a job only once it has finished; an image with its outputs.

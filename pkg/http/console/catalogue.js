@@ -116,7 +116,7 @@ export async function image(main, [id], context) {
     confirm.hidden = false;
     confirm.querySelector('button').focus();
   });
-  const side = h('div', {class: 'side'},
+  const side = h('div', {class: 'side', id: 'image-jobs'},
       h('figure', {}, original, h('figcaption', {}, 'Original ',
           downloadControl(context, 'Download', meta.contentUrl, meta.signedContentUrl,
               meta.filename || `${meta.id}.${meta.format}`))));
@@ -128,14 +128,14 @@ export async function image(main, [id], context) {
           remove, confirm),
       h('h2', {}, 'The original and its jobs\' outputs'), side);
 
-  // Its jobs: the listing has no image filter, so the first hundred it lists are looked through.
-  const listing = await get('/v1/jobs?limit=100', {signal: context.signal});
-  const mine = listing.items.filter((job) => job.spec.source.imageId === meta.id ||
-      job.status.imageId === meta.id);
-  for (const job of mine) {
+  // Its jobs, newest first, from the API's index of jobs by image.
+  const kImageJobs = 100;
+  const listing = await get(`/v1/jobs?image=${meta.id}&order=desc&limit=${kImageJobs}`,
+      {signal: context.signal});
+  for (const job of listing.items) {
     const caption = h('figcaption', {}, h('a', {href: `#/job/${job.metadata.id}`}, job.metadata.id),
         ' ', phaseBadge(job.status.phase));
-    const figure = h('figure', {}, caption);
+    const figure = h('figure', {'data-job-id': job.metadata.id}, caption);
     if (job.status.phase === 'Succeeded' && job.status.output) {
       const out = job.status.output;
       const img = h('img', {alt: `Output of ${job.metadata.id}`});
@@ -149,8 +149,11 @@ export async function image(main, [id], context) {
     }
     side.append(figure);
   }
-  if (mine.length === 0) {
-    main.append(h('p', {class: 'muted'}, 'None of the first 100 jobs read this image.'));
+  if (listing.items.length === 0) {
+    main.append(h('p', {class: 'muted'}, 'No job has read this image yet.'));
+  } else if (listing.nextPageToken) {
+    main.append(h('p', {class: 'muted'}, `Its ${kImageJobs} newest jobs. `,
+        h('a', {href: `#/jobs?image=${meta.id}`}, 'All its jobs')));
   }
   await loadImages(context, pending);
 }

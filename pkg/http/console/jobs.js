@@ -1,4 +1,4 @@
-// Jobs: the jobs in the API's order (creation, oldest first), filtered by phase, kept current without a reload; a job's page, followed
+// Jobs: the jobs newest first (the API's order=desc), filtered by phase and by image, kept current without a reload; a job's page, followed
 // with the API's long-poll until it ends, with its retry.
 
 import {call, get} from './api.js';
@@ -59,22 +59,37 @@ function row(job) {
 
 export async function jobs(main, _args, context) {
   const phase = context.query.get('phase') || '';
+  const image = context.query.get('image') || '';
   const token = context.query.get('pageToken') || '';
+  // The listing's filter, as this page's links carry it: the phase links keep the image.
+  const filtered = (params) => {
+    const out = new URLSearchParams(params);
+    if (image) out.set('image', image);
+    return out;
+  };
   const filters = h('div', {class: 'row filters', role: 'group', 'aria-label': 'Phase'});
   const labels = {'': 'All', 'Pending,Running': 'Unfinished'};
   for (const name of ['', 'Pending,Running', ...kPhases]) {
-    filters.append(h('a', {href: name ? `#/jobs?phase=${name}` : '#/jobs',
+    const params = filtered(name ? {phase: name} : {}).toString();
+    filters.append(h('a', {href: params ? `#/jobs?${params}` : '#/jobs',
       'aria-current': name === phase ? 'true' : false}, labels[name] ?? name));
   }
   const body = h('tbody', {id: 'job-rows'});
   const status = h('p', {class: 'muted', 'aria-live': 'polite'});
   const paging = h('div', {class: 'row'});
-  append(main, h('h1', {}, 'Jobs'), filters,
+  append(main, h('h1', {}, 'Jobs'), filters);
+  if (image) {
+    main.append(h('p', {class: 'row', id: 'jobs-image'}, 'The jobs of ',
+        h('a', {href: `#/image/${image}`}, `image ${image.slice(0, 12)}…`), ' ',
+        h('a', {href: phase ? `#/jobs?phase=${phase}` : '#/jobs'}, 'Every image\'s')));
+  }
+  append(main,
       h('table', {}, h('thead', {}, h('tr', {}, ['Job', 'Phase', 'Source', 'Steps', 'Attempts',
         'Reason', 'Created'].map((name) => h('th', {scope: 'col'}, name)))), body),
       status, paging);
 
-  const query = new URLSearchParams({limit: kPageSize});
+  // Newest first: what was just submitted is on top of the first page, which updates live.
+  const query = filtered({limit: kPageSize, order: 'desc'});
   if (phase) query.set('phase', phase);
   if (token) query.set('pageToken', token);
   const watching = new Set();  // the ids of the jobs whose long-poll is out
@@ -108,11 +123,11 @@ export async function jobs(main, _args, context) {
       body.append(h('tr', {}, h('td', {colspan: 7, class: 'muted'}, 'No jobs.')));
     }
     status.textContent = token ? 'A later page: not updated.' :
-      `Oldest first, as pixq lists them. Updated ${new Date().toLocaleTimeString()}; ` +
-      'updates live.';
+      `Newest first. Updated ${new Date().toLocaleTimeString()}; updates live.`;
     paging.replaceChildren();
     if (page.nextPageToken) {
-      const next = new URLSearchParams({pageToken: page.nextPageToken});
+      // The token carries the order; the filter goes with it.
+      const next = filtered({pageToken: page.nextPageToken});
       if (phase) next.set('phase', phase);
       paging.append(h('a', {href: `#/jobs?${next}`}, 'Next page'));
     }
