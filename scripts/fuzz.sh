@@ -12,6 +12,6 @@ CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelW
   "${LAUNCHER[@]}" >/dev/null
 ninja -C "$BUILD_DIR" -j "${PIXQ_JOBS:-$(nproc)}" pixq_fuzz_job_spec pixq_fuzz_multipart \
   pixq_fuzz_image_header pixq_fuzz_png_decode pixq_fuzz_jpeg_scans pixq_fuzz_heif_header \
-  pixq_fuzz_heif_decode
+  pixq_fuzz_heif_decode pixq_fuzz_gif_decode
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$BUILD_DIR" --output-on-failure -L fuzz

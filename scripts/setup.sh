@@ -9,7 +9,7 @@ PACKAGES=(
   # libraries (each wrapped by one pkg/ library)
   libpistache-dev librdkafka-dev libopencv-dev prometheus-cpp-dev libyaml-cpp-dev libabsl-dev
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libdeflate-dev liburcu-dev
-  liblmdb-dev libheif-dev
+  liblmdb-dev libheif-dev libgif-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the libFuzzer targets (scripts/fuzz.sh): clang and its fuzzer and sanitizer runtimes
@@ -22,7 +22,8 @@ PACKAGES=(
   prometheus
   # headless Chromium renders the /docs page (tests/openapi)
   chromium
-  # ImageMagick and exiftool make the golden-image references (tests/imaging/golden/make-references.sh)
+  # ImageMagick and exiftool make the golden-image references (tests/imaging/golden/make-references.sh),
+  # and ImageMagick the GIF, TIFF, BMP and 16-bit test files and their references at build time
   imagemagick libimage-exiftool-perl
   # heif-enc makes the HEIC and AVIF test files at build time, heif-convert their references
   # (tests/imaging/CMakeLists.txt)

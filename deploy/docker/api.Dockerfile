@@ -15,7 +15,7 @@ RUN apt-get update \
       g++ cmake ninja-build pkg-config ccache \
       libpistache-dev librdkafka-dev libopencv-dev prometheus-cpp-dev libyaml-cpp-dev libabsl-dev \
       nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libdeflate-dev liburcu-dev liblmdb-dev libgtest-dev libgmock-dev \
-      libheif-dev \
+      libheif-dev libgif-dev \
     && rm -rf /var/lib/apt/lists/*
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm \

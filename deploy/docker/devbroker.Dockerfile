@@ -12,7 +12,7 @@ RUN apt-get update \
       g++ cmake ninja-build pkg-config ccache \
       libpistache-dev librdkafka-dev libopencv-dev prometheus-cpp-dev libyaml-cpp-dev libabsl-dev \
       nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libdeflate-dev liburcu-dev liblmdb-dev libgtest-dev libgmock-dev \
-      libheif-dev \
+      libheif-dev libgif-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The repository, minus what the build never reads (devbroker.Dockerfile.dockerignore, the

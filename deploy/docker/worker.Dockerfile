@@ -12,7 +12,7 @@ RUN apt-get update \
       g++ cmake ninja-build pkg-config ccache \
       libpistache-dev librdkafka-dev libopencv-dev prometheus-cpp-dev libyaml-cpp-dev libabsl-dev \
       nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libcli11-dev libdeflate-dev liburcu-dev liblmdb-dev libgtest-dev libgmock-dev \
-      libheif-dev \
+      libheif-dev libgif-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The repository, minus what the build never reads (worker.Dockerfile.dockerignore).
@@ -38,6 +38,7 @@ FROM debian:12-slim
 # LLVM (for a GL context pixq never creates, about 160 MB with z3), and imgcodecs on GDAL, whose
 # PROJ and GDAL data files only map projections. tests/containers/check-running.sh runs jobs
 # (JPEG and PNG in, every kind of step, JPEG and WebP out) in this image without them.
+# libgif7 is giflib, which reads a GIF's first frame in the codec processes (pkg/imaging).
 # libheif's decoders are named beside it (libde265 for HEIC, dav1d and aom for AVIF), though its
 # dependencies would bring them: pixq-worker decodes with them, so they are not left to chance.
 RUN printf 'path-exclude %s\n' '/usr/lib/*/dri/*' '/usr/lib/*/libLLVM-15.so*' '/usr/lib/*/libz3.so*' \
@@ -48,6 +49,7 @@ RUN apt-get update \
       libabsl20220623 \
       libcurl4 \
       libdeflate0 \
+      libgif7 \
       libheif1 \
       libde265-0 \
       libdav1d6 \

@@ -11,6 +11,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pkg/errors/errors.h"
+#include "pkg/imaging/gif_decode.h"
 #include "pkg/imaging/heif_decode.h"
 #include "pkg/imaging/jpeg_scans.h"
 #include "pkg/imaging/png.h"
@@ -123,7 +124,8 @@ bool ScaleFits(int side, int target, int scale) {
 
 // The largest JPEG DCT reduction whose image still covers what the first step needs (above).
 // Only JPEG has one here: PNG and WebP are decoded whole, and so are HEIC, HEIF and AVIF, since
-// libheif 1.15 offers no reduced decode (heif_decode.h).
+// libheif 1.15 offers no reduced decode (heif_decode.h), GIF (an LZW stream has none), and TIFF
+// and BMP (OpenCV's IMREAD_REDUCED_* decodes them whole and resizes after).
 int ChooseDecodeScale(const ImageInfo& info, const std::vector<job::Step>& steps) {
   if (info.format != job::Format::kJpeg || steps.empty()) return 1;
   const auto* resize = std::get_if<job::Resize>(&steps.front());
@@ -139,6 +141,18 @@ int ChooseDecodeScale(const ImageInfo& info, const std::vector<job::Step>& steps
   return 1;
 }
 
+// The EXIF orientation still to apply to what Decode gives: a JPEG's, decoded as stored so that
+// shrink-on-load works on whole blocks. A TIFF's Orientation tag OpenCV 4.6's TIFF decoder applies
+// itself, whatever the flags (all eight values, 8 and 16 bits, grey and RGB, as ImageMagick's
+// -auto-orient: tests/imaging/formats_test.cc), so none is left; Sniff reads it all the same, for
+// the size as shown. HEIF: libheif applies irot and imir, and orientation is 1.
+int OrientationLeftAfterDecode(const ImageInfo& info) {
+  return info.format == job::Format::kTiff ? 1 : info.orientation;
+}
+
+// Samples of more than 8 bits scaled to 8: v / 257 rounded for 16 bits (65535 -> 255, not
+// v >> 8, which would make 65280 and 65535 both 255 and lift every level by up to one), and
+// float samples (0..1) times 255.
 cv::Mat ToEightBit(const cv::Mat& m) {
   if (m.depth() == CV_8U) return m;
   cv::Mat out;
@@ -146,10 +160,12 @@ cv::Mat ToEightBit(const cv::Mat& m) {
   return out;
 }
 
-// Decodes as stored (EXIF orientation not applied), at 1/`scale` for a JPEG; a HEIF as shown
-// (libheif applies its irot and imir, and info.orientation is 1 for it).
+// Decodes a JPEG as stored (its EXIF orientation not applied), at 1/`scale`; a HEIF as shown
+// (libheif applies its irot and imir, and info.orientation is 1 for it); a TIFF as shown (OpenCV
+// applies its Orientation tag: OrientationLeftAfterDecode). BMP is OpenCV's, GIF giflib's.
 absl::StatusOr<cv::Mat> Decode(std::string_view input, const ImageInfo& info, int scale) {
   if (IsHeif(info.format)) return DecodeHeif(input, info, cv::getNumThreads());
+  if (info.format == job::Format::kGif) return DecodeGif(input, info);
   // A progressive JPEG at 1/4 or 1/8 scale: without the scans that scale cannot show.
   std::optional<std::string> fewer_scans;
   if (info.Progressive()) {
@@ -377,6 +393,9 @@ absl::StatusOr<std::string> EncodeOnce(const cv::Mat& m, job::Format format, int
     case job::Format::kHeic:
     case job::Format::kHeif:
     case job::Format::kAvif:
+    case job::Format::kGif:
+    case job::Format::kTiff:
+    case job::Format::kBmp:
       // Read only: ParseFormat never gives one as an output.
       return errors::Make(errors::Reason::kProcessingFailed,
                           absl::StrCat("cannot write ", job::FormatName(format)));
@@ -455,7 +474,7 @@ absl::StatusOr<Result> Pipeline::Run(std::string_view input, const std::vector<j
     if (!decoded.ok()) return decoded.status();
     cv::Mat m = *std::move(decoded);
     // Shrunk on load, the image is turned after its first step (ResizeShrunkOnLoad).
-    if (scale == 1) ApplyOrientation(m, info->orientation);
+    if (scale == 1) ApplyOrientation(m, OrientationLeftAfterDecode(*info));
     result.decode.end = absl::Now();
     result.decode_scale = scale;
     if (progress) progress(Stage::kDecoded);

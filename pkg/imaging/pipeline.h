@@ -16,9 +16,15 @@
 //   block row or column (a side that is not a multiple of the scale) moves the last output row or
 //   column by at most 1/8 of the contrast within that block; the output has exactly the
 //   dimensions, and the geometry, a full decode would give (pipeline.cc, ScaleFits).
-//   PNG, WebP, HEIC, HEIF and AVIF have no shrink-on-load: libheif 1.15 offers none.
+//   PNG, WebP, HEIC, HEIF, AVIF, GIF, TIFF and BMP have no shrink-on-load: libheif 1.15 offers
+//   none, an LZW stream has none, and OpenCV's reduced reads of TIFF and BMP decode whole.
 // - HEIC, HEIF and AVIF are decoded by libheif (heif_decode.h), which applies their irot and imir;
 //   their EXIF orientation is not applied.
+// - GIF: its first frame, on its logical screen, transparency as alpha (gif_decode.h).
+// - TIFF and BMP are decoded by OpenCV; a TIFF's Orientation tag (274) is applied once, by OpenCV's
+//   TIFF decoder (which does so whatever the flags), and counts for the size as shown.
+// - More than 8 bits per sample (16-bit PNG and TIFF) are scaled to 8 (v / 257, rounded), not
+//   truncated; float TIFF samples (0..1) are scaled by 255.
 // - JPEG output of an image with alpha is composited over white.
 
 #include <cstdint>

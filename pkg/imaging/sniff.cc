@@ -23,30 +23,51 @@ absl::Status Corrupt(std::string_view what) {
 
 absl::Status Unsupported() {
   return errors::Make(errors::Reason::kUnsupportedMediaType,
-                      "not a JPEG, PNG, WebP, HEIC, HEIF or AVIF image");
+                      "not a JPEG, PNG, WebP, HEIC, HEIF, AVIF, GIF, TIFF or BMP image");
+}
+
+// What the first IFD of a TIFF structure says (a TIFF file, or the EXIF block inside a JPEG):
+// ImageWidth, ImageLength and Orientation, 0 where absent (orientation 1 when absent or invalid);
+// entries past the end are not read. `valid` is false when `tiff` is no TIFF structure or its first
+// IFD starts outside it.
+struct TiffTags {
+  bool valid = false;
+  uint32_t width = 0;
+  uint32_t height = 0;
+  int orientation = 1;
+};
+
+TiffTags ReadFirstIfd(std::string_view tiff) {
+  TiffTags tags;
+  if (tiff.size() < 8) return tags;
+  const bool little = tiff.substr(0, 2) == "II";
+  if (!little && tiff.substr(0, 2) != "MM") return tags;
+  auto u16 = [&](size_t i) { return little ? Le16(tiff, i) : Be16(tiff, i); };
+  auto u32 = [&](size_t i) { return little ? Le32(tiff, i) : Be32(tiff, i); };
+  if (u16(2) != 42) return tags;
+  const size_t ifd = u32(4);
+  if (ifd + 2 > tiff.size()) return tags;
+  const size_t count = u16(ifd);
+  tags.valid = true;
+  for (size_t e = 0; e < count; ++e) {
+    const size_t entry = ifd + 2 + e * 12;
+    if (entry + 12 > tiff.size()) break;  // what came before still counts
+    const uint32_t tag = u16(entry);
+    const uint32_t type = u16(entry + 2);
+    // A SHORT (3) or LONG (4) held in the entry itself, where these tags always are.
+    const uint32_t value = type == 3 ? u16(entry + 8) : type == 4 ? u32(entry + 8) : 0;
+    if (type != 3 && type != 4) continue;
+    if (tag == 256) tags.width = value;   // ImageWidth
+    if (tag == 257) tags.height = value;  // ImageLength
+    if (tag == 274 && type == 3) tags.orientation = value >= 1 && value <= 8 ? value : 1;
+  }
+  return tags;
 }
 
 // The orientation tag of an EXIF block ("Exif\0\0" + TIFF); 1 when absent or invalid.
 int ExifOrientation(std::string_view exif) {
   if (exif.size() < 6 + 8 || exif.substr(0, 6) != std::string_view("Exif\0\0", 6)) return 1;
-  const std::string_view tiff = exif.substr(6);
-  const bool little = tiff.substr(0, 2) == "II";
-  if (!little && tiff.substr(0, 2) != "MM") return 1;
-  auto u16 = [&](size_t i) { return little ? Le16(tiff, i) : Be16(tiff, i); };
-  auto u32 = [&](size_t i) { return little ? Le32(tiff, i) : Be32(tiff, i); };
-  if (u16(2) != 42) return 1;
-  const size_t ifd = u32(4);
-  if (ifd + 2 > tiff.size()) return 1;
-  const size_t count = u16(ifd);
-  for (size_t e = 0; e < count; ++e) {
-    const size_t entry = ifd + 2 + e * 12;
-    if (entry + 12 > tiff.size()) return 1;
-    if (u16(entry) == 0x0112 && u16(entry + 2) == 3) {  // Orientation, SHORT
-      const int value = static_cast<int>(u16(entry + 8));
-      return value >= 1 && value <= 8 ? value : 1;
-    }
-  }
-  return 1;
+  return ReadFirstIfd(exif.substr(6)).orientation;
 }
 
 absl::StatusOr<ImageInfo> SniffJpeg(std::string_view b) {
@@ -146,6 +167,99 @@ absl::StatusOr<ImageInfo> SniffHeif(std::string_view b) {
   return info;
 }
 
+// A GIF's logical screen (the canvas its frames are drawn on), and its block structure walked up to
+// the end of the first image's data: only that frame is decoded (gif_decode.h), so a file cut short
+// before it ends is refused here, and one cut after it is whole enough. Sub-blocks are walked by
+// their lengths, nothing is decompressed.
+absl::StatusOr<ImageInfo> SniffGif(std::string_view b) {
+  // Header (6), logical screen descriptor: width (2) height (2) flags (1) background (1) aspect
+  // (1).
+  if (b.size() < 13) return Corrupt("GIF: truncated header");
+  ImageInfo info;
+  info.format = job::Format::kGif;
+  info.width = static_cast<int>(Le16(b, 6));
+  info.height = static_cast<int>(Le16(b, 8));
+  const auto color_table = [&](uint8_t flags) -> size_t {
+    return (flags & 0x80) != 0 ? 3u << ((flags & 0x07) + 1) : 0;
+  };
+  size_t i = 13 + color_table(U8(b, 10));
+  // Data sub-blocks (a length byte, then that many bytes) up to the empty one; false if cut short.
+  const auto skip_sub_blocks = [&]() {
+    while (i < b.size()) {
+      const size_t length = U8(b, i++);
+      if (length == 0) return true;
+      i += length;
+    }
+    return false;
+  };
+  while (true) {
+    if (i >= b.size()) return Corrupt("GIF: truncated before its first image");
+    const uint8_t block = U8(b, i++);
+    if (block == 0x21) {  // extension: a label, then sub-blocks
+      ++i;
+      if (!skip_sub_blocks()) return Corrupt("GIF: truncated extension");
+    } else if (block == 0x2C) {  // image descriptor: left, top, width, height (2 each), flags (1)
+      if (i + 9 > b.size()) return Corrupt("GIF: truncated image descriptor");
+      const int64_t frame_pixels = static_cast<int64_t>(Le16(b, i + 4)) * Le16(b, i + 6);
+      // A frame is drawn clipped to the screen, but its data is all decompressed: one larger than
+      // the screen would pass the pixel limit with what it does not hold.
+      if (frame_pixels > static_cast<int64_t>(info.width) * info.height) {
+        return Corrupt("GIF: the first frame is larger than the logical screen");
+      }
+      i += 9 + color_table(U8(b, i + 8));
+      ++i;  // the LZW minimum code size
+      if (!skip_sub_blocks()) return Corrupt("GIF: truncated first image");
+      return info;
+    } else if (block == 0x3B) {
+      return Corrupt("GIF: no image before the trailer");
+    } else {
+      return Corrupt("GIF: unknown block");
+    }
+  }
+}
+
+// TIFF (baseline, not BigTIFF): the first IFD's ImageWidth and ImageLength, and its Orientation
+// (tag 274), for the size as shown (OpenCV's TIFF decoder applies it: pipeline.cc).
+absl::StatusOr<ImageInfo> SniffTiff(std::string_view b) {
+  const TiffTags tags = ReadFirstIfd(b);
+  if (!tags.valid) return Corrupt("TIFF: the first IFD is outside the file");
+  if (tags.width > 0x7fffffff || tags.height > 0x7fffffff) {
+    return Corrupt("TIFF: dimensions out of range");
+  }
+  ImageInfo info;
+  info.format = job::Format::kTiff;
+  info.width = static_cast<int>(tags.width);
+  info.height = static_cast<int>(tags.height);
+  info.orientation = tags.orientation;
+  return info;
+}
+
+// The sizes a BMP's DIB header has: BITMAPCOREHEADER (12), BITMAPINFOHEADER (40), its two
+// extensions with the colour masks (52, 56), OS/2's (64), V4 (108) and V5 (124). Anything else
+// after "BM" is not taken for a bitmap (two letters are a weak magic).
+bool IsBmpHeaderSize(uint32_t size) {
+  return size == 12 || size == 40 || size == 52 || size == 56 || size == 64 || size == 108 ||
+         size == 124;
+}
+
+// BMP: the DIB header's width and height (a negative height is a top-down bitmap).
+absl::StatusOr<ImageInfo> SniffBmp(std::string_view b) {
+  ImageInfo info;
+  info.format = job::Format::kBmp;
+  if (Le32(b, 14) == 12) {
+    info.width = static_cast<int>(Le16(b, 18));
+    info.height = static_cast<int>(Le16(b, 20));
+    return info;
+  }
+  if (b.size() < 26) return Corrupt("BMP: truncated header");
+  const auto width = static_cast<int32_t>(Le32(b, 18));
+  const auto height = static_cast<int32_t>(Le32(b, 22));
+  if (width <= 0 || height == INT32_MIN) return Corrupt("BMP: dimensions out of range");
+  info.width = width;
+  info.height = height < 0 ? -height : height;
+  return info;
+}
+
 }  // namespace
 
 bool IsHeif(job::Format format) {
@@ -163,6 +277,14 @@ absl::StatusOr<ImageInfo> Sniff(std::string_view bytes) {
     info = SniffWebp(bytes);
   } else if (LooksLikeHeif(bytes)) {  // after the others: photos are mostly JPEG
     info = SniffHeif(bytes);
+  } else if (bytes.size() >= 6 &&
+             (bytes.substr(0, 6) == "GIF87a" || bytes.substr(0, 6) == "GIF89a")) {
+    info = SniffGif(bytes);
+  } else if (bytes.size() >= 4 && (bytes.substr(0, 4) == std::string_view("II*\0", 4) ||
+                                   bytes.substr(0, 4) == std::string_view("MM\0*", 4))) {
+    info = SniffTiff(bytes);
+  } else if (bytes.size() >= 22 && bytes.substr(0, 2) == "BM" && IsBmpHeaderSize(Le32(bytes, 14))) {
+    info = SniffBmp(bytes);
   } else {
     return Unsupported();
   }

@@ -14,9 +14,12 @@ namespace pixq::imaging {
 
 struct ImageInfo {
   job::Format format = job::Format::kJpeg;
-  int width = 0;        // as stored
-  int height = 0;       // as stored
-  int orientation = 1;  // EXIF orientation 1..8 (JPEG only; 1 when absent or invalid)
+  int width = 0;   // as stored
+  int height = 0;  // as stored
+  // EXIF orientation 1..8: a JPEG's (its EXIF block) or a TIFF's (tag 274 of its first IFD); 1
+  // for other formats, and when absent or invalid. A JPEG is decoded as stored and turned after;
+  // OpenCV applies a TIFF's as it decodes (pipeline.cc, OrientationLeftAfterDecode).
+  int orientation = 1;
   // HEIF only: the degrees its `irot` turns the image by (0, 90, 180, 270). Its decoder applies
   // irot and imir itself, and a HEIF file's EXIF orientation is never applied: HEIF's own
   // transforms are authoritative (ISO/IEC 23008-12; EXIF there is informative only).
@@ -36,11 +39,15 @@ struct ImageInfo {
 };
 
 // Reads JPEG (the SOF segment and its coding, and the EXIF orientation from APP1), PNG (IHDR),
-// WebP (VP8, VP8L, VP8X) and HEIF (an `ftyp` box naming a HEIF brand, then the primary item's
-// `ispe`, `irot` and `imir`: heif_header.h; its format is heic, avif or heif by the brands).
+// WebP (VP8, VP8L, VP8X), HEIF (an `ftyp` box naming a HEIF brand, then the primary item's
+// `ispe`, `irot` and `imir`: heif_header.h; its format is heic, avif or heif by the brands), GIF
+// ("GIF87a"/"GIF89a": the logical screen's size, and the blocks walked to the end of the first
+// frame, which must be whole and no larger than the screen), TIFF ("II*\0"/"MM\0*": the first
+// IFD's ImageWidth, ImageLength and Orientation; BigTIFF is not read) and BMP ("BM" and a known
+// DIB header size: its width and height).
 // Bounds-checked on every read; never throws. Errors: "UnsupportedMediaType" for anything else
-// (GIF, SVG, text, empty), "CorruptImage" for a header that is truncated, malformed or declares a
-// zero dimension.
+// (SVG, text, empty), "CorruptImage" for a header that is truncated, malformed or declares a zero
+// dimension.
 [[nodiscard]] absl::StatusOr<ImageInfo> Sniff(std::string_view bytes);
 
 // Whether `format` is one of the HEIF formats (heic, heif, avif), which libheif decodes.

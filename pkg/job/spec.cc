@@ -38,6 +38,12 @@ const char* FormatExtension(Format format) {
       return "heif";
     case Format::kAvif:
       return "avif";
+    case Format::kGif:
+      return "gif";
+    case Format::kTiff:
+      return "tiff";
+    case Format::kBmp:
+      return "bmp";
   }
   return "jpg";
 }
@@ -56,6 +62,12 @@ const char* FormatMimeType(Format format) {
       return "image/heif";
     case Format::kAvif:
       return "image/avif";
+    case Format::kGif:
+      return "image/gif";
+    case Format::kTiff:
+      return "image/tiff";
+    case Format::kBmp:
+      return "image/bmp";
   }
   return "application/octet-stream";
 }
@@ -117,6 +129,9 @@ int EffectiveQuality(const OutputSpec& output) {
     case Format::kHeic:
     case Format::kHeif:
     case Format::kAvif:
+    case Format::kGif:
+    case Format::kTiff:
+    case Format::kBmp:
       break;  // never an output format (ParseFormat)
   }
   return 85;

@@ -17,9 +17,9 @@
 namespace pixq::job {
 
 // What pixq writes (kJpeg, kPng, kWebp) and, after them, what it only reads: HEIF files by their
-// codec (kHeic HEVC, kAvif AV1, kHeif any other). The values are stored as numbers (pkg/state), so
-// a new format goes at the end.
-enum class Format { kJpeg, kPng, kWebp, kHeic, kHeif, kAvif };
+// codec (kHeic HEVC, kAvif AV1, kHeif any other), GIF (its first frame), TIFF and BMP. The values
+// are stored as numbers (pkg/state), so a new format goes at the end.
+enum class Format { kJpeg, kPng, kWebp, kHeic, kHeif, kAvif, kGif, kTiff, kBmp };
 enum class Fit { kInside, kCover, kFill };
 enum class Gravity {
   kCenter,
@@ -193,8 +193,12 @@ inline constexpr std::array<Named<Format>, 4> kFormatNames = {{{"jpeg", Format::
                                                                {"webp", Format::kWebp},
                                                                {"jpg", Format::kJpeg}}};
 // The formats pixq reads but does not write: an image's format in the catalogue may be one.
-inline constexpr std::array<Named<Format>, 3> kReadOnlyFormatNames = {
-    {{"heic", Format::kHeic}, {"heif", Format::kHeif}, {"avif", Format::kAvif}}};
+inline constexpr std::array<Named<Format>, 6> kReadOnlyFormatNames = {{{"heic", Format::kHeic},
+                                                                       {"heif", Format::kHeif},
+                                                                       {"avif", Format::kAvif},
+                                                                       {"gif", Format::kGif},
+                                                                       {"tiff", Format::kTiff},
+                                                                       {"bmp", Format::kBmp}}};
 
 // Names as they appear on the wire.
 [[nodiscard]] std::string_view FitName(Fit fit);              // "inside", "cover", "fill"

@@ -207,6 +207,9 @@ json ToJson(const ImageMeta& meta) {
 json ToApiJson(const ImageMeta& meta) {
   json j = ToJson(meta);
   j["contentUrl"] = absl::StrCat("/v1/images/", meta.id, "/content");
+  // pixq reads a GIF's first frame only (an animation's later frames are not used); the answer
+  // says so rather than leave a user to find a still where they sent a moving picture.
+  if (meta.format == Format::kGif) j["firstFrameOnly"] = true;
   return j;
 }
 

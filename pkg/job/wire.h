@@ -35,7 +35,8 @@ namespace pixq::job {
 [[nodiscard]] absl::StatusOr<ImageMeta> ImageMetaFromJson(std::string_view json);
 
 // API form: the wire form without internal fields, with status.output.url set to
-// `/v1/jobs/<id>/output` (a record) and contentUrl to `/v1/images/<id>/content` (an image).
+// `/v1/jobs/<id>/output` (a record) and contentUrl to `/v1/images/<id>/content` (an image), and
+// for a GIF `firstFrameOnly: true` (pixq uses its first frame alone).
 [[nodiscard]] nlohmann::json ToApiJson(const JobRecord& record);
 [[nodiscard]] nlohmann::json ToApiJson(const ImageMeta& meta);
 

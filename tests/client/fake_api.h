@@ -81,7 +81,10 @@ class FakeApi {
     const std::string bytes((std::istreambuf_iterator<char>(in)), {});
     ++uploads_;
     if (!absl::StartsWith(bytes, "IMG")) {
-      return Answer(415, Problem("UnsupportedMediaType", "not an image: JPEG, PNG or WebP"));
+      // The API's own wording (pkg/imaging/sniff.cc).
+      return Answer(415,
+                    Problem("UnsupportedMediaType",
+                            "not a JPEG, PNG, WebP, HEIC, HEIF, AVIF, GIF, TIFF or BMP image"));
     }
     const std::string id = crypto::Sha256Hex(bytes);
     images_[id] = bytes;

@@ -164,8 +164,9 @@ TEST_F(RunProcessTest, ProcessesAFolderInOneBatchAndReportsEachFailureByNameAndR
       errors.find((in_ / "broken.jpg").string() + ": CorruptImage: the image could not be decoded"),
       std::string::npos)
       << errors;
-  EXPECT_NE(errors.find((in_ / "notes.txt").string() + ": UnsupportedMediaType: not an image"),
-            std::string::npos)
+  EXPECT_NE(
+      errors.find((in_ / "notes.txt").string() + ": UnsupportedMediaType: not a JPEG, PNG, WebP"),
+      std::string::npos)
       << errors;
   // Plain lines: one per item and stage, then the stage's totals.
   EXPECT_NE(progress_.find("upload 1/4 " + (in_ / "a.jpg").string()), std::string::npos)

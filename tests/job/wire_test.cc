@@ -92,16 +92,33 @@ TEST(ImageMetaJsonTest, RoundTrips) {
 TEST(ImageMetaJsonTest, RoundTripsTheFormatsPixqOnlyReads) {
   for (const auto& [format, name] :
        {std::pair{Format::kHeic, "heic"}, std::pair{Format::kHeif, "heif"},
-        std::pair{Format::kAvif, "avif"}}) {
+        std::pair{Format::kAvif, "avif"}, std::pair{Format::kGif, "gif"},
+        std::pair{Format::kTiff, "tiff"}, std::pair{Format::kBmp, "bmp"}}) {
     const ImageMeta meta{.id = kImageId, .format = format, .width = 4032, .height = 3024};
     EXPECT_EQ(ToApiJson(meta)["format"], name);
+    EXPECT_EQ(ParseImageFormat(name), format);
+    EXPECT_EQ(WritableFormat(format), Format::kJpeg) << name;
     absl::StatusOr<ImageMeta> back = ImageMetaFromJson(ToJson(meta).dump());
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_EQ(back->format, format) << name;
   }
 }
 
+TEST(ImageMetaJsonTest, AGifSaysOnlyItsFirstFrameIsUsed) {
+  const ImageMeta gif{.id = kImageId, .format = Format::kGif, .width = 400, .height = 300};
+  EXPECT_EQ(ToApiJson(gif)["firstFrameOnly"], true);
+  // Derived from the format in the answer, not stored in the record.
+  EXPECT_FALSE(ToJson(gif).contains("firstFrameOnly"));
+  const ImageMeta png{.id = kImageId, .format = Format::kPng, .width = 400, .height = 300};
+  EXPECT_FALSE(ToApiJson(png).contains("firstFrameOnly"));
+}
+
 TEST(FormatTest, ReadOnlyFormatsAreNamedButNeverAnOutput) {
+  EXPECT_STREQ(FormatMimeType(Format::kGif), "image/gif");
+  EXPECT_STREQ(FormatMimeType(Format::kTiff), "image/tiff");
+  EXPECT_STREQ(FormatMimeType(Format::kBmp), "image/bmp");
+  EXPECT_STREQ(FormatExtension(Format::kTiff), "tiff");
+  EXPECT_EQ(ParseFormat("gif"), std::nullopt);
   EXPECT_STREQ(FormatName(Format::kHeic), "heic");
   EXPECT_STREQ(FormatExtension(Format::kAvif), "avif");
   EXPECT_STREQ(FormatMimeType(Format::kHeif), "image/heif");
