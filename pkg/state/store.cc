@@ -26,28 +26,39 @@ std::string TempRoot() {
 }
 
 constexpr char kPrivatePrefix[] = "pixq-state-";
+// Where a private store is made before its lock is held; renamed to kPrivatePrefix + the same
+// suffix once it is. A store is never seen under kPrivatePrefix without its owner's lock, so
+// another process's clean-up cannot take a store that is being made for one of its own (and its
+// probing flock cannot make that owner's LOCK_NB fail).
+constexpr char kStagingPrefix[] = ".pixq-state-new-";
 constexpr char kOwnerLock[] = "owner.lock";
 
 // Removes the private stores of processes that are gone: their owner.lock is free (the kernel
 // drops an flock with its last descriptor, also at SIGKILL), or, without a lock file (written by
-// an older pixq, or made this instant by another process not yet holding it), old enough.
+// an older pixq), old enough; and staging directories old enough (their maker died between its
+// mkdtemp and its rename).
 void RemoveStalePrivateDirs(const std::string& root) {
   std::error_code ec;
   std::filesystem::directory_iterator it(root, ec);
   if (ec) return;
   const auto now = std::filesystem::file_time_type::clock::now();
+  const auto old = [&](const std::filesystem::path& path) {
+    std::error_code time_ec;
+    const auto written = std::filesystem::last_write_time(path, time_ec);
+    return !time_ec && now - written > std::chrono::seconds(kStalePrivateAgeSeconds);
+  };
   for (const std::filesystem::directory_entry& entry : it) {
     const std::string name = entry.path().filename().string();
-    if (!name.starts_with(kPrivatePrefix) || !entry.is_directory(ec)) continue;
-    const std::string lock = (entry.path() / kOwnerLock).string();
+    const bool staging = name.starts_with(kStagingPrefix);
+    if ((!staging && !name.starts_with(kPrivatePrefix)) || !entry.is_directory(ec)) continue;
     bool stale = false;
-    const int fd = open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+    const std::string lock = (entry.path() / kOwnerLock).string();
+    const int fd = staging ? -1 : open(lock.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
       stale = flock(fd, LOCK_EX | LOCK_NB) == 0;
       close(fd);
     } else {
-      const auto written = std::filesystem::last_write_time(entry.path(), ec);
-      stale = !ec && now - written > std::chrono::seconds(kStalePrivateAgeSeconds);
+      stale = old(entry.path());
     }
     if (!stale) continue;
     std::filesystem::remove_all(entry.path(), ec);
@@ -64,19 +75,23 @@ struct PrivateDir {
 absl::StatusOr<PrivateDir> MakePrivateDir() {
   const std::string root = TempRoot();
   RemoveStalePrivateDirs(root);
-  std::string pattern = absl::StrCat(root, "/", kPrivatePrefix, "XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) {
-    return StorageError(absl::StrCat("state: cannot make a private directory in ", pattern));
+  std::string staging = absl::StrCat(root, "/", kStagingPrefix, "XXXXXX");
+  if (mkdtemp(staging.data()) == nullptr) {
+    return StorageError(absl::StrCat("state: cannot make a private directory in ", root));
   }
-  const std::string lock = absl::StrCat(pattern, "/", kOwnerLock);
+  const std::string lock = absl::StrCat(staging, "/", kOwnerLock);
   const int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  const std::string path =
+      absl::StrCat(root, "/", kPrivatePrefix, staging.substr(staging.size() - 6));
+  // rename(2) refuses to replace a non-empty directory, so a name taken meanwhile is an error,
+  // never a store lost.
+  if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 || rename(staging.c_str(), path.c_str()) != 0) {
     if (fd >= 0) close(fd);
     std::error_code ec;
-    std::filesystem::remove_all(pattern, ec);
-    return StorageError(absl::StrCat("state: cannot lock ", lock));
+    std::filesystem::remove_all(staging, ec);
+    return StorageError(absl::StrCat("state: cannot make a private store at ", path));
   }
-  return PrivateDir{.path = pattern, .lock_fd = fd};
+  return PrivateDir{.path = path, .lock_fd = fd};
 }
 
 }  // namespace

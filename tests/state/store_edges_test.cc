@@ -154,7 +154,8 @@ TEST_F(StoreEdgesTest, OpeningAPrivateStoreRemovesThoseOfProcessesThatAreGone) {
   namespace fs = std::filesystem;
   const ScopedTmpDir tmp(dir_);
   for (const char* name :
-       {"pixq-state-dead", "pixq-state-live", "pixq-state-old", "pixq-state-fresh", "other-dir"}) {
+       {"pixq-state-dead", "pixq-state-live", "pixq-state-old", "pixq-state-fresh",
+        ".pixq-state-new-old", ".pixq-state-new-fresh", "other-dir"}) {
     fs::create_directories(fs::path(dir_) / name);
   }
   std::ofstream(dir_ + "/pixq-state-dead/owner.lock").put('x');
@@ -163,10 +164,14 @@ TEST_F(StoreEdgesTest, OpeningAPrivateStoreRemovesThoseOfProcessesThatAreGone) {
   const int live = open((dir_ + "/pixq-state-live/owner.lock").c_str(), O_RDWR | O_CLOEXEC);
   ASSERT_GE(live, 0);
   ASSERT_EQ(flock(live, LOCK_EX | LOCK_NB), 0);
-  // No lock file: one an older pixq left, long ago, and one being made this instant.
-  fs::last_write_time(
-      fs::path(dir_) / "pixq-state-old",
-      fs::file_time_type::clock::now() - std::chrono::seconds(kStalePrivateAgeSeconds + 60));
+  // No lock file: one an older pixq left, long ago, and one it left just now. Staging
+  // directories (a store being made, not yet locked and renamed): one whose maker died long ago,
+  // and one being made this instant.
+  for (const char* name : {"pixq-state-old", ".pixq-state-new-old"}) {
+    fs::last_write_time(
+        fs::path(dir_) / name,
+        fs::file_time_type::clock::now() - std::chrono::seconds(kStalePrivateAgeSeconds + 60));
+  }
 
   std::string own;
   {
@@ -176,6 +181,8 @@ TEST_F(StoreEdgesTest, OpeningAPrivateStoreRemovesThoseOfProcessesThatAreGone) {
     EXPECT_TRUE(own.starts_with(dir_ + "/pixq-state-")) << own;
     EXPECT_FALSE(fs::exists(dir_ + "/pixq-state-dead"));
     EXPECT_FALSE(fs::exists(dir_ + "/pixq-state-old"));
+    EXPECT_FALSE(fs::exists(dir_ + "/.pixq-state-new-old"));
+    EXPECT_TRUE(fs::exists(dir_ + "/.pixq-state-new-fresh"));
     EXPECT_TRUE(fs::exists(dir_ + "/pixq-state-live"));
     EXPECT_TRUE(fs::exists(dir_ + "/pixq-state-fresh"));
     EXPECT_TRUE(fs::exists(dir_ + "/other-dir"));
