@@ -7,7 +7,9 @@
 //   4. a job submitted from the form reaches Succeeded in the Jobs list without a reload;
 //   5. a job that fails in the worker is opened, retried, and the new attempt shown;
 //   6. the page's Content-Security-Policy and nosniff headers; the key in no URL and not in the
-//      page's HTML; nothing requested from anywhere but pixq-api.
+//      page's HTML; nothing requested from anywhere but pixq-api;
+//   7. the Queue page shows the workers, the lag, the rate and a failure by its reason, and reads
+//      itself again; a job's page shows its trace id.
 // Environment: PIXQ_URL, PIXQ_API_KEY, PIXQ_PHOTOS (three paths, ':'-separated),
 // PIXQ_DEVTOOLS_WS (Chromium's browser endpoint), PIXQ_SHOTS (a directory for screenshots).
 // Closes Chromium at the end. Exits 0 when all held; otherwise prints what did not and exits 1.
@@ -186,6 +188,26 @@ try {
   await page.keyboard.press('Tab');
   await page.keyboard.press('Tab');
   check(await page.evaluate(() => document.activeElement?.tagName === 'A'), 'Tab reaches links');
+  // 7. The Queue page (GET /v1/queue): the workers that ran the jobs above, the lag per partition,
+  //    the rate and the failure of 5 by its reason, read again every few seconds; and a job's
+  //    page shows its trace id.
+  await go(`#/job/${failedId}`);
+  await page.waitForSelector('#job-trace', kWait);
+  const trace = await text('#job-trace');
+  check(/^[0-9a-f]{32}$/.test(trace), `the job page shows its trace id: ${trace}`);
+  await go('#/queue');
+  await page.waitForFunction(() => document.querySelector('#queue-workers tr[data-worker]') &&
+      document.querySelector('#queue-failures tr[data-reason="InvalidCrop"]'), kWait);
+  const partitions = await page.$$eval('#queue-partitions tr[data-partition]', (rows) => rows.length);
+  check(partitions > 0, `the Queue page shows the lag of ${partitions} partitions`);
+  check((await text('#queue-rate')).includes('jobs per second'), 'the Queue page shows the rate');
+  check(await page.$eval('nav a[href="#/queue"]', (a) => a.getAttribute('aria-current')) === 'page',
+      'the Queue page is marked in the navigation');
+  const updated = await text('#queue-status');
+  await page.waitForFunction((before) =>
+    document.querySelector('#queue-status')?.textContent !== before, kWait, updated);
+  check(true, 'the Queue page reads itself again without a reload');
+  await shot('console-queue.png');
 } catch (error) {
   failed = true;
   console.log(`FAIL ${error.stack || error}`);
