@@ -30,10 +30,16 @@ absl::Status KafkaError(RdKafka::ErrorCode code, const std::string& what) {
 
 struct KafkaGroupReader::Impl {
   GroupReaderOptions options;
+  ClientOptions client;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
-  std::mutex mu;  // one read at a time: the consumer's calls and the fields below
-  absl::Time unsupported_at = absl::InfinitePast();
-  std::string unsupported_why;
+  // DescribeConsumerGroups goes through a client of its own. With librdkafka 2.0.2, a client
+  // that asked the local broker (which lacks DescribeGroups) is wedged from then on: it answers
+  // no metadata request and no describe again (each times out), and rd_kafka_destroy on it never
+  // returns. So the broker is asked until it says it lacks the API (a real Kafka has it since
+  // 0.9), then never again, and that client is left to the process's end, not destroyed.
+  std::unique_ptr<RdKafka::Producer> admin;
+  std::mutex mu;                // one read at a time: the consumer's calls and the fields below
+  std::string unsupported_why;  // set once the broker said it cannot describe groups
 
   absl::StatusOr<std::vector<int32_t>> Partitions();
   absl::StatusOr<std::vector<int64_t>> OffsetsAt(const std::vector<int32_t>& partitions,
@@ -85,19 +91,31 @@ absl::StatusOr<std::vector<int64_t>> KafkaGroupReader::Impl::OffsetsAt(
 }
 
 void KafkaGroupReader::Impl::Describe(GroupView& view) {
-  if (absl::Now() - unsupported_at < options.unsupported_retry) {
+  if (!unsupported_why.empty()) {
     view.members_unknown_why = unsupported_why;
     return;
   }
-  rd_kafka_t* rk = consumer->c_ptr();
+  if (admin == nullptr) {
+    absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = internal::MakeConf(client, {});
+    std::string err;
+    if (conf.ok()) admin.reset(RdKafka::Producer::create(conf->get(), err));
+    if (admin == nullptr) {
+      view.members_unknown_why =
+          absl::StrCat("describe consumer groups: no client: ",
+                       conf.ok() ? err : std::string(conf.status().message()));
+      return;
+    }
+  }
+  rd_kafka_t* rk = admin->c_ptr();
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t* admin =
+  rd_kafka_AdminOptions_t* options_of_request =
       rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
   char err[256];
-  rd_kafka_AdminOptions_set_request_timeout(admin, TimeoutMs(options.timeout), err, sizeof(err));
+  rd_kafka_AdminOptions_set_request_timeout(options_of_request, TimeoutMs(options.timeout), err,
+                                            sizeof(err));
   const char* groups[] = {options.group_id.c_str()};
-  rd_kafka_DescribeConsumerGroups(rk, groups, 1, admin, queue);
-  rd_kafka_AdminOptions_destroy(admin);
+  rd_kafka_DescribeConsumerGroups(rk, groups, 1, options_of_request, queue);
+  rd_kafka_AdminOptions_destroy(options_of_request);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, TimeoutMs(options.timeout * 2));
   rd_kafka_queue_destroy(queue);
   if (event == nullptr) {
@@ -110,7 +128,6 @@ void KafkaGroupReader::Impl::Describe(GroupView& view) {
         absl::StrCat("the broker does not describe consumer groups (", text, ")");
     if (code == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
         code == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION) {
-      unsupported_at = absl::Now();
       unsupported_why = view.members_unknown_why;
     }
   };
@@ -178,12 +195,17 @@ absl::StatusOr<std::unique_ptr<KafkaGroupReader>> KafkaGroupReader::Create(
     return errors::Make(errors::Reason::kInvalidConfig, absl::StrCat("kafka consumer: ", err));
   }
   impl->options = std::move(options);
+  impl->client = client;
   return std::unique_ptr<KafkaGroupReader>(new KafkaGroupReader(std::move(impl)));
 }
 
 KafkaGroupReader::KafkaGroupReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-KafkaGroupReader::~KafkaGroupReader() { impl_->consumer->close(); }
+KafkaGroupReader::~KafkaGroupReader() {
+  // A wedged client's rd_kafka_destroy would not return (see Impl::admin): it is left as it is.
+  if (!impl_->unsupported_why.empty()) static_cast<void>(impl_->admin.release());
+  impl_->consumer->close();
+}
 
 absl::StatusOr<GroupView> KafkaGroupReader::Read() {
   Impl& impl = *impl_;

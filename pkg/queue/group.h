@@ -6,7 +6,9 @@
 // admission reads the backlog on its own (capacity.h).
 //
 // The local broker (librdkafka's mock cluster) has consumer groups and offsets but no handler for
-// DescribeGroups: there a read answers the offsets and says the members are unknown, and why.
+// DescribeGroups: there a read answers the offsets and says the members are unknown, and why. A
+// broker that once said it cannot describe groups is not asked again (librdkafka 2.0.2 leaves the
+// client that asked unusable; group.cc says more).
 
 #include <cstdint>
 #include <memory>
@@ -60,8 +62,6 @@ struct GroupReaderOptions {
   std::string group_id = "pixq-workers";
   std::string topic = "pixq.jobs";
   absl::Duration timeout = absl::Seconds(2);  // each request to the broker
-  // How long a broker that cannot describe groups is not asked again.
-  absl::Duration unsupported_retry = absl::Minutes(5);
 };
 
 // Reads through a consumer of the group that never joins it (nothing subscribed or committed).

@@ -79,7 +79,7 @@ TEST(QueueTest, ShowsTheLagUntilAWorkerDrainsItThenTheWorkerAndWhatItFinished) {
         return queue["lag"] == 0;
       },
       absl::Seconds(30)))
-      << queue.dump();
+      << queue.dump() << system.api().Log();
   int64_t committed = 0;
   for (const json& p : queue["partitions"]) {
     EXPECT_EQ(p["committed"], p["logEnd"]) << p.dump();
