@@ -124,8 +124,7 @@ void KafkaGroupReader::Impl::Describe(GroupView& view) {
   }
   // The local broker lacks DescribeGroups: librdkafka says so for the request, or for the group.
   auto unsupported = [&](rd_kafka_resp_err_t code, const char* text) {
-    view.members_unknown_why =
-        absl::StrCat("the broker does not describe consumer groups (", text, ")");
+    view.members_unknown_why = absl::StrCat("the broker does not describe consumer groups: ", text);
     if (code == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
         code == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION) {
       unsupported_why = view.members_unknown_why;

@@ -207,7 +207,7 @@ try {
   await page.waitForFunction((before) =>
     document.querySelector('#queue-status')?.textContent !== before, kWait, updated);
   check(true, 'the Queue page reads itself again without a reload');
-  await shot('console-queue.png');
+  await page.screenshot({path: join(shots, 'console-queue.png'), type: 'png', fullPage: true});
 } catch (error) {
   failed = true;
   console.log(`FAIL ${error.stack || error}`);

@@ -32,7 +32,7 @@ function workers(queue) {
   const group = queue.group;
   if (group.members === null) {
     parts.push(h('p', {class: 'muted', id: 'queue-members-unknown'},
-        `Members of the group ${group.id}: not known. ${group.membersUnknown || ''}`));
+        `Members of the group ${group.id}: not known; ${group.membersUnknown || 'no answer'}.`));
   } else {
     parts.push(h('h3', {}, `Members of the group ${group.id}`,
         group.state ? ` (${group.state})` : ''),
