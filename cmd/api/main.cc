@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "pkg/api/admission.h"
+#include "pkg/api/queue.h"
 #include "pkg/api/readiness.h"
 #include "pkg/api/service.h"
 #include "pkg/clock/clock.h"
@@ -16,6 +17,7 @@
 #include "pkg/observability/log.h"
 #include "pkg/observability/metrics.h"
 #include "pkg/queue/capacity.h"
+#include "pkg/queue/group.h"
 #include "pkg/queue/producer.h"
 #include "pkg/queue/table_reader.h"
 #include "pkg/runtime/runtime.h"
@@ -77,7 +79,15 @@ int main(int argc, char** argv) {
     metrics.SetTableRecords("jobs", static_cast<int64_t>(jobs.size()));
     metrics.SetTableRecords("images", static_cast<int64_t>(images.size()));
   });
-  auto reader = queue::TableReader::Start(*client, {topics.job_status, topics.images}, feed);
+  // GET /v1/queue: what finished, counted where the records are applied, and the workers' group.
+  api::JobActivity activity(clock::RealClock());
+  api::ActivitySink counted_feed(feed, topics.job_status, activity);
+  auto group = queue::KafkaGroupReader::Create(
+      *client, {.group_id = cfg.kafka.consumer_group, .topic = topics.jobs});
+  if (!group.ok()) return Fail(group.status());
+  api::QueueStatus queue_status(**group, activity);
+  auto reader =
+      queue::TableReader::Start(*client, {topics.job_status, topics.images}, counted_feed);
   if (!reader.ok()) return Fail(reader.status());
   queue::TableReader& tables = **reader;
   // Ready once the tables hold the log as of start; from then on, checked every second, so that
@@ -125,7 +135,8 @@ int main(int argc, char** argv) {
                           .auth = {.enabled = cfg.auth.enabled,
                                    .api_key_sha256 = cfg.auth.api_key_sha256,
                                    .signing_key = cfg.auth.signing_key,
-                                   .signed_url_ttl = absl::Seconds(cfg.auth.signed_url_ttl_s)}},
+                                   .signed_url_ttl = absl::Seconds(cfg.auth.signed_url_ttl_s)},
+                          .queue = [&queue_status] { return queue_status.Read(); }},
       service, jobs, [&readiness] { return readiness.Ready(); }, metrics, *tracer,
       clock::RealClock());
   if (absl::Status started = server.Start(); !started.ok()) return Fail(started);

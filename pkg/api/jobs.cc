@@ -14,6 +14,13 @@
 // retry, read, list, forget.
 
 namespace pixq::api {
+namespace {
+
+std::string TraceIdOf(const observability::SpanContext* parent) {
+  return parent != nullptr && parent->valid() ? parent->TraceIdHex() : std::string();
+}
+
+}  // namespace
 
 absl::StatusOr<job::JobRecord> Service::CreateJob(job::JobSpec spec,
                                                   const observability::SpanContext* parent,
@@ -76,6 +83,8 @@ void Service::CreateJobAsync(job::JobSpec spec, const observability::SpanContext
   record.batch_index = create.batch_index;
   if (!from_url) record.output_key = job::OutputKey(image_id, spec);
   record.spec = std::move(spec);
+  // The request's trace is the job's: the producer span below and the worker's spans continue it.
+  record.trace_id = TraceIdOf(parent);
   if (parent != nullptr) submission->parent = *parent;
   submission->done = std::move(done);
 
@@ -244,6 +253,8 @@ absl::StatusOr<job::JobRecord> Service::RetryJob(const std::string& id,
   status.started_at.clear();
   status.finished_at.clear();
   status.timings = job::Timings();
+  // The retry's own request starts the new attempt's trace.
+  retried.trace_id = TraceIdOf(parent);
   retried.retry_idempotency_key = create.idempotency_key;
   retried.retry_request_hash = create.request_hash;
 

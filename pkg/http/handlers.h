@@ -77,6 +77,9 @@ class Handlers final {
   void OpenApi(RequestContext& ctx, const Request& req, ResponseWriter w);
   void Docs(RequestContext& ctx, const Request& req, ResponseWriter w);
   void DocsScript(RequestContext& ctx, const Request& req, ResponseWriter w);
+  // --- the workers' queue (queue_handlers.cc) ---
+  void GetQueue(RequestContext& ctx, const Request& req, ResponseWriter w);
+
   // --- the web console (console_handlers.cc) ---
   void Console(RequestContext& ctx, const Request& req, ResponseWriter w);
   void ConsoleAsset(RequestContext& ctx, const Request& req, ResponseWriter w);

@@ -51,6 +51,8 @@ const std::vector<Route>& Table() {
       {Method::Get, "/v1/images/:id/:variant", &Handlers::GetVariant, RouteAccess::kKey},
       {Method::Get, "/v1/jobs", &Handlers::ListJobs, RouteAccess::kKey},
       {Method::Delete, "/v1/jobs/:id", &Handlers::DeleteJob, RouteAccess::kKey},
+      // The workers' group, its lag and what this replica saw finish (the console's Queue page).
+      {Method::Get, "/v1/queue", &Handlers::GetQueue, RouteAccess::kKey},
       // The seed services' contracts, at the root as they served them. Pistache tries fixed
       // segments before parameters (and backtracks), so "/:image_id/:variant" takes only the
       // two-segment paths no other route has; its handler answers RouteNotFound unless the

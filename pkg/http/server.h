@@ -11,6 +11,7 @@
 // responses.cc (reading requests and writing answers), long_poll.cc (answers sent later),
 // and the handlers of each resource (handlers.h).
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 
+#include "pkg/api/queue.h"
 #include "pkg/api/service.h"
 #include "pkg/auth/auth.h"
 #include "pkg/clock/clock.h"
@@ -39,6 +41,8 @@ struct ServerOptions {
   std::string storage_root;  // files are served from here (relative paths from the store)
   // API keys on every route but the probes and /metrics; signed URLs for outputs and originals.
   auth::AuthOptions auth;
+  // GET /v1/queue's report (api::QueueStatus::Read); unset, the route answers 503.
+  std::function<absl::StatusOr<api::QueueReport>()> queue;
 };
 
 // Who may call a route when auth is on (auth::AuthOptions::enabled); with auth off, anyone.

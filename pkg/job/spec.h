@@ -150,6 +150,10 @@ struct JobRecord {
   // The batch it belongs to (POST /v1/batches), and its place in the batch's request.
   std::string batch_id;
   int batch_index = -1;
+  // The W3C trace id (32 lowercase hex) of the request that submitted the job, and so of the
+  // worker's spans that ran it: set at creation, set anew by each retry; empty when that request
+  // was not traced.
+  std::string trace_id;
   JobSpec spec;
   JobStatus status;
 };

@@ -77,6 +77,7 @@ json RecordToJson(const JobRecord& record, RecordForm form) {
     metadata["batchId"] = record.batch_id;
     metadata["batchIndex"] = record.batch_index;
   }
+  if (!record.trace_id.empty()) metadata["traceId"] = record.trace_id;
   json spec = ToJson(record.spec);
   spec.erase("labels");  // they are metadata.labels
   return {{"apiVersion", kApiVersion},
@@ -229,6 +230,7 @@ absl::StatusOr<JobRecord> RecordFromJson(std::string_view text) {
   record.retry_idempotency_key = StrOr(metadata, "retryIdempotencyKey");
   record.retry_request_hash = StrOr(metadata, "retryRequestHash");
   record.batch_id = StrOr(metadata, "batchId");
+  record.trace_id = StrOr(metadata, "traceId");
   if (!record.batch_id.empty()) {
     record.batch_index = static_cast<int>(IntOr(metadata, "batchIndex"));
   }

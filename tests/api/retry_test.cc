@@ -1,3 +1,4 @@
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -44,6 +45,21 @@ class RetryTest : public ServiceFixture {
     ASSERT_TRUE(jobs_.Apply(id, job::ToJson(record).dump()).ok());
   }
 };
+
+TEST_F(RetryTest, TheRetryGetsTheTraceOfItsOwnRequest) {
+  const job::JobRecord failed = FailedJob();
+  const std::optional<observability::SpanContext> request =
+      observability::ParseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  ASSERT_TRUE(request.has_value());
+  absl::StatusOr<job::JobRecord> retried = service_.RetryJob(failed.id, &*request, {});
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  const auto queued = producer_.SentTo("pixq.jobs");
+  ASSERT_FALSE(queued.empty());
+  EXPECT_EQ(job::RecordFromJson(queued.back().value)->trace_id, retried->trace_id);
+  EXPECT_EQ(observability::ParseTraceparent(queued.back().headers[1].value)->TraceIdHex(),
+            retried->trace_id);
+}
 
 TEST_F(RetryTest, PutsAFailedJobBackToPendingAndQueuesItWithItsSpec) {
   const job::JobRecord failed = FailedJob();

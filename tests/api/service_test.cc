@@ -91,6 +91,27 @@ TEST_F(ServiceTest, PublishesPendingBeforeTheJob) {
   EXPECT_EQ(queued->id, record->id);
 }
 
+TEST_F(ServiceTest, TheJobKeepsTheTraceOfTheRequestThatCreatedIt) {
+  absl::StatusOr<UploadResult> image = service_.UploadImage(Png(40, 30), "", "");
+  ASSERT_TRUE(image.ok());
+  ApplyPublished();
+  const std::optional<observability::SpanContext> request =
+      observability::ParseTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  ASSERT_TRUE(request.has_value());
+  absl::StatusOr<job::JobRecord> record = service_.CreateJob(Spec(image->meta.id), &*request);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->trace_id, "0af7651916cd43dd8448eb211c80319c");
+  // In the Pending record and the job's message, whose traceparent carries the same trace.
+  const auto statuses = producer_.SentTo("pixq.job-status");
+  ASSERT_FALSE(statuses.empty());
+  EXPECT_EQ(job::RecordFromJson(statuses.back().value)->trace_id, record->trace_id);
+  const auto queued = producer_.SentTo("pixq.jobs");
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(job::RecordFromJson(queued[0].value)->trace_id, record->trace_id);
+  EXPECT_EQ(observability::ParseTraceparent(queued[0].headers[1].value)->TraceIdHex(),
+            record->trace_id);
+}
+
 TEST_F(ServiceTest, DoesNotAcceptAJobKafkaDidNotAcknowledge) {
   absl::StatusOr<UploadResult> image = service_.UploadImage(Png(40, 30), "", "");
   ASSERT_TRUE(image.ok());

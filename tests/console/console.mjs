@@ -8,7 +8,9 @@
 //   5. a job that fails in the worker is opened, retried, and the new attempt shown;
 //   6. the page's Content-Security-Policy and nosniff headers; the key in no URL and not in the
 //      page's HTML; nothing requested from anywhere but pixq-api;
-//   7. the Jobs list newest first, and an image's page listing that image's jobs (?image=).
+//   7. the Jobs list newest first, and an image's page listing that image's jobs (?image=);
+//   8. the Queue page shows the workers, the lag, the rate and a failure by its reason, and reads
+//      itself again; a job's page shows its trace id.
 // Environment: PIXQ_URL, PIXQ_API_KEY, PIXQ_PHOTOS (three paths, ':'-separated),
 // PIXQ_DEVTOOLS_WS (Chromium's browser endpoint), PIXQ_SHOTS (a directory for screenshots).
 // Closes Chromium at the end. Exits 0 when all held; otherwise prints what did not and exits 1.
@@ -204,6 +206,27 @@ try {
     all.map((f) => f.dataset.jobId));
   check(ofImage.indexOf(failedId) === 0 && ofImage.includes(jobId),
       `the image's page lists its jobs, newest first: ${ofImage}`);
+
+  // 8. The Queue page (GET /v1/queue): the workers that ran the jobs above, the lag per partition,
+  //    the rate and the failure of 5 by its reason, read again every few seconds; and a job's
+  //    page shows its trace id.
+  await go(`#/job/${failedId}`);
+  await page.waitForSelector('#job-trace', kWait);
+  const trace = await text('#job-trace');
+  check(/^[0-9a-f]{32}$/.test(trace), `the job page shows its trace id: ${trace}`);
+  await go('#/queue');
+  await page.waitForFunction(() => document.querySelector('#queue-workers tr[data-worker]') &&
+      document.querySelector('#queue-failures tr[data-reason="InvalidCrop"]'), kWait);
+  const partitions = await page.$$eval('#queue-partitions tr[data-partition]', (rows) => rows.length);
+  check(partitions > 0, `the Queue page shows the lag of ${partitions} partitions`);
+  check((await text('#queue-rate')).includes('jobs per second'), 'the Queue page shows the rate');
+  check(await page.$eval('nav a[href="#/queue"]', (a) => a.getAttribute('aria-current')) === 'page',
+      'the Queue page is marked in the navigation');
+  const updated = await text('#queue-status');
+  await page.waitForFunction((before) =>
+    document.querySelector('#queue-status')?.textContent !== before, kWait, updated);
+  check(true, 'the Queue page reads itself again without a reload');
+  await page.screenshot({path: join(shots, 'console-queue.png'), type: 'png', fullPage: true});
 } catch (error) {
   failed = true;
   console.log(`FAIL ${error.stack || error}`);

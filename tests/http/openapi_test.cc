@@ -24,6 +24,7 @@
 #include "pkg/errors/errors.h"
 #include "pkg/http/assets.h"
 #include "pkg/http/server.h"
+#include "pkg/job/ids.h"
 #include "pkg/job/json.h"
 #include "pkg/storage/volume.h"
 #include "tests/fakes/fake_producer.h"
@@ -605,6 +606,48 @@ TEST_F(RealAnswersTest, CatalogueAndJobListsAnswerAsDescribed) {
   EXPECT_EQ(Delete("/v1/images/:id", "/v1/images/" + other).status, 503);
 }
 
+TEST_F(RealAnswersTest, QueueAnswersAsDescribed) {
+  // A broker that describes the group, with a worker's finished jobs seen.
+  api::JobActivity activity(clock_);
+  job::JobRecord record;
+  record.id = "j_01HV3K9Q6Y0S4W7T1F2D5G8B9C";
+  record.spec.source.image_id = std::string(64, 'a');
+  record.status.phase = job::Phase::kFailed;
+  record.status.reason = "CorruptImage";
+  record.status.worker = "w1";
+  record.status.started_at = job::UnixMillisToRfc3339(absl::ToUnixMillis(clock_.Now()));
+  record.status.finished_at = record.status.started_at;
+  activity.Note(job::ToJson(record).dump());
+  queue_report_ = api::QueueReport{
+      .group = {.group_id = "pixq-workers",
+                .topic = "pixq.jobs",
+                .members_known = true,
+                .state = "Stable",
+                .members = {{.client_id = "pixq-worker-w1",
+                             .member_id = "pixq-worker-w1-1",
+                             .host = "/127.0.0.1",
+                             .partitions = {0, 1}}},
+                .partitions = {{.partition = 0, .committed = 3, .log_end = 5, .lag = 2},
+                               {.partition = 1, .committed = -1, .log_end = 0, .lag = 0}}},
+      .activity = activity.Read()};
+  HttpResponse r = Get("/v1/queue", "/v1/queue");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["lag"], 2);
+  // The local broker: members unknown.
+  queue_report_->group.members_known = false;
+  queue_report_->group.members.clear();
+  queue_report_->group.state.clear();
+  queue_report_->group.members_unknown_why = "the broker does not describe consumer groups";
+  r = Get("/v1/queue", "/v1/queue");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(json::parse(r.body)["group"]["members"].is_null());
+  queue_report_ = errors::Make(errors::Reason::kBrokerUnavailable, "metadata: timed out");
+  r = Get("/v1/queue", "/v1/queue");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(json::parse(r.body)["reason"], "BrokerUnavailable");
+  EXPECT_EQ(Get("/v1/queue", "/v1/queue", {}).status, 401);
+}
+
 TEST_F(RealAnswersTest, VariantsAnswerAsDescribed) {
   const std::string image = Upload(60);
   int round = 0;
@@ -745,6 +788,7 @@ TEST_F(RealAnswersTest, EveryRouteIsExercised) {
                                            "GET /v1/jobs/{id}/output",
                                            "POST /v1/jobs/{id}/retry",
                                            "POST /v1/batches",
+                                           "GET /v1/queue",
                                            "GET /v1/batches/{id}",
                                            "POST /download",
                                            "GET /check/{task_id}",

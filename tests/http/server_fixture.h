@@ -52,7 +52,8 @@ class ServerFixture : public ::testing::Test {
                       .max_json_bytes = 4096,
                       .max_wait = absl::Seconds(5),
                       .storage_root = store_->root(),
-                      .auth = auth_options_},
+                      .auth = auth_options_,
+                      .queue = [this] { return queue_report_; }},
         *service_, jobs_, [this] { return ready_; }, metrics_, tracer_, clock_);
     ASSERT_TRUE(server_->Start().ok());
     url_ = "http://127.0.0.1:" + std::to_string(server_->port());
@@ -89,6 +90,9 @@ class ServerFixture : public ::testing::Test {
   std::unique_ptr<ApiServer> server_;
   absl::Status ready_ = absl::OkStatus();
   auth::AuthOptions auth_options_;  // off unless a derived fixture turns it on
+  // What GET /v1/queue answers (Kafka's part of it is not faked: a test sets it).
+  absl::StatusOr<api::QueueReport> queue_report_ =
+      absl::UnavailableError("no queue report set by the test");
   std::string url_;
 };
 

@@ -57,7 +57,10 @@ TEST(TracingTest, OneTraceFromTheClientThroughKafkaToEveryWorkerStage) {
                                   {{"traceparent", traceparent}});
   ASSERT_EQ(created.status, 202) << created.body;
   const std::string job_id = json::parse(created.body)["metadata"]["id"];
-  ASSERT_EQ(AwaitJob(system.url(), job_id, absl::Seconds(60))["status"]["phase"], "Succeeded");
+  const json done = AwaitJob(system.url(), job_id, absl::Seconds(60));
+  ASSERT_EQ(done["status"]["phase"], "Succeeded");
+  // The job's record names its trace, as the console shows it.
+  EXPECT_EQ(done["metadata"].value("traceId", ""), kTraceId) << done.dump();
 
   // The whole trace arrives: the API's two spans and the worker's seven.
   std::vector<ReceivedSpan> trace;

@@ -54,6 +54,17 @@ TEST(RecordJsonTest, RoundTripsTheWireForm) {
   EXPECT_EQ(back->status.output->bytes, 1234);
 }
 
+TEST(RecordJsonTest, KeepsTheTraceIdInBothFormsAndWritesNoneWhenUntraced) {
+  JobRecord record = SampleRecord();
+  EXPECT_FALSE(ToJson(record)["metadata"].contains("traceId"));
+  EXPECT_FALSE(ToApiJson(record)["metadata"].contains("traceId"));
+  record.trace_id = "0af7651916cd43dd8448eb211c80319c";
+  absl::StatusOr<JobRecord> back = RecordFromJson(ToJson(record).dump());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->trace_id, record.trace_id);
+  EXPECT_EQ(ToApiJson(record)["metadata"]["traceId"], record.trace_id);
+}
+
 TEST(RecordJsonTest, ApiFormHidesThePathAndShowsTheUrl) {
   const nlohmann::json api = ToApiJson(SampleRecord());
   EXPECT_EQ(api["apiVersion"], "pixq/v1");

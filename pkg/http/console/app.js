@@ -6,9 +6,10 @@ import {catalogue, image} from './catalogue.js';
 import {h, problemText} from './dom.js';
 import {job, jobs} from './jobs.js';
 import {newJob} from './new_job.js';
+import {queue} from './queue.js';
 import {upload} from './upload.js';
 
-const kPages = {upload, catalogue, image, jobs, job, 'new-job': newJob};
+const kPages = {upload, catalogue, image, jobs, job, queue, 'new-job': newJob};
 const main = document.getElementById('main');
 const forget = document.getElementById('forget-key');
 let current = null;

@@ -158,6 +158,7 @@ function renderJob(into, job, context, onRetry) {
     h('p', {class: 'row'}, 'Phase: ', h('strong', {id: 'job-phase'}, phaseBadge(s.phase))),
     details([['Attempts', String(s.attempts)], ['Retries', s.retries ? String(s.retries) : null],
       ['Reason', s.reason], ['Message', s.message], ['Worker', s.worker],
+      ['Trace', job.metadata.traceId ? h('code', {id: 'job-trace'}, job.metadata.traceId) : null],
       ['Created', when(job.metadata.createdAt)], ['Started', when(s.startedAt)],
       ['Finished', when(s.finishedAt)], ['From the cache', s.cacheHit ? 'yes' : null],
       ['Batch', job.metadata.batchId ?
