@@ -172,13 +172,14 @@ void PauseOwned(RdKafka::KafkaConsumer& consumer) {
 }
 
 // The last commit, made before leaving the group. close() commits the stored offsets too, as it
-// unassigns, but only once and with the generation it has: a rebalance that began while this
-// member drained its jobs without polling (another member joining or leaving, a metadata change)
-// has that commit refused (REBALANCE_IN_PROGRESS, then ILLEGAL_GENERATION), and every job
-// finished since the last background commit would run again on the next owner. So: pause the
-// partitions, and until the commit is accepted or `timeout` passes, poll to let this member
-// rejoin the new generation (it keeps its partitions under the cooperative protocol). A message
-// polled meanwhile is dropped: its offset is not stored, so the next owner runs it.
+// unassigns, but only once and with the generation it has: a rebalance still going on when this
+// member closes (another member joining or leaving, a metadata change; or one it could not
+// answer, because it did not poll) has that commit refused (REBALANCE_IN_PROGRESS, then
+// ILLEGAL_GENERATION), and every job finished since the last background commit would run again
+// on the next owner. So: pause the partitions, and until the commit is accepted or `timeout`
+// passes, poll to let this member rejoin the new generation (it keeps its partitions under the
+// cooperative protocol). A message polled meanwhile is dropped: its offset is not stored, so the
+// next owner runs it.
 // Real time: this bounds a shutdown, it decides nothing else.
 void CommitBeforeLeaving(RdKafka::KafkaConsumer& consumer, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
