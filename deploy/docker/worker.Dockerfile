@@ -39,6 +39,7 @@ FROM debian:12-slim
 # PROJ and GDAL data files only map projections. tests/containers/check-running.sh runs jobs
 # (JPEG and PNG in, every kind of step, JPEG and WebP out) in this image without them.
 # libgif7 is giflib, which reads a GIF's first frame in the codec processes (pkg/imaging).
+# librdkafka1 is named since pkg/queue calls its C API directly (the group consumer commits with it).
 # libheif's decoders are named beside it (libde265 for HEIC, dav1d and aom for AVIF), though its
 # dependencies would bring them: pixq-worker decodes with them, so they are not left to chance.
 RUN printf 'path-exclude %s\n' '/usr/lib/*/dri/*' '/usr/lib/*/libLLVM-15.so*' '/usr/lib/*/libz3.so*' \
@@ -60,6 +61,7 @@ RUN apt-get update \
       libpistache0 \
       libprometheus-cpp-core1.0 \
       librdkafka++1 \
+      librdkafka1 \
       libssl3 \
       liblmdb0 \
       liburcu8 \
