@@ -1,14 +1,12 @@
 #pragma once
 
-// What a consumer group is doing on a topic, as Kafka has it: its members and what each was
-// assigned (DescribeConsumerGroups), and per partition of the topic the group's committed offset
-// against the log end (OffsetFetch, ListOffsets). Read on request, for GET /v1/queue; the API's
-// admission reads the backlog on its own (capacity.h).
+// What a consumer group is doing on a topic, as Kafka has it: per partition of the topic the
+// group's committed offset against the log end (OffsetFetch, ListOffsets). Read on request, for
+// GET /v1/queue; the API's admission reads the backlog on its own (capacity.h).
 //
-// The local broker (librdkafka's mock cluster) has consumer groups and offsets but no handler for
-// DescribeGroups: there a read answers the offsets and says the members are unknown, and why. A
-// broker that once said it cannot describe groups is not asked again (librdkafka 2.0.2 leaves the
-// client that asked unusable; group.cc says more).
+// Its members (DescribeConsumerGroups) are not asked for: librdkafka 2.0.2 can abort the process
+// doing so (group.cc says more), so a read says the members are unknown, and why. GroupView keeps
+// their fields for a librdkafka that has the fix.
 
 #include <cstdint>
 #include <memory>
@@ -40,8 +38,8 @@ struct PartitionLag {
 struct GroupView {
   std::string group_id;
   std::string topic;
-  // Whether the broker described the group; when not, `members` is empty and
-  // `members_unknown_why` says why (the local broker has no DescribeGroups).
+  // Whether the broker described the group; when not (always, for now: group.cc), `members` is
+  // empty and `members_unknown_why` says why.
   bool members_known = false;
   std::string members_unknown_why;
   std::string state;  // "Stable", "PreparingRebalance", "Empty", ... ("" when unknown)
