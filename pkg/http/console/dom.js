@@ -55,3 +55,14 @@ export function when(iso) {
 export function problemText(error) {
   return error.reason ? `${error.reason}: ${error.message}` : String(error.message || error);
 }
+
+// Resolves after `ms`, or at once when `signal` aborts (the page was left).
+export function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, {once: true});
+  });
+}

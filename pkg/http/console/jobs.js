@@ -2,7 +2,7 @@
 // with the API's long-poll until it ends, with its retry.
 
 import {call, get} from './api.js';
-import {append, bytes, details, h, phaseBadge, when} from './dom.js';
+import {append, bytes, details, h, phaseBadge, sleep, when} from './dom.js';
 
 const kPhases = ['Pending', 'Running', 'Succeeded', 'Failed'];
 // The listing has no change feed to wait on, and a long-poll waits on one job: so the list
@@ -12,16 +12,6 @@ const kPhases = ['Pending', 'Running', 'Succeeded', 'Failed'];
 const kWatched = 3;
 const kListRefreshMs = 5000;
 const kPageSize = 50;
-
-function sleep(ms, signal) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, {once: true});
-  });
-}
 
 // A key that makes a double click one retry (crypto.randomUUID needs a secure context).
 function randomKey() {

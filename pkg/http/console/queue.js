@@ -2,19 +2,9 @@
 // the failures by reason (GET /v1/queue), read again every kRefreshMs while the page is shown.
 
 import {get} from './api.js';
-import {append, h, problemText, when} from './dom.js';
+import {append, h, problemText, sleep, when} from './dom.js';
 
 const kRefreshMs = 3000;
-
-function sleep(ms, signal) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, {once: true});
-  });
-}
 
 function table(id, columns, rows, empty) {
   const body = rows.length ? rows :
